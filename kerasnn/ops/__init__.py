@@ -1,0 +1,1 @@
+"""Backend-agnostic operations (``keras.ops``) that are not layers."""

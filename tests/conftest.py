@@ -1,0 +1,30 @@
+"""Shared test set-up: TensorFlow backend, quiet logs, and a temporary tfds data directory.
+
+Every test session builds the embedded tfds datasets into its own temporary directory, so tests
+never read or write the user's ``~/tensorflow_datasets`` and never touch the network.
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tfds_data_dir(tmp_path_factory):
+    """A tfds data directory shared by the whole test session (datasets are built once)."""
+    return str(tmp_path_factory.mktemp("tensorflow_datasets"))
+
+
+@pytest.fixture(autouse=True)
+def _reset_keras_state():
+    """Each test starts from the same Keras global state (dtype policy, seeds, graph)."""
+    import keras
+
+    keras.config.set_dtype_policy("float32")
+    keras.utils.set_random_seed(0)
+    yield
+    keras.config.set_dtype_policy("float32")
+    keras.backend.clear_session()
