@@ -1,0 +1,228 @@
+"""tf.data pipelines over tensorflow-datasets, with embedded datasets that need no download.
+
+``load(name, split)`` accepts two kinds of names:
+
+- an embedded dataset (``kerasnn_digits``, ``kerasnn_shapes/classify``, ...; see
+  ``embedded_names()``), generated locally and deterministically into the tfds data directory the
+  first time it is used (tfds shows a progress bar);
+- any tfds catalogue name (``mnist``, ``cifar10``, ``tf_flowers``, ...), downloaded by tfds when the
+  machine is online. Offline, such a name fails within seconds with ``DatasetUnavailableError``
+  instead of waiting on tfds' network retries.
+
+Images come out as ``float32`` in ``[0, 1]`` (optionally resized); labels as ``int64`` class ids.
+Set the environment variable ``KERASNN_OFFLINE=1`` to forbid any download attempt.
+"""
+
+import dataclasses
+import os
+import socket
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from kerasnn.data import builders
+
+# Datasets smaller than this are cached in memory after decoding (decoding dominates small epochs).
+CACHE_LIMIT_BYTES = 256 * 2**20
+
+# The host most tfds catalogue datasets download from; used only to decide "online" quickly.
+_PROBE_ADDRESS = ("storage.googleapis.com", 443)
+
+
+class UnknownDatasetError(ValueError):
+    """The name is neither an embedded dataset nor in the tfds catalogue."""
+
+
+class DatasetUnavailableError(RuntimeError):
+    """The dataset needs a download and the network cannot be reached."""
+
+
+def embedded_names():
+    """Every embedded dataset name, with its config where the builder has several."""
+    names = []
+    for name, builder_class in builders.EMBEDDED.items():
+        configs = builder_class.BUILDER_CONFIGS
+        names.extend(f"{name}/{config.name}" for config in configs) if configs else names.append(name)
+    return names
+
+
+def is_online(timeout=3.0):
+    """Whether tfds downloads can work: False when ``KERASNN_OFFLINE`` is set or the probe fails."""
+    if os.environ.get("KERASNN_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    try:
+        socket.create_connection(_PROBE_ADDRESS, timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _offline_message(name):
+    return (
+        f"Dataset {name!r} must be downloaded by tfds, but the network is unreachable; "
+        f"use an embedded dataset instead: {', '.join(embedded_names())}."
+    )
+
+
+def get_builder(name, data_dir=None):
+    """A prepared tfds builder for ``name``: embedded ones are generated here on first use."""
+    base = name.split("/")[0].split(":")[0]
+    if base in builders.EMBEDDED:
+        try:
+            builder = tfds.builder(name, data_dir=data_dir)
+        except (tfds.core.registered.DatasetNotFoundError, ValueError) as error:
+            raise UnknownDatasetError(
+                f"Unknown dataset {name!r}; embedded datasets are: {', '.join(embedded_names())}."
+            ) from error
+        if not builder.is_prepared():
+            builder.download_and_prepare()
+        return builder
+
+    online = is_online()
+    if not online:
+        # Keep tfds from reaching for Google Cloud Storage metadata, which would hang offline.
+        tfds.core.utils.gcs_utils._is_gcs_disabled = True
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError as error:
+        raise UnknownDatasetError(
+            f"Unknown dataset {name!r}: neither embedded ({', '.join(embedded_names())}) "
+            "nor in the tfds catalogue."
+        ) from error
+    if not builder.is_prepared():
+        if not online:
+            raise DatasetUnavailableError(_offline_message(name))
+        builder.download_and_prepare()
+    return builder
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """What a model builder needs to know about a dataset."""
+
+    name: str
+    input_shape: tuple
+    num_classes: int
+    class_names: tuple
+    split_sizes: dict
+
+
+def describe(name, data_dir=None):
+    """The ``DatasetSpec`` of a (prepared) dataset: input shape, classes, split sizes."""
+    info = get_builder(name, data_dir).info
+    input_key, label_key = info.supervised_keys
+    label = info.features[label_key]
+    return DatasetSpec(
+        name=name,
+        input_shape=tuple(info.features[input_key].shape),
+        num_classes=label.num_classes,
+        class_names=tuple(label.names),
+        split_sizes={split: info.splits[split].num_examples for split in info.splits},
+    )
+
+
+def scale_image(image, image_size=None):
+    """uint8 image(s) to float32 in [0, 1], resized to ``(image_size, image_size)`` if given."""
+    image = tf.cast(image, tf.float32) / 255.0
+    if image_size is not None:
+        image = tf.image.resize(image, (image_size, image_size))
+    return image
+
+
+def load(
+    name,
+    split="train",
+    *,
+    data_dir=None,
+    batch_size=32,
+    image_size=None,
+    supervised=True,
+    shuffle=None,
+    augment=None,
+    cache=None,
+    seed=0,
+):
+    """A batched, prefetched ``tf.data.Dataset`` of ``name``'s ``split``.
+
+    Args:
+        name: embedded dataset (see ``embedded_names()``) or tfds catalogue name.
+        split: tfds split, slicing allowed (``"train[:64]"``).
+        data_dir: tfds data directory (default: tfds' own, ``~/tensorflow_datasets``).
+        batch_size: examples per batch.
+        image_size: resize square images to this side (``None`` keeps the stored size).
+        supervised: ``(image, label)`` pairs; ``False`` gives the full feature dicts (boxes,
+            masks, ...), with ``"image"`` scaled like the supervised input.
+        shuffle: shuffle examples every epoch (default: for splits starting with ``"train"``).
+        augment: a callable (e.g. a ``keras.Sequential`` of random preprocessing layers) applied
+            to each batch of images; pass it for training data only.
+        cache: keep decoded examples in memory (default: when the dataset is under 256 MiB).
+        seed: shuffle seed.
+    """
+    builder = get_builder(name, data_dir)
+    dataset = builder.as_dataset(split=split, shuffle_files=False)
+    if supervised:
+        input_key, label_key = builder.info.supervised_keys
+        dataset = dataset.map(
+            lambda example: (_scale_input(example[input_key], image_size), example[label_key]),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    elif "image" in builder.info.features:
+        dataset = dataset.map(
+            lambda example: {**example, "image": scale_image(example["image"], image_size)},
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    if cache is None:
+        cache = (builder.info.dataset_size or 0) < CACHE_LIMIT_BYTES
+    if shuffle is None:
+        shuffle = split.startswith("train")
+    return batch(dataset, batch_size, shuffle=shuffle, augment=augment, cache=cache, seed=seed)
+
+
+def _scale_input(value, image_size):
+    # Images are stored as uint8; tabular inputs are already floating point.
+    return scale_image(value, image_size) if value.dtype == tf.uint8 else value
+
+
+def batch(dataset, batch_size, *, shuffle=False, augment=None, cache=False, seed=0):
+    """Cache, shuffle, batch, augment and prefetch a dataset of examples, in that order."""
+    if cache:
+        dataset = dataset.cache()
+    if shuffle:
+        dataset = dataset.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size)
+    if augment is not None:
+        dataset = dataset.map(
+            lambda images, *rest: (augment(images, training=True), *rest),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def from_arrays(inputs, labels, batch_size=32, **kwargs):
+    """The same pipeline as ``load`` over in-memory arrays (``batch``'s keyword arguments)."""
+    return batch(tf.data.Dataset.from_tensor_slices((inputs, labels)), batch_size, **kwargs)
+
+
+def load_arrays(name, split="train", *, data_dir=None, image_size=None):
+    """A whole split as NumPy arrays ``(inputs, labels)``: for small data and non-Keras methods."""
+    dataset = load(name, split, data_dir=data_dir, batch_size=4096, image_size=image_size, shuffle=False)
+    inputs, labels = zip(*dataset.as_numpy_iterator())
+    return np.concatenate(inputs), np.concatenate(labels)
+
+
+def per_class_subset(labels, per_class, seed=0):
+    """Indices of ``per_class`` examples of every class, chosen at random with ``seed``.
+
+    Raises ``ValueError`` when a class has fewer than ``per_class`` examples.
+    """
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        if len(members) < per_class:
+            raise ValueError(
+                f"Class {label} has {len(members)} examples; expected at least per_class={per_class}."
+            )
+        chosen.append(rng.choice(members, per_class, replace=False))
+    return np.sort(np.concatenate(chosen))

@@ -1,0 +1,167 @@
+"""The run directory a recipe writes, and resumable training into it.
+
+Layout (``RunDirectory(path)``)::
+
+    metrics.json      what the run found: {"recipe", "dataset", "seed", "wall_seconds", "test", ...}
+    history.csv       per-epoch metrics of every training phase (column ``phase``)
+    plots/*.png       training curves and whatever the recipe shows best as a picture
+    model.keras       the final model
+    tuner/            the KerasTuner project (resumed on a rerun)
+    logs/<phase>/     TensorBoard logs
+    phases/           finished phases (weights + history): a rerun skips them
+    backup/<phase>/   ``BackupAndRestore`` state of an interrupted phase: a rerun continues it
+
+Running the same command again therefore resumes: finished phases are loaded, an interrupted one
+continues from its last epoch, and the tuner continues its trials.
+"""
+
+import csv
+import json
+import math
+import os
+import shutil
+
+import keras
+import numpy as np
+
+
+class RunDirectory:
+    """A recipe's output directory; ``overwrite=True`` deletes what an earlier run left there."""
+
+    def __init__(self, path, *, overwrite=False):
+        self.path = os.path.abspath(path)
+        if overwrite and os.path.isdir(self.path):
+            shutil.rmtree(self.path)
+        os.makedirs(self.plots_dir, exist_ok=True)
+
+    def file(self, *parts):
+        return os.path.join(self.path, *parts)
+
+    @property
+    def plots_dir(self):
+        return self.file("plots")
+
+    @property
+    def tuner_dir(self):
+        return self.file("tuner")
+
+    def plot_path(self, name):
+        """Where to save plot ``name`` (``plots/<name>.png``)."""
+        return os.path.join(self.plots_dir, f"{name}.png")
+
+    def callbacks(self, phase):
+        """What every training run uses: resume after interruption, stop on NaN, TensorBoard."""
+        return [
+            keras.callbacks.BackupAndRestore(self.file("backup", phase)),
+            keras.callbacks.TerminateOnNaN(),
+            keras.callbacks.TensorBoard(self.file("logs", phase)),
+        ]
+
+    def fit(self, phase, model, x, *, epochs, callbacks=(), verbose=2, **fit_kwargs):
+        """``model.fit`` that a rerun skips once ``phase`` has finished, or resumes if interrupted.
+
+        Returns the history dict (metric name -> list of per-epoch values).
+        """
+        weights_path = self.file("phases", f"{phase}.weights.h5")
+        history_path = self.file("phases", f"{phase}.history.json")
+        if os.path.exists(weights_path) and os.path.exists(history_path):
+            if not model.built:
+                model.build(x.element_spec[0].shape)
+            model.load_weights(weights_path)
+            with open(history_path) as file:
+                return json.load(file)
+        history = model.fit(
+            x,
+            epochs=epochs,
+            callbacks=self.callbacks(phase) + list(callbacks),
+            verbose=verbose,
+            **fit_kwargs,
+        ).history
+        history = {name: [float(value) for value in values] for name, values in history.items()}
+        os.makedirs(self.file("phases"), exist_ok=True)
+        model.save_weights(weights_path)
+        with open(history_path, "w") as file:
+            json.dump(history, file)
+        return history
+
+    def write_metrics(self, metrics):
+        """Write ``metrics.json`` (NumPy scalars and arrays are converted to plain JSON)."""
+        with open(self.file("metrics.json"), "w") as file:
+            json.dump(metrics, file, indent=2, default=_to_json, sort_keys=False)
+            file.write("\n")
+
+    def write_history(self, histories):
+        """Write ``history.csv`` from ``{phase: history dict}``: one row per phase and epoch."""
+        names = sorted({name for history in histories.values() for name in history})
+        with open(self.file("history.csv"), "w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(["phase", "epoch", *names])
+            for phase, history in histories.items():
+                num_epochs = max((len(values) for values in history.values()), default=0)
+                for epoch in range(num_epochs):
+                    row = [history.get(name, [])[epoch] if epoch < len(history.get(name, [])) else ""
+                           for name in names]
+                    writer.writerow([phase, epoch + 1, *row])
+
+    def plot_history(self, histories, metrics=("loss", "accuracy"), name="training_curves"):
+        """Training (solid) and validation (dashed) curves of every phase, one panel per metric."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        metrics = [m for m in metrics if any(m in h for h in histories.values())]
+        figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
+        for axis, metric in zip(axes[0], metrics):
+            for index, (phase, history) in enumerate(histories.items()):
+                colour = f"C{index}"
+                if metric in history:
+                    axis.plot(_epochs(history[metric]), history[metric], color=colour, label=f"{phase}")
+                if f"val_{metric}" in history:
+                    axis.plot(_epochs(history[f"val_{metric}"]), history[f"val_{metric}"],
+                              color=colour, linestyle="--", label=f"{phase} (validation)")
+            axis.set_xlabel("epoch")
+            axis.set_ylabel(metric)
+            axis.grid(alpha=0.3)
+        axes[0][-1].legend(fontsize=8)
+        figure.tight_layout()
+        path = self.plot_path(name)
+        figure.savefig(path, dpi=110)
+        plt.close(figure)
+        return path
+
+    def save_model(self, model):
+        path = self.file("model.keras")
+        model.save(path)
+        return path
+
+
+def _epochs(values):
+    return np.arange(1, len(values) + 1)
+
+
+def _to_json(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def format_table(rows, columns=None):
+    """A plain-text table of a list of dicts (floats with 4 significant digits)."""
+    if not rows:
+        return "(empty)"
+    columns = columns or list(dict.fromkeys(key for row in rows for key in row))
+
+    def cell(value):
+        if isinstance(value, float):
+            return "nan" if math.isnan(value) else f"{value:.4g}"
+        return "" if value is None else str(value)
+
+    cells = [[cell(row.get(column)) for column in columns] for row in rows]
+    widths = [max(len(str(column)), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)]
+    lines = ["  ".join(str(column).ljust(width) for column, width in zip(columns, widths))]
+    lines.append("  ".join("-" * width for width in widths))
+    lines.extend("  ".join(value.ljust(width) for value, width in zip(line, widths)) for line in cells)
+    return "\n".join(lines)
