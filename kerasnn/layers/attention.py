@@ -1,0 +1,687 @@
+"""Attention layers written from scratch in ``keras.ops``.
+
+Course notes, sections "Attention Mechanism in Seq2Seq Models" (Bahdanau's additive and Luong's
+multiplicative scores), "Scaled Dot-Product Attention" and "Multi-Head Attention".
+
+Masks follow the Keras convention everywhere: ``True`` (or 1) marks a position that may be
+attended to, ``False`` one that may not. A query row whose keys are all masked gets all-zero
+attention weights (like ``keras.layers.Softmax`` with a mask), not a uniform distribution.
+"""
+
+import math
+
+import keras
+from keras import ops
+
+
+def _large_negative_number(dtype):
+    # -1e9 overflows float16; -3e4 is still "minus infinity" after a softmax.
+    return -3e4 if keras.backend.standardize_dtype(dtype) == "float16" else -1e9
+
+
+def masked_softmax(scores, mask=None):
+    """Softmax over the last axis of ``scores`` that gives zero weight where ``mask`` is False."""
+    if mask is None:
+        return ops.softmax(scores, axis=-1)
+    mask = ops.cast(mask, "bool")
+    scores = ops.where(mask, scores, _large_negative_number(scores.dtype))
+    weights = ops.softmax(scores, axis=-1)
+    return ops.where(mask, weights, ops.zeros_like(weights))
+
+
+def causal_mask(query_length, key_length):
+    """Boolean ``(query_length, key_length)`` mask: position ``t`` may attend to ``s <= t``."""
+    rows = ops.expand_dims(ops.arange(query_length), -1)
+    columns = ops.expand_dims(ops.arange(key_length), 0)
+    return ops.greater_equal(rows, columns)
+
+
+def _combine_masks(*masks):
+    """Logical AND of the boolean masks that are not None (None if all are None)."""
+    combined = None
+    for mask in masks:
+        if mask is None:
+            continue
+        mask = ops.cast(mask, "bool")
+        combined = mask if combined is None else ops.logical_and(combined, mask)
+    return combined
+
+
+def _static_shape(tensor):
+    return tuple(tensor.shape)
+
+
+def check_mask_shape(name, mask, target_shape):
+    """Raises ValueError unless ``mask`` broadcasts to ``target_shape`` (dims 1 or equal)."""
+    if mask is None:
+        return
+    shape = _static_shape(mask)
+    compatible = len(shape) <= len(target_shape) and all(
+        dim is None or target is None or dim in (1, target)
+        for dim, target in zip(shape[::-1], tuple(target_shape)[::-1])
+    )
+    if not compatible:
+        raise ValueError(
+            f"`{name}` must be broadcastable to shape {tuple(target_shape)} "
+            f"(each dimension 1 or equal). Received: {name}.shape={shape}"
+        )
+
+
+def check_padding_mask_shape(name, mask, expected_shape):
+    """Raises ValueError unless ``mask`` is ``(batch, length)`` matching ``expected_shape``."""
+    if mask is None:
+        return
+    shape = _static_shape(mask)
+    compatible = len(shape) == 2 and all(
+        dim is None or expected is None or dim == expected
+        for dim, expected in zip(shape, expected_shape)
+    )
+    if not compatible:
+        raise ValueError(
+            f"`{name}` must have shape {tuple(expected_shape)} (batch, length). "
+            f"Received: {name}.shape={shape}"
+        )
+
+
+def _check_positive_int(name, value, allow_none=False):
+    if value is None and allow_none:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(
+            f"Argument `{name}` must be a positive integer. Received: {name}={value!r}"
+        )
+
+
+def _check_dropout(value):
+    if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ValueError(f"Argument `dropout` must be a float in [0, 1). Received: dropout={value!r}")
+    return float(value)
+
+
+def _attend(query, key, value, mask, scale, dropout_layer=None, training=None):
+    """softmax(Q K^T * scale) V over the last two axes; any leading axes are batch axes."""
+    query = ops.multiply(query, ops.cast(scale, query.dtype))
+    scores = ops.matmul(query, ops.swapaxes(key, -1, -2))
+    weights = masked_softmax(scores, mask)
+    dropped = weights if dropout_layer is None else dropout_layer(weights, training=training)
+    return ops.matmul(dropped, value), weights
+
+
+@keras.saving.register_keras_serializable(package="kerasnn")
+class ScaledDotProductAttention(keras.layers.Layer):
+    """Scaled dot-product attention, without weights.
+
+    Course notes, "Scaled Dot-Product Attention"::
+
+        Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V
+
+    where ``d_k`` is the size of the queries and keys. Masked (``False``) positions get zero
+    weight; ``use_causal_mask=True`` lets query position ``t`` see only keys ``s <= t``.
+
+    Args:
+        dropout: dropout rate applied to the attention weights during training, in [0, 1).
+        seed: random seed for dropout.
+
+    Call arguments:
+        query: ``(batch, T, d_k)`` (any number of leading batch axes is allowed).
+        key: ``(batch, S, d_k)``; defaults to ``query`` (self-attention).
+        value: ``(batch, S, d_v)``; defaults to ``key``.
+        attention_mask: boolean, broadcastable to ``(batch, T, S)``.
+        use_causal_mask: apply the causal (look-ahead) mask.
+        return_attention_weights: also return the ``(batch, T, S)`` weights.
+        training: whether dropout is active.
+
+    Returns:
+        ``(batch, T, d_v)``, and the weights if requested.
+
+    Example:
+
+    >>> q = np.random.rand(2, 4, 8); kv = np.random.rand(2, 6, 8)
+    >>> ScaledDotProductAttention()(q, kv, kv).shape
+    (2, 4, 8)
+    """
+
+    def __init__(self, dropout=0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.dropout = _check_dropout(dropout)
+        self.seed = seed
+        self.supports_masking = True
+        self._dropout_layer = keras.layers.Dropout(self.dropout, seed=seed, dtype=self.dtype_policy)
+
+    def _check_inputs(self, query_shape, key_shape, value_shape):
+        if len(query_shape) < 3 or not (len(query_shape) == len(key_shape) == len(value_shape)):
+            raise ValueError(
+                "`query`, `key` and `value` must have the same rank, at least 3 "
+                f"(batch, length, features). Received: query.shape={query_shape}, "
+                f"key.shape={key_shape}, value.shape={value_shape}"
+            )
+        if None not in (query_shape[-1], key_shape[-1]) and query_shape[-1] != key_shape[-1]:
+            raise ValueError(
+                "`query` and `key` must have the same last dimension d_k. Received: "
+                f"query.shape={query_shape}, key.shape={key_shape}"
+            )
+        if None not in (key_shape[-2], value_shape[-2]) and key_shape[-2] != value_shape[-2]:
+            raise ValueError(
+                "`key` and `value` must have the same length (axis -2). Received: "
+                f"key.shape={key_shape}, value.shape={value_shape}"
+            )
+
+    def build(self, query_shape, key_shape=None, value_shape=None):
+        key_shape = tuple(query_shape if key_shape is None else key_shape)
+        value_shape = tuple(key_shape if value_shape is None else value_shape)
+        self._check_inputs(tuple(query_shape), key_shape, value_shape)
+
+    def call(
+        self,
+        query,
+        key=None,
+        value=None,
+        attention_mask=None,
+        use_causal_mask=False,
+        return_attention_weights=False,
+        training=None,
+    ):
+        key = query if key is None else key
+        value = key if value is None else value
+        self._check_inputs(_static_shape(query), _static_shape(key), _static_shape(value))
+        scores_shape = _static_shape(query)[:-1] + (_static_shape(key)[-2],)
+        check_mask_shape("attention_mask", attention_mask, scores_shape)
+        if use_causal_mask:
+            attention_mask = _combine_masks(
+                attention_mask, causal_mask(ops.shape(query)[-2], ops.shape(key)[-2])
+            )
+        scale = 1.0 / math.sqrt(query.shape[-1])
+        output, weights = _attend(
+            query, key, value, attention_mask, scale, self._dropout_layer, training
+        )
+        if return_attention_weights:
+            return output, weights
+        return output
+
+    def compute_output_shape(self, query_shape, key_shape=None, value_shape=None):
+        key_shape = tuple(query_shape if key_shape is None else key_shape)
+        value_shape = tuple(key_shape if value_shape is None else value_shape)
+        return tuple(query_shape)[:-1] + (value_shape[-1],)
+
+    def compute_output_spec(self, query, key=None, value=None, return_attention_weights=False, **kwargs):
+        key = query if key is None else key
+        value = key if value is None else value
+        output_shape = self.compute_output_shape(query.shape, key.shape, value.shape)
+        output = keras.KerasTensor(output_shape, dtype=self.compute_dtype)
+        if return_attention_weights:
+            weights_shape = tuple(query.shape)[:-1] + (key.shape[-2],)
+            return output, keras.KerasTensor(weights_shape, dtype=self.compute_dtype)
+        return output
+
+    def get_config(self):
+        return {**super().get_config(), "dropout": self.dropout, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="kerasnn")
+class MultiHeadAttention(keras.layers.Layer):
+    """Multi-head attention with the argument names and weight layout of the Keras built-in.
+
+    Course notes, "Multi-Head Attention"::
+
+        MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W_o
+        head_i = Attention(Q W_i^q, K W_i^k, V W_i^v)
+
+    with ``Attention`` the scaled dot-product attention. All heads are computed at once: the
+    projections are einsums with kernels of shape ``(features, num_heads, key_dim)`` (the
+    concatenation over heads is folded into the ``(num_heads, value_dim, output_dim)`` output
+    kernel). The weights, in order, are the query, key, value and output kernels, each followed
+    by its bias, exactly as in ``keras.layers.MultiHeadAttention`` for inputs of rank 3, so
+    ``ours.set_weights(builtin.get_weights())`` gives the same outputs and scores.
+
+    Keras masks on ``query``, ``value`` and ``key`` (e.g. from ``Embedding(mask_zero=True)``)
+    are combined with ``attention_mask`` and the causal mask as in the built-in.
+
+    Not supported (compared with the built-in): ``attention_axes`` (attention is over axis 1 of
+    rank-3 inputs), ``use_gate``, ``sliding_window`` and ``flash_attention``.
+
+    Args:
+        num_heads: number of attention heads (positive int).
+        key_dim: size of each head for query and key (positive int).
+        value_dim: size of each head for value; defaults to ``key_dim``.
+        dropout: dropout rate on the attention weights, in [0, 1).
+        use_bias: whether the projections have biases.
+        output_shape: size of the output features (int or 1-tuple); defaults to the query's.
+        kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
+        activity_regularizer, kernel_constraint, bias_constraint: as in ``keras.layers.Dense``.
+        seed: random seed for dropout.
+
+    Call arguments:
+        query: ``(batch, T, query_features)``.
+        value: ``(batch, S, value_features)``.
+        key: ``(batch, S, key_features)``; defaults to ``value``.
+        query_mask, value_mask, key_mask: boolean ``(batch, T)`` / ``(batch, S)`` padding masks;
+            filled in from Keras masks automatically.
+        attention_mask: boolean, broadcastable to ``(batch, T, S)``.
+        return_attention_scores: also return the ``(batch, num_heads, T, S)`` weights.
+        training: whether dropout is active.
+        use_causal_mask: apply the causal (look-ahead) mask.
+
+    Returns:
+        ``(batch, T, output_features)``, and the attention scores if requested.
+
+    Example:
+
+    >>> x = np.random.rand(2, 5, 16)
+    >>> MultiHeadAttention(num_heads=4, key_dim=8)(x, x).shape
+    (2, 5, 16)
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        key_dim,
+        value_dim=None,
+        dropout=0.0,
+        use_bias=True,
+        output_shape=None,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        seed=None,
+        **kwargs,
+    ):
+        _check_positive_int("num_heads", num_heads)
+        _check_positive_int("key_dim", key_dim)
+        _check_positive_int("value_dim", value_dim, allow_none=True)
+        if isinstance(output_shape, (list, tuple)):
+            if len(output_shape) != 1:
+                raise ValueError(
+                    "Argument `output_shape` must be an int or a 1-tuple (rank-3 outputs only). "
+                    f"Received: output_shape={output_shape!r}"
+                )
+            output_shape = output_shape[0]
+        _check_positive_int("output_shape", output_shape, allow_none=True)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.num_heads = num_heads
+        self.key_dim = key_dim
+        self.value_dim = value_dim if value_dim else key_dim
+        self.dropout = _check_dropout(dropout)
+        self.use_bias = use_bias
+        self._output_shape = None if output_shape is None else (output_shape,)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self.seed = seed
+        self.supports_masking = True
+        self._dropout_layer = keras.layers.Dropout(self.dropout, seed=seed, dtype=self.dtype_policy)
+
+    @staticmethod
+    def _check_inputs(query_shape, value_shape, key_shape):
+        for name, shape in (("query", query_shape), ("value", value_shape), ("key", key_shape)):
+            if len(shape) != 3:
+                raise ValueError(
+                    f"`{name}` must have rank 3 (batch, length, features). "
+                    f"Received: {name}.shape={tuple(shape)}"
+                )
+        if None not in (value_shape[1], key_shape[1]) and value_shape[1] != key_shape[1]:
+            raise ValueError(
+                "`key` and `value` must have the same length (axis 1). Received: "
+                f"value.shape={tuple(value_shape)}, key.shape={tuple(key_shape)}"
+            )
+
+    def _projection(self, name, input_dim, head_dim):
+        kernel = self.add_weight(
+            name=f"{name}_kernel",
+            shape=(input_dim, self.num_heads, head_dim),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        bias = None
+        if self.use_bias:
+            bias = self.add_weight(
+                name=f"{name}_bias",
+                shape=(self.num_heads, head_dim),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        return kernel, bias
+
+    def build(self, query_shape, value_shape, key_shape=None):
+        key_shape = value_shape if key_shape is None else key_shape
+        self._check_inputs(tuple(query_shape), tuple(value_shape), tuple(key_shape))
+        # Creation order = get_weights() order of the built-in: query, key, value, output.
+        self.query_kernel, self.query_bias = self._projection("query", query_shape[-1], self.key_dim)
+        self.key_kernel, self.key_bias = self._projection("key", key_shape[-1], self.key_dim)
+        self.value_kernel, self.value_bias = self._projection(
+            "value", value_shape[-1], self.value_dim
+        )
+        output_dim = self._output_shape[0] if self._output_shape else query_shape[-1]
+        self.output_kernel = self.add_weight(
+            name="output_kernel",
+            shape=(self.num_heads, self.value_dim, output_dim),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.output_bias = None
+        if self.use_bias:
+            self.output_bias = self.add_weight(
+                name="output_bias",
+                shape=(output_dim,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+
+    @staticmethod
+    def _split_heads(inputs, kernel, bias):
+        """(batch, length, features) -> (batch, num_heads, length, head_dim), all heads at once."""
+        projected = ops.einsum("blf,fnh->bnlh", inputs, kernel)
+        if bias is not None:
+            projected = projected + ops.expand_dims(bias, 1)
+        return projected
+
+    def call(
+        self,
+        query,
+        value,
+        key=None,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
+        attention_mask=None,
+        return_attention_scores=False,
+        training=None,
+        use_causal_mask=False,
+    ):
+        if key is None:
+            key = value
+            key_mask = None  # the value's mask already covers it
+        self._check_inputs(_static_shape(query), _static_shape(value), _static_shape(key))
+        batch, target_length, source_length = query.shape[0], query.shape[1], value.shape[1]
+        check_padding_mask_shape("query_mask", query_mask, (batch, target_length))
+        check_padding_mask_shape("value_mask", value_mask, (batch, source_length))
+        check_padding_mask_shape("key_mask", key_mask, (batch, source_length))
+        check_mask_shape("attention_mask", attention_mask, (batch, target_length, source_length))
+
+        mask = _combine_masks(
+            None if query_mask is None else ops.expand_dims(query_mask, -1),
+            None if value_mask is None else ops.expand_dims(value_mask, -2),
+            None if key_mask is None else ops.expand_dims(key_mask, -2),
+            causal_mask(ops.shape(query)[1], ops.shape(value)[1]) if use_causal_mask else None,
+            attention_mask,
+        )
+        if mask is not None:
+            # (batch, T, S) -> (batch, 1, T, S), shared by every head
+            mask = ops.expand_dims(mask, -3)
+
+        query_heads = self._split_heads(query, self.query_kernel, self.query_bias)
+        key_heads = self._split_heads(key, self.key_kernel, self.key_bias)
+        value_heads = self._split_heads(value, self.value_kernel, self.value_bias)
+        heads, scores = _attend(
+            query_heads,
+            key_heads,
+            value_heads,
+            mask,
+            1.0 / math.sqrt(self.key_dim),
+            self._dropout_layer,
+            training,
+        )
+        # Concat(head_1, ..., head_h) W_o, without materializing the concatenation.
+        output = ops.einsum("bnth,nho->bto", heads, self.output_kernel)
+        if self.output_bias is not None:
+            output = output + self.output_bias
+        if return_attention_scores:
+            return output, scores
+        return output
+
+    def compute_output_shape(self, query_shape, value_shape, key_shape=None):
+        key_shape = value_shape if key_shape is None else key_shape
+        self._check_inputs(tuple(query_shape), tuple(value_shape), tuple(key_shape))
+        output_dim = self._output_shape[0] if self._output_shape else query_shape[-1]
+        return tuple(query_shape)[:-1] + (output_dim,)
+
+    def compute_output_spec(self, query, value, key=None, return_attention_scores=False, **kwargs):
+        key_shape = None if key is None else key.shape
+        output_shape = self.compute_output_shape(query.shape, value.shape, key_shape)
+        output = keras.KerasTensor(output_shape, dtype=self.compute_dtype)
+        if return_attention_scores:
+            scores_shape = (query.shape[0], self.num_heads, query.shape[1], value.shape[1])
+            return output, keras.KerasTensor(scores_shape, dtype=self.compute_dtype)
+        return output
+
+    def get_config(self):
+        config = {
+            "num_heads": self.num_heads,
+            "key_dim": self.key_dim,
+            "value_dim": self.value_dim,
+            "dropout": self.dropout,
+            "use_bias": self.use_bias,
+            "output_shape": self._output_shape,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+            "bias_constraint": keras.constraints.serialize(self.bias_constraint),
+            "seed": self.seed,
+        }
+        return {**super().get_config(), **config}
+
+
+class _SourceAttention(keras.layers.Layer):
+    """Shared machinery of the seq2seq attentions: a score per (decoder step, source position).
+
+    Subclasses implement ``_scores(query, value) -> (batch, T, S)`` for a rank-3 query.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    @staticmethod
+    def _check_inputs(query_shape, value_shape):
+        if len(query_shape) not in (2, 3):
+            raise ValueError(
+                "`query` (decoder state h_t) must have shape (batch, features) or "
+                f"(batch, T, features). Received: query.shape={tuple(query_shape)}"
+            )
+        if len(value_shape) != 3:
+            raise ValueError(
+                "`value` (encoder states) must have shape (batch, S, features). "
+                f"Received: value.shape={tuple(value_shape)}"
+            )
+
+    def call(self, query, value, value_mask=None, return_attention_weights=False):
+        self._check_inputs(_static_shape(query), _static_shape(value))
+        check_padding_mask_shape("value_mask", value_mask, (value.shape[0], value.shape[1]))
+        single_step = len(query.shape) == 2
+        if single_step:
+            query = ops.expand_dims(query, 1)
+        scores = self._scores(query, value)  # e_i, (batch, T, S)
+        mask = None if value_mask is None else ops.expand_dims(value_mask, 1)
+        weights = masked_softmax(scores, mask)  # a_i
+        context = ops.matmul(weights, value)  # c_t = sum_i a_i h_i
+        if single_step:
+            context, weights = ops.squeeze(context, 1), ops.squeeze(weights, 1)
+        if return_attention_weights:
+            return context, weights
+        return context
+
+    def compute_output_shape(self, query_shape, value_shape):
+        self._check_inputs(tuple(query_shape), tuple(value_shape))
+        return tuple(query_shape)[:-1] + (value_shape[-1],)
+
+    def compute_output_spec(self, query, value, return_attention_weights=False, **kwargs):
+        output = keras.KerasTensor(
+            self.compute_output_shape(query.shape, value.shape), dtype=self.compute_dtype
+        )
+        if return_attention_weights:
+            weights_shape = tuple(query.shape)[:-1] + (value.shape[1],)
+            return output, keras.KerasTensor(weights_shape, dtype=self.compute_dtype)
+        return output
+
+
+_SOURCE_ATTENTION_CALL_DOC = """
+    Call arguments:
+        query: the decoder state(s) h_t, ``(batch, query_features)`` for one step or
+            ``(batch, T, query_features)`` for every decoder step at once.
+        value: the encoder states h̄_s, ``(batch, S, value_features)``.
+        value_mask: boolean ``(batch, S)``, ``False`` at source padding (filled in from a
+            Keras mask on ``value``); padded positions get weight 0.
+        return_attention_weights: also return the weights ``a``.
+
+    Returns:
+        The context vector ``c_t`` (``(batch, value_features)`` or ``(batch, T, value_features)``)
+        and, if requested, the weights ``a`` (``(batch, S)`` or ``(batch, T, S)``).
+"""
+
+
+@keras.saving.register_keras_serializable(package="kerasnn")
+class BahdanauAttention(_SourceAttention):
+    """Bahdanau's additive attention, exactly as the course writes it.
+
+    Course notes, "Attention Mechanism in Seq2Seq Models"::
+
+        e_i = score(h_t, h̄_i) = v^T tanh(W_1 h_t + W_2 h̄_i)
+        a_i = exp(e_i) / sum_j exp(e_j)
+        c_t = sum_i a_i h̄_i
+
+    Weights: ``query_kernel`` W_1 ``(query_features, units)``, ``value_kernel`` W_2
+    ``(value_features, units)``, ``score_kernel`` v ``(units,)``; no biases.
+
+    This is *not* ``keras.layers.AdditiveAttention``, which has no W_1, W_2 projections (it adds
+    query and key directly and scales by a learned vector). Also exported as
+    ``kerasnn.layers.AdditiveAttention``.
+
+    Args:
+        units: size of the hidden layer of the score MLP (positive int).
+        kernel_initializer, kernel_regularizer, kernel_constraint: for the three weights.
+    """ + _SOURCE_ATTENTION_CALL_DOC + """
+    Example:
+
+    >>> h_t = np.random.rand(2, 16); encoder_states = np.random.rand(2, 7, 32)
+    >>> context, weights = BahdanauAttention(units=10)(
+    ...     h_t, encoder_states, return_attention_weights=True)
+    >>> context.shape, weights.shape
+    ((2, 32), (2, 7))
+    """
+
+    def __init__(
+        self,
+        units,
+        kernel_initializer="glorot_uniform",
+        kernel_regularizer=None,
+        kernel_constraint=None,
+        **kwargs,
+    ):
+        _check_positive_int("units", units)
+        super().__init__(**kwargs)
+        self.units = units
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+
+    def build(self, query_shape, value_shape):
+        self._check_inputs(tuple(query_shape), tuple(value_shape))
+        common = dict(
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.query_kernel = self.add_weight(
+            name="query_kernel", shape=(query_shape[-1], self.units), **common
+        )
+        self.value_kernel = self.add_weight(
+            name="value_kernel", shape=(value_shape[-1], self.units), **common
+        )
+        self.score_kernel = self.add_weight(name="score_kernel", shape=(self.units,), **common)
+
+    def _scores(self, query, value):
+        projected_query = ops.matmul(query, self.query_kernel)  # W_1 h_t, (batch, T, units)
+        projected_value = ops.matmul(value, self.value_kernel)  # W_2 h̄_s, (batch, S, units)
+        hidden = ops.tanh(
+            ops.expand_dims(projected_query, 2) + ops.expand_dims(projected_value, 1)
+        )  # (batch, T, S, units)
+        return ops.einsum("btsu,u->bts", hidden, self.score_kernel)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+        }
+
+
+@keras.saving.register_keras_serializable(package="kerasnn")
+class LuongAttention(_SourceAttention):
+    """Luong's multiplicative ("general") attention, exactly as the course writes it.
+
+    Course notes, "Attention Mechanism in Seq2Seq Models"::
+
+        e_i = score(h_t, h̄_i) = h_t^T W h̄_i
+        a_i = exp(e_i) / sum_j exp(e_j)
+        c_t = sum_i a_i h̄_i
+
+    Weight: ``kernel`` W ``(query_features, value_features)``; the decoder and encoder states
+    may have different sizes.
+
+    This is *not* ``keras.layers.Attention``, which has no W (plain dot product h_t^T h̄_i,
+    optionally times a learned scalar). Also exported as
+    ``kerasnn.layers.MultiplicativeAttention``.
+
+    Args:
+        kernel_initializer, kernel_regularizer, kernel_constraint: for W.
+    """ + _SOURCE_ATTENTION_CALL_DOC + """
+    Example:
+
+    >>> h_t = np.random.rand(2, 16); encoder_states = np.random.rand(2, 7, 32)
+    >>> LuongAttention()(h_t, encoder_states).shape
+    (2, 32)
+    """
+
+    def __init__(
+        self,
+        kernel_initializer="glorot_uniform",
+        kernel_regularizer=None,
+        kernel_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+
+    def build(self, query_shape, value_shape):
+        self._check_inputs(tuple(query_shape), tuple(value_shape))
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(query_shape[-1], value_shape[-1]),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+
+    def _scores(self, query, value):
+        # h_t^T W h̄_s for every (t, s) pair at once
+        return ops.matmul(ops.matmul(query, self.kernel), ops.swapaxes(value, 1, 2))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+        }
+
+
+# The names the course and the issue use. Beware: these are NOT keras.layers.AdditiveAttention /
+# keras.layers.Attention, which compute different scores (see the class docstrings).
+AdditiveAttention = BahdanauAttention
+MultiplicativeAttention = LuongAttention
