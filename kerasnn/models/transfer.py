@@ -1,0 +1,112 @@
+"""Builders for transfer learning (course notes, "Transfer Learning").
+
+The course's recipe: take a network trained on a large source problem, remove its fully connected
+layers, put a new head for the new problem, train the head with the convolutional base frozen
+(feature extraction), then fine-tune (part of) the base with a lower learning rate.
+
+- ``small_cnn_backbone``: a small convolutional base ending in global average pooling, to pretrain
+  on an embedded source task when ImageNet weights cannot be downloaded;
+- ``keras_application``: any ``keras.applications`` base by name (``mobilenet_v2``, ``resnet50``,
+  ...), without its top, with pooling, and the preprocessing function its weights expect;
+- ``classifier``: backbone -> Dense(head_units, relu) -> Dropout -> Dense(num_classes, softmax);
+- ``set_trainable_tail``: freeze the base except its last ``n`` layers that hold weights.
+"""
+
+import sys
+
+import keras
+
+
+def small_cnn_backbone(input_shape, filters=(32, 64, 128), name="backbone"):
+    """Blocks of [3x3 conv -> batch norm -> ReLU] x 2 -> 2x2 max pooling, then GAP features.
+
+    Args:
+        input_shape: ``(height, width, channels)``.
+        filters: filters of each block; the feature vector has ``filters[-1]`` entries.
+    """
+    inputs = keras.Input(input_shape)
+    x = inputs
+    for block, width in enumerate(filters):
+        for conv in range(2):
+            x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False,
+                                    name=f"block{block + 1}_conv{conv + 1}")(x)
+            x = keras.layers.BatchNormalization(name=f"block{block + 1}_bn{conv + 1}")(x)
+            x = keras.layers.ReLU(name=f"block{block + 1}_relu{conv + 1}")(x)
+        x = keras.layers.MaxPooling2D(name=f"block{block + 1}_pool")(x)
+    outputs = keras.layers.GlobalAveragePooling2D(name="features")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _application_names():
+    return {
+        name.lower().replace("_", ""): name
+        for name in dir(keras.applications)
+        if name[0].isupper() and callable(getattr(keras.applications, name))
+    }
+
+
+def application_names():
+    """Every ``keras.applications`` constructor name (``MobileNetV2``, ``ResNet50``, ...)."""
+    return sorted(_application_names().values())
+
+
+def keras_application(name, input_shape, weights=None):
+    """A ``keras.applications`` base by name, ``include_top=False`` with average pooling.
+
+    Args:
+        name: case- and underscore-insensitive (``mobilenet_v2`` finds ``MobileNetV2``).
+        input_shape: ``(height, width, 3)``.
+        weights: ``None``, ``"imagenet"`` (downloaded by Keras) or a weights file path.
+
+    Returns:
+        ``(backbone, preprocess_input)``: the model and the function mapping ``[0, 255]`` RGB
+        images to the input range its weights were trained with.
+
+    Raises:
+        ValueError: unknown name (the message lists the known ones).
+    """
+    constructor_name = _application_names().get(name.lower().replace("_", ""))
+    if constructor_name is None:
+        raise ValueError(
+            f"Unknown backbone {name!r}; expected 'small_cnn' or a keras.applications model: "
+            f"{', '.join(application_names())}."
+        )
+    constructor = getattr(keras.applications, constructor_name)
+    backbone = constructor(include_top=False, weights=weights, input_shape=input_shape, pooling="avg")
+    preprocess_input = sys.modules[constructor.__module__].preprocess_input
+    return backbone, preprocess_input
+
+
+def classifier(backbone, num_classes, head_units=64, dropout=0.3, name="classifier"):
+    """The new head on a base: ``backbone -> Dense(head_units, relu) -> Dropout -> softmax``.
+
+    The backbone runs with ``training=False`` so its batch-norm layers stay in inference mode
+    even when unfrozen: fine-tuning on a few examples must not overwrite the source statistics.
+    """
+    inputs = keras.Input(backbone.input_shape[1:])
+    features = backbone(inputs, training=False)
+    x = keras.layers.Dense(head_units, activation="relu", name="head_dense")(features)
+    x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="head_output")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def backbone_layers_with_weights(backbone):
+    """The backbone's layers that hold weights, input to output."""
+    return [layer for layer in backbone.layers if layer.weights]
+
+
+def set_trainable_tail(backbone, num_layers):
+    """Freeze ``backbone`` except its last ``num_layers`` layers that hold weights.
+
+    ``num_layers=0`` is feature extraction; a larger value fine-tunes the top of the base.
+    Recompile the model afterwards: trainability is read when the train step is built.
+    """
+    weighted = backbone_layers_with_weights(backbone)
+    if not 0 <= num_layers <= len(weighted):
+        raise ValueError(
+            f"num_layers must be in [0, {len(weighted)}] for this backbone; received {num_layers}."
+        )
+    backbone.trainable = True
+    for index, layer in enumerate(weighted):
+        layer.trainable = index >= len(weighted) - num_layers
