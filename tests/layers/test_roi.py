@@ -1,0 +1,375 @@
+"""Tests of RoIPooling and RoIAlign against hand-computed cases and per-box NumPy references."""
+
+import numpy as np
+import pytest
+import tensorflow as tf  # GradientTape and tf.function input signatures
+
+import keras
+from layer_harness import run_layer_test
+
+from kerasnn.layers import RoIAlign, RoIPooling
+from kerasnn.layers.roi import roi_align, roi_pool
+
+
+# --------------------------------------------------------------------------------------------------
+# Straightforward per-box NumPy references (torchvision's CPU kernels, channels-last)
+# --------------------------------------------------------------------------------------------------
+
+
+def _c_round(value):
+    return float(np.sign(value) * np.floor(np.abs(value) + 0.5))
+
+
+def reference_roi_pool(features, boxes, output_size, spatial_scale):
+    batch, height, width, channels = features.shape
+    out_h, out_w = output_size
+    out = np.zeros((batch, boxes.shape[1], out_h, out_w, channels), features.dtype)
+    scale = np.float32(spatial_scale)
+    for b in range(batch):
+        for n in range(boxes.shape[1]):
+            y1, x1, y2, x2 = (np.float32(v) for v in boxes[b, n])
+            if not np.all(np.isfinite(boxes[b, n])) or y2 < y1 or x2 < x1:
+                continue  # documented rule: unusable boxes give zeros
+            start_y, start_x = int(_c_round(y1 * scale)), int(_c_round(x1 * scale))
+            end_y, end_x = int(_c_round(y2 * scale)), int(_c_round(x2 * scale))
+            bin_h = np.float32(max(end_y - start_y + 1, 1)) / np.float32(out_h)
+            bin_w = np.float32(max(end_x - start_x + 1, 1)) / np.float32(out_w)
+            for p in range(out_h):
+                h0 = min(max(int(np.floor(np.float32(p) * bin_h)) + start_y, 0), height)
+                h1 = min(max(int(np.ceil(np.float32(p + 1) * bin_h)) + start_y, 0), height)
+                for q in range(out_w):
+                    w0 = min(max(int(np.floor(np.float32(q) * bin_w)) + start_x, 0), width)
+                    w1 = min(max(int(np.ceil(np.float32(q + 1) * bin_w)) + start_x, 0), width)
+                    if h1 > h0 and w1 > w0:
+                        out[b, n, p, q] = features[b, h0:h1, w0:w1].max(axis=(0, 1))
+    return out
+
+
+def _bilinear(feature_map, y, x):
+    height, width = feature_map.shape[:2]
+    if y < -1.0 or y > height or x < -1.0 or x > width:
+        return np.zeros(feature_map.shape[-1])
+    y, x = max(y, 0.0), max(x, 0.0)
+    y_low, x_low = int(y), int(x)
+    if y_low >= height - 1:
+        y_low = y_high = height - 1
+        y = float(y_low)
+    else:
+        y_high = y_low + 1
+    if x_low >= width - 1:
+        x_low = x_high = width - 1
+        x = float(x_low)
+    else:
+        x_high = x_low + 1
+    ly, lx = y - y_low, x - x_low
+    hy, hx = 1.0 - ly, 1.0 - lx
+    return (
+        hy * hx * feature_map[y_low, x_low]
+        + hy * lx * feature_map[y_low, x_high]
+        + ly * hx * feature_map[y_high, x_low]
+        + ly * lx * feature_map[y_high, x_high]
+    )
+
+
+def reference_roi_align(features, boxes, output_size, spatial_scale, sampling_ratio, aligned):
+    batch, _, _, channels = features.shape
+    out_h, out_w = output_size
+    out = np.zeros((batch, boxes.shape[1], out_h, out_w, channels))
+    offset = 0.5 if aligned else 0.0
+    for b in range(batch):
+        for n in range(boxes.shape[1]):
+            y1, x1, y2, x2 = (float(v) for v in boxes[b, n])
+            if not np.all(np.isfinite(boxes[b, n])) or y2 < y1 or x2 < x1:
+                continue
+            start_y, start_x = y1 * spatial_scale - offset, x1 * spatial_scale - offset
+            roi_h = y2 * spatial_scale - offset - start_y
+            roi_w = x2 * spatial_scale - offset - start_x
+            if not aligned:
+                roi_h, roi_w = max(roi_h, 1.0), max(roi_w, 1.0)
+            bin_h, bin_w = roi_h / out_h, roi_w / out_w
+            for p in range(out_h):
+                for q in range(out_w):
+                    total = np.zeros(channels)
+                    for iy in range(sampling_ratio):
+                        y = start_y + p * bin_h + (iy + 0.5) * bin_h / sampling_ratio
+                        for ix in range(sampling_ratio):
+                            x = start_x + q * bin_w + (ix + 0.5) * bin_w / sampling_ratio
+                            total += _bilinear(features[b], y, x)
+                    out[b, n, p, q] = total / sampling_ratio**2
+    return out
+
+
+def random_boxes(rng, batch, num_boxes, low, high):
+    corners = rng.uniform(low, high, size=(batch, num_boxes, 2, 2))
+    corners.sort(axis=2)
+    return np.stack(
+        [corners[..., 0, 0], corners[..., 0, 1], corners[..., 1, 0], corners[..., 1, 1]], axis=-1
+    ).astype("float32")
+
+
+# --------------------------------------------------------------------------------------------------
+# RoIPooling
+# --------------------------------------------------------------------------------------------------
+
+
+def test_roi_pool_6x6_hand_placed_maxima():
+    features = np.zeros((1, 6, 6, 1), "float32")
+    features[0, 1, 1, 0] = 5.0
+    features[0, 0, 4, 0] = 9.0
+    features[0, 4, 1, 0] = 7.0
+    features[0, 3, 3, 0] = 8.0
+    features[0, 5, 5, 0] = 1.0
+    boxes = np.array([[[0.0, 0.0, 5.0, 5.0]]], "float32")  # rows/cols 0..5 -> bins [0,3), [3,6)
+    out = RoIPooling(2)(features, boxes)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(out)[0, 0, ..., 0], [[5, 9], [7, 8]])
+
+
+def test_roi_pool_overlapping_bins_and_spatial_scale():
+    features = np.arange(36, dtype="float32").reshape(1, 6, 6, 1)
+    # Box [2, 2, 8, 8] at scale 0.5 -> cells 1..4 (4 x 4), bins of 4/3 cells:
+    # [floor(0), ceil(4/3)) = [0, 2), [1, 3), [2, 4) offset by 1 -> rows {1,2}, {2,3}, {3,4}.
+    boxes = np.array([[[2.0, 2.0, 8.0, 8.0]]], "float32")
+    out = keras.ops.convert_to_numpy(RoIPooling(3, spatial_scale=0.5)(features, boxes))
+    np.testing.assert_array_equal(out[0, 0, ..., 0], [[14, 15, 16], [20, 21, 22], [26, 27, 28]])
+
+
+def test_roi_pool_rounds_halves_away_from_zero():
+    features = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
+    # 2.5 * 1 rounds to 3 (C round), not 2 (banker's rounding): the box is the single cell (3, 3).
+    boxes = np.array([[[2.5, 2.5, 2.5, 2.5]]], "float32")
+    out = keras.ops.convert_to_numpy(RoIPooling(1)(features, boxes))
+    assert out[0, 0, 0, 0, 0] == 15.0
+
+
+@pytest.mark.parametrize("spatial_scale,output_size", [(1.0, (3, 4)), (0.5, (2, 2)), (0.25, (5, 3))])
+def test_roi_pool_matches_numpy_reference_on_random_boxes(spatial_scale, output_size):
+    rng = np.random.default_rng(0)
+    features = rng.standard_normal((2, 9, 11, 3)).astype("float32")
+    # Boxes reach outside the feature map on every side, so clipping and empty bins occur.
+    boxes = random_boxes(rng, 2, 12, -6.0 / spatial_scale, 16.0 / spatial_scale)
+    out = keras.ops.convert_to_numpy(RoIPooling(output_size, spatial_scale)(features, boxes))
+    expected = reference_roi_pool(features, boxes, output_size, spatial_scale)
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_roi_pool_gradient_goes_to_the_bin_maximum():
+    features = tf.constant(np.arange(36, dtype="float32").reshape(1, 6, 6, 1))
+    boxes = tf.constant([[[0.0, 0.0, 5.0, 5.0]]])
+    with tf.GradientTape() as tape:
+        tape.watch(features)
+        out = roi_pool(features, boxes, 2)
+        loss = tf.reduce_sum(out * tf.constant([[[[[1.0], [2.0]], [[3.0], [4.0]]]]]))
+    grad = tape.gradient(loss, features).numpy()[0, ..., 0]
+    expected = np.zeros((6, 6))
+    expected[2, 2], expected[2, 5], expected[5, 2], expected[5, 5] = 1, 2, 3, 4
+    np.testing.assert_array_equal(grad, expected)
+
+
+# --------------------------------------------------------------------------------------------------
+# RoIAlign
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("aligned", [False, True])
+@pytest.mark.parametrize("sampling_ratio", [1, 2, 3])
+def test_roi_align_matches_numpy_reference_on_random_boxes(aligned, sampling_ratio):
+    rng = np.random.default_rng(1)
+    features = rng.standard_normal((2, 7, 9, 3)).astype("float32")
+    boxes = random_boxes(rng, 2, 10, -6.0, 22.0)
+    boxes[0, 0] = [3.0, 3.0, 3.2, 3.1]  # smaller than one cell: the non-aligned minimum size
+    layer = RoIAlign((3, 4), spatial_scale=0.5, sampling_ratio=sampling_ratio, aligned=aligned)
+    out = keras.ops.convert_to_numpy(layer(features, boxes))
+    expected = reference_roi_align(features, boxes, (3, 4), 0.5, sampling_ratio, aligned)
+    np.testing.assert_allclose(out, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_roi_align_of_a_linear_ramp_is_exact():
+    # Bilinear interpolation reproduces a linear function, so each bin's average is the ramp at
+    # the bin centre: start + (i + 0.5) * bin.
+    rows, cols = np.meshgrid(np.arange(16.0), np.arange(16.0), indexing="ij")
+    features = (2.0 * rows - 3.0 * cols + 1.0)[None, :, :, None].astype("float32")
+    boxes = np.array([[[4.0, 6.0, 20.0, 26.0]]], "float32")  # cells [2, 10] x [3, 13] at scale 1/2
+    out = RoIAlign((4, 5), spatial_scale=0.5, sampling_ratio=3, aligned=True)(features, boxes)
+    start_y, start_x = 2.0 - 0.5, 3.0 - 0.5
+    centre_y = start_y + (np.arange(4) + 0.5) * (8.0 / 4)
+    centre_x = start_x + (np.arange(5) + 0.5) * (10.0 / 5)
+    expected = 2.0 * centre_y[:, None] - 3.0 * centre_x[None, :] + 1.0
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(out)[0, 0, ..., 0], expected, atol=1e-4)
+
+
+def test_roi_align_of_the_whole_map_at_its_own_size_is_the_identity():
+    rng = np.random.default_rng(2)
+    features = rng.standard_normal((2, 5, 7, 3)).astype("float32")
+    # aligned=True with one sample per bin puts every sample on a cell centre.
+    boxes = np.array([[[0.0, 0.0, 10.0, 14.0]], [[0.0, 0.0, 10.0, 14.0]]], "float32")
+    out = RoIAlign((5, 7), spatial_scale=0.5, sampling_ratio=1, aligned=True)(features, boxes)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(out)[:, 0], features, atol=1e-6)
+
+
+def test_roi_align_gradient_matches_finite_differences():
+    rng = np.random.default_rng(3)
+    features = rng.standard_normal((1, 5, 6, 2))
+    boxes = tf.constant([[[0.7, 1.2, 7.9, 9.3], [-1.0, 3.0, 4.0, 12.5]]], "float64")
+    weights = tf.constant(rng.standard_normal((1, 2, 3, 2, 2)))
+
+    def loss_fn(values):
+        out = roi_align(values, boxes, (3, 2), 0.5, sampling_ratio=2, aligned=True, dtype="float64")
+        return tf.reduce_sum(tf.sin(out) * weights)  # non-linear so the check is not trivially linear
+
+    variable = tf.constant(features)
+    with tf.GradientTape() as tape:
+        tape.watch(variable)
+        loss = loss_fn(variable)
+    analytic = tape.gradient(loss, variable).numpy()
+    numeric = np.zeros_like(features)
+    step = 1e-6
+    for index in np.ndindex(features.shape):
+        plus, minus = features.copy(), features.copy()
+        plus[index] += step
+        minus[index] -= step
+        numeric[index] = (float(loss_fn(tf.constant(plus))) - float(loss_fn(tf.constant(minus)))) / (
+            2 * step
+        )
+    assert np.abs(analytic).max() > 0.1
+    np.testing.assert_allclose(analytic, numeric, atol=1e-7, rtol=1e-6)
+
+
+# --------------------------------------------------------------------------------------------------
+# Bad input: documented rules and ValueErrors
+# --------------------------------------------------------------------------------------------------
+
+LAYERS = [
+    pytest.param(lambda: RoIPooling(2, spatial_scale=1.0), id="RoIPooling"),
+    pytest.param(lambda: RoIAlign(2, spatial_scale=1.0, aligned=True), id="RoIAlign"),
+]
+
+
+@pytest.mark.parametrize("make_layer", LAYERS)
+def test_unusable_boxes_give_zeros_and_leave_other_boxes_intact(make_layer):
+    rng = np.random.default_rng(4)
+    features = (rng.standard_normal((1, 6, 6, 2)) - 5.0).astype("float32")  # all negative
+    good = [1.0, 1.0, 4.0, 5.0]
+    boxes = np.array(
+        [[good, [4.0, 1.0, 2.0, 5.0], [1.0, 4.0, 4.0, 2.0], [np.nan, 1.0, 4.0, 5.0],
+          [1.0, 1.0, np.inf, 5.0], [20.0, 20.0, 30.0, 30.0], [-30.0, -30.0, -20.0, -20.0]]],
+        "float32",
+    )
+    layer = make_layer()
+    out = keras.ops.convert_to_numpy(layer(features, boxes))
+    assert np.all(np.isfinite(out))
+    np.testing.assert_array_equal(out[0, 1:], 0.0)  # inverted, NaN, inf, wholly outside
+    alone = keras.ops.convert_to_numpy(layer(features, boxes[:, :1]))
+    np.testing.assert_array_equal(out[0, 0], alone[0, 0])
+    assert np.all(out[0, 0] < 0)
+
+
+def test_box_partly_outside_is_clipped_roi_pool():
+    features = np.arange(16, dtype="float32").reshape(1, 4, 4, 1) + 1
+    boxes = np.array([[[-4.0, 2.0, 1.0, 9.0]]], "float32")  # rows -4..1, cols 2..9
+    out = keras.ops.convert_to_numpy(RoIPooling((2, 2))(features, boxes))[0, 0, ..., 0]
+    # rows: 6 cells, bins [-4,-1) -> empty, [-1, 2) -> rows 0..1; cols: 8 cells, bins [2,6) -> 2..3,
+    # [6, 10) -> empty after clipping to width 4.
+    np.testing.assert_array_equal(out, [[0, 0], [8, 0]])
+
+
+@pytest.mark.parametrize("make_layer", LAYERS)
+def test_zero_boxes_give_an_empty_output_of_the_right_shape(make_layer):
+    features = np.ones((2, 6, 6, 3), "float32")
+    boxes = np.zeros((2, 0, 4), "float32")
+    out = make_layer()(features, boxes)
+    assert tuple(out.shape) == (2, 0, 2, 2, 3)
+
+
+@pytest.mark.parametrize("cls", [RoIPooling, RoIAlign])
+def test_bad_shapes_raise_value_error(cls):
+    layer = cls(2)
+    features = np.ones((1, 6, 6, 3), "float32")
+    with pytest.raises(ValueError, match=r"last axis. Received: boxes.shape=\(1, 3, 5\)"):
+        layer(features, np.ones((1, 3, 5), "float32"))
+    with pytest.raises(ValueError, match=r"rank 4 .* Received: features.shape=\(6, 6, 3\)"):
+        layer(features[0], np.ones((1, 3, 4), "float32"))
+    with pytest.raises(ValueError, match=r"same batch size. Received: features.shape=\(1, 6, 6, 3\), "
+                                         r"boxes.shape=\(2, 3, 4\)"):
+        layer(features, np.ones((2, 3, 4), "float32"))
+
+
+@pytest.mark.parametrize("cls", [RoIPooling, RoIAlign])
+@pytest.mark.parametrize("output_size", [0, -1, (2, 0), (2, 2, 2), 2.5])
+def test_non_positive_output_size_raises(cls, output_size):
+    with pytest.raises(ValueError, match=r"`output_size` must be a positive int .* Received: output_size="):
+        cls(output_size)
+
+
+@pytest.mark.parametrize("cls", [RoIPooling, RoIAlign])
+@pytest.mark.parametrize("spatial_scale", [0.0, -0.5, float("nan"), float("inf")])
+def test_bad_spatial_scale_raises(cls, spatial_scale):
+    with pytest.raises(ValueError, match=r"`spatial_scale` must be a positive finite number"):
+        cls(2, spatial_scale=spatial_scale)
+
+
+@pytest.mark.parametrize("sampling_ratio", [0, -1, 1.5])
+def test_bad_sampling_ratio_raises(sampling_ratio):
+    with pytest.raises(ValueError, match=rf"Received: sampling_ratio={sampling_ratio}"):
+        RoIAlign(2, sampling_ratio=sampling_ratio)
+
+
+def test_roi_pool_needs_static_spatial_dims():
+    pool = tf.function(
+        lambda f, b: roi_pool(f, b, 2),
+        input_signature=[tf.TensorSpec((1, None, None, 2)), tf.TensorSpec((1, 3, 4))],
+    )
+    with pytest.raises(ValueError, match=r"height, width and channels to be known"):
+        pool.get_concrete_function()
+
+
+def test_roi_align_accepts_unknown_spatial_dims():
+    align = tf.function(
+        lambda f, b: roi_align(f, b, 2, aligned=True),
+        input_signature=[tf.TensorSpec((1, None, None, 2)), tf.TensorSpec((1, 3, 4))],
+    )
+    features = np.random.default_rng(5).standard_normal((1, 5, 6, 2)).astype("float32")
+    boxes = np.array([[[0.0, 0.0, 5.0, 6.0], [1.0, 2.0, 3.0, 5.0], [0.5, 0.5, 2.0, 2.0]]], "float32")
+    np.testing.assert_allclose(
+        align(features, boxes).numpy(), reference_roi_align(features, boxes, (2, 2), 1.0, 2, True),
+        atol=1e-5,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Shared layer harness
+# --------------------------------------------------------------------------------------------------
+
+
+def _harness_data():
+    rng = np.random.default_rng(6)
+    features = rng.standard_normal((2, 8, 10, 3)).astype("float32")
+    boxes = random_boxes(rng, 2, 5, -4.0, 40.0)
+    return features, boxes
+
+
+def test_roi_pool_passes_layer_harness():
+    features, boxes = _harness_data()
+    out = run_layer_test(
+        RoIPooling,
+        {"output_size": (3, 2), "spatial_scale": 0.25},
+        [features, boxes],
+        input_call_style="args",
+        non_differentiable_inputs=[1],
+        expected_output_shape=(None, 5, 3, 2, 3),
+    )
+    np.testing.assert_array_equal(out, reference_roi_pool(features, boxes, (3, 2), 0.25))
+
+
+def test_roi_align_passes_layer_harness():
+    features, boxes = _harness_data()
+    out = run_layer_test(
+        RoIAlign,
+        {"output_size": 3, "spatial_scale": 0.25, "sampling_ratio": 2, "aligned": True},
+        [features, boxes],
+        input_call_style="args",
+        non_differentiable_inputs=[1],
+        expected_output_shape=(None, 5, 3, 3, 3),
+    )
+    np.testing.assert_allclose(
+        out, reference_roi_align(features, boxes, (3, 3), 0.25, 2, True), atol=1e-5
+    )
