@@ -16,19 +16,3 @@ from kerasnn.layers.transformer import (
     TransformerDecoderBlock,
     TransformerEncoderBlock,
 )
-
-from kerasnn.layers.recurrent import LSTMCell
-from kerasnn.layers.attention import (
-    AdditiveAttention,
-    BahdanauAttention,
-    LuongAttention,
-    MultiHeadAttention,
-    MultiplicativeAttention,
-    ScaledDotProductAttention,
-)
-from kerasnn.layers.transformer import (
-    PositionwiseFeedForward,
-    SinusoidalPositionalEncoding,
-    TransformerDecoderBlock,
-    TransformerEncoderBlock,
-)
