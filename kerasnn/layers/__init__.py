@@ -16,3 +16,11 @@ from kerasnn.layers.transformer import (
     TransformerDecoderBlock,
     TransformerEncoderBlock,
 )
+from kerasnn.layers.normalization import BatchNormalization
+from kerasnn.layers.normalization import GhostBatchNormalization
+from kerasnn.layers.normalization import TimeStepBatchNormalization
+from kerasnn.layers.pooling import ClassActivationMapping
+from kerasnn.layers.pooling import GlobalAveragePooling2D
+from kerasnn.layers.pooling import MaxPoolingWithArgmax2D
+from kerasnn.layers.upsampling import BedOfNailsUpsampling2D
+from kerasnn.layers.upsampling import MaxUnpooling2D

@@ -1,0 +1,438 @@
+"""Batch normalization written from scratch in ``keras.ops``, and two variants of it.
+
+Course notes, section "Batch Normalization" (Algorithm 1, the batch-normalizing transform). For a
+mini-batch ``B = {x_1..x_m}`` of one unit (after ``Dense``) or one filter (after ``Conv``)::
+
+    mu_B      = 1/m * sum_i x_i
+    sigma2_B  = 1/m * sum_i (x_i - mu_B)**2
+    x_hat_i   = (x_i - mu_B) / sqrt(sigma2_B + epsilon)
+    y_i       = gamma * x_hat_i + beta
+
+In training the batch statistics are used and folded into moving averages,
+``moving = moving * momentum + batch * (1 - momentum)``; at inference ("test time, the global
+mean / stddev are used") the moving averages replace ``mu_B`` and ``sigma2_B``.
+
+- ``BatchNormalization``: the transform above, with the argument names, defaults, weight layout
+  (``gamma, beta, moving_mean, moving_variance``) and update rule of
+  ``keras.layers.BatchNormalization``.
+- ``GhostBatchNormalization``: the statistics of each *virtual* sub-batch of
+  ``virtual_batch_size`` examples normalize that sub-batch (Hoffer et al., 2017).
+- ``TimeStepBatchNormalization``: for sequences, "in RNN the values are found for each time step":
+  one set of statistics per time step (Cooijmans et al., 2016), padded steps masked out.
+"""
+
+import keras
+from keras import ops
+
+_MASK_EPSILON = 1e-7  # keras.backend.epsilon(): keeps the masked mean defined for empty masks
+
+
+def _check_int_argument(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(
+            f"Argument `{name}` must be an integer >= {minimum}. Received: {name}={value!r}"
+        )
+
+
+def _check_float_range(name, value, low, high, low_inclusive=True):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = None
+    ok = number is not None and (number >= low if low_inclusive else number > low) and number <= high
+    if not ok:
+        bracket = "[" if low_inclusive else "("
+        raise ValueError(
+            f"Argument `{name}` must be a number in {bracket}{low}, {high}]. Received: {name}={value!r}"
+        )
+    return number
+
+
+@keras.saving.register_keras_serializable(package="kerasnn")
+class BatchNormalization(keras.layers.Layer):
+    """Batch normalization (course notes, "Batch Normalization", Algorithm 1).
+
+    Normalizes each feature (the ``axis`` dimension: a unit after ``Dense``, a filter after
+    ``Conv2D``) with the mean and variance over all the other axes of the batch::
+
+        y = gamma * (x - mu_B) / sqrt(sigma2_B + epsilon) + beta
+
+    In training (``training=True`` and ``trainable``), ``mu_B`` and ``sigma2_B`` (biased variance)
+    come from the batch and update the moving statistics::
+
+        moving_mean     = moving_mean * momentum + mu_B * (1 - momentum)
+        moving_variance = moving_variance * momentum + sigma2_B * (1 - momentum)
+
+    At inference the moving statistics replace the batch ones. A frozen layer
+    (``trainable=False``) always runs in inference mode, as in Keras.
+
+    Drop-in compatible with ``keras.layers.BatchNormalization``: same arguments and defaults, same
+    weights in the same order (``gamma``, ``beta``, ``moving_mean``, ``moving_variance``; gamma or
+    beta absent when ``scale``/``center`` is False), so ``set_weights(keras_bn.get_weights())``
+    gives the same outputs. Batch renormalization and synchronized statistics are not provided.
+    Statistics are computed in float32, also under ``mixed_float16``.
+
+    Args:
+        axis: integer, the feature axis (``-1`` channels-last, ``1`` after a channels-first conv).
+            Must not be the batch axis.
+        momentum: momentum of the moving averages, in ``[0, 1]``.
+        epsilon: positive float added to the variance.
+        center: if True, add the learned offset ``beta``.
+        scale: if True, multiply by the learned scale ``gamma``.
+        beta_initializer, gamma_initializer: initializers of ``beta`` and ``gamma``.
+        moving_mean_initializer, moving_variance_initializer: initializers of the moving stats.
+        beta_regularizer, gamma_regularizer: optional regularizers.
+        beta_constraint, gamma_constraint: optional constraints.
+        **kwargs: base layer arguments (``name``, ``dtype``, ``trainable``).
+
+    Call arguments:
+        inputs: tensor of rank >= 2.
+        training: Python boolean; batch statistics (True) or moving statistics (False/None).
+        mask: optional boolean tensor of the input's shape without the feature axis; masked-out
+            positions do not contribute to the batch statistics.
+
+    Returns:
+        A tensor of the input's shape.
+
+    Example:
+
+    >>> x = keras.random.normal((8, 4, 4, 3))
+    >>> y = BatchNormalization(momentum=0.9)(x, training=True)   # per-filter statistics
+    """
+
+    def __init__(
+        self,
+        axis=-1,
+        momentum=0.99,
+        epsilon=1e-3,
+        center=True,
+        scale=True,
+        beta_initializer="zeros",
+        gamma_initializer="ones",
+        moving_mean_initializer="zeros",
+        moving_variance_initializer="ones",
+        beta_regularizer=None,
+        gamma_regularizer=None,
+        beta_constraint=None,
+        gamma_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise ValueError(f"Argument `axis` must be an integer. Received: axis={axis!r}")
+        self.axis = axis
+        self.momentum = _check_float_range("momentum", momentum, 0.0, 1.0)
+        self.epsilon = _check_float_range("epsilon", epsilon, 0.0, float("inf"), low_inclusive=False)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = keras.initializers.get(beta_initializer)
+        self.gamma_initializer = keras.initializers.get(gamma_initializer)
+        self.moving_mean_initializer = keras.initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = keras.initializers.get(moving_variance_initializer)
+        self.beta_regularizer = keras.regularizers.get(beta_regularizer)
+        self.gamma_regularizer = keras.regularizers.get(gamma_regularizer)
+        self.beta_constraint = keras.constraints.get(beta_constraint)
+        self.gamma_constraint = keras.constraints.get(gamma_constraint)
+        self.supports_masking = True
+        self.gamma = None
+        self.beta = None
+
+    # ---------------------------------------------------------------- shapes and validation
+
+    _min_rank = 2
+
+    def _feature_axis(self, input_shape):
+        """The feature axis as a positive index; ValueError on a bad rank or axis."""
+        rank = len(input_shape)
+        name = type(self).__name__
+        if rank < self._min_rank:
+            raise ValueError(
+                f"{name} expects an input of rank >= {self._min_rank}. "
+                f"Received: input shape {tuple(input_shape)} (rank {rank})"
+            )
+        if not -rank <= self.axis < rank:
+            raise ValueError(
+                f"{name}: `axis` is out of range for an input of rank {rank}; expected "
+                f"{-rank} <= axis < {rank}. Received: axis={self.axis}, "
+                f"input shape {tuple(input_shape)}"
+            )
+        axis = self.axis % rank
+        if axis == 0:
+            raise ValueError(
+                f"{name}: `axis` must not be the batch axis 0. Received: axis={self.axis} "
+                f"for input shape {tuple(input_shape)}"
+            )
+        return axis
+
+    def _statistics_axes(self, input_shape, feature_axis):
+        """Axes the statistics are kept along (not reduced over); the feature axis here."""
+        return (feature_axis,)
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        feature_axis = self._feature_axis(input_shape)
+        channels = input_shape[feature_axis]
+        if channels is None:
+            raise ValueError(
+                f"{type(self).__name__} needs a known size along `axis`={self.axis}. "
+                f"Received: input shape {input_shape}"
+            )
+        rank = len(input_shape)
+        kept_axes = self._statistics_axes(input_shape, feature_axis)
+        statistics_shape = tuple(input_shape[a] for a in kept_axes)
+        self._feature_axis_index = feature_axis
+        self._reduction_axes = tuple(a for a in range(rank) if a not in kept_axes)
+        self._parameter_broadcast = tuple(channels if a == feature_axis else 1 for a in range(rank))
+        self._statistics_broadcast = tuple(
+            input_shape[a] if a in kept_axes else 1 for a in range(rank)
+        )
+        if self.scale:
+            self.gamma = self.add_weight(
+                shape=(channels,), name="gamma", initializer=self.gamma_initializer,
+                regularizer=self.gamma_regularizer, constraint=self.gamma_constraint,
+                trainable=True, autocast=False,
+            )
+        if self.center:
+            self.beta = self.add_weight(
+                shape=(channels,), name="beta", initializer=self.beta_initializer,
+                regularizer=self.beta_regularizer, constraint=self.beta_constraint,
+                trainable=True, autocast=False,
+            )
+        self.moving_mean = self.add_weight(
+            shape=statistics_shape, name="moving_mean", initializer=self.moving_mean_initializer,
+            trainable=False, autocast=False,
+        )
+        self.moving_variance = self.add_weight(
+            shape=statistics_shape, name="moving_variance",
+            initializer=self.moving_variance_initializer, trainable=False, autocast=False,
+        )
+        self.input_spec = keras.layers.InputSpec(
+            ndim=rank, axes={a: input_shape[a] for a in kept_axes}
+        )
+
+    def compute_output_shape(self, input_shape):
+        self._feature_axis(input_shape)
+        return tuple(input_shape)
+
+    # ---------------------------------------------------------------- the transform
+
+    def _moments(self, inputs, mask, axes):
+        """Batch mean and (biased) variance over ``axes``, keeping dims; ``mask`` selects entries.
+
+        Returns ``(mean, variance, count)``; ``count`` (entries per statistic) is None unmasked.
+        """
+        if mask is None:
+            mean = ops.mean(inputs, axis=axes, keepdims=True)
+            # d(variance)/d(mean) is zero, so the mean needs no gradient path through the variance.
+            deviation = inputs - ops.stop_gradient(mean)
+            variance = ops.mean(ops.square(deviation), axis=axes, keepdims=True)
+            return mean, variance, None
+        weights = ops.cast(mask, inputs.dtype)
+        count = ops.sum(weights, axis=axes, keepdims=True)
+        mean = ops.sum(inputs * weights, axis=axes, keepdims=True) / (count + _MASK_EPSILON)
+        deviation = (inputs - ops.stop_gradient(mean)) * weights
+        variance = ops.sum(ops.square(deviation), axis=axes, keepdims=True) / (count + _MASK_EPSILON)
+        return mean, variance, count
+
+    def _normalize(self, inputs, mean, variance, parameter_shape=None):
+        """``gamma * (x - mean) / sqrt(variance + epsilon) + beta`` as one multiply-add."""
+        parameter_shape = parameter_shape or self._parameter_broadcast
+        multiplier = ops.rsqrt(variance + self.epsilon)
+        if self.scale:
+            multiplier = multiplier * ops.reshape(ops.cast(self.gamma, inputs.dtype), parameter_shape)
+        offset = -mean * multiplier
+        if self.center:
+            offset = offset + ops.reshape(ops.cast(self.beta, inputs.dtype), parameter_shape)
+        return inputs * multiplier + offset
+
+    def _expand_mask(self, mask, inputs):
+        """The mask (input shape without the feature axis) broadcast against the input."""
+        if mask is None:
+            return None
+        if len(mask.shape) != len(inputs.shape) - 1:
+            raise ValueError(
+                f"{type(self).__name__}: the mask must have one dimension less than the inputs "
+                f"(no feature axis). Received: mask.shape={tuple(mask.shape)}, "
+                f"inputs.shape={tuple(inputs.shape)}"
+            )
+        return ops.expand_dims(ops.cast(mask, "bool"), self._feature_axis_index)
+
+    def _moving_statistics(self, dtype):
+        mean = ops.reshape(ops.cast(self.moving_mean, dtype), self._statistics_broadcast)
+        variance = ops.reshape(ops.cast(self.moving_variance, dtype), self._statistics_broadcast)
+        return mean, variance
+
+    def _update_moving_statistics(self, mean, variance):
+        mean = ops.reshape(mean, self.moving_mean.shape)
+        variance = ops.reshape(variance, self.moving_variance.shape)
+        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+        self.moving_variance.assign(
+            self.moving_variance * self.momentum + variance * (1.0 - self.momentum)
+        )
+
+    def _training_transform(self, inputs, mask):
+        """Normalizes with batch statistics; returns (outputs, mean, variance) for the update."""
+        mean, variance, _ = self._moments(inputs, mask, self._reduction_axes)
+        return self._normalize(inputs, mean, variance), mean, variance
+
+    def call(self, inputs, training=None, mask=None):
+        # Statistics in float32 at least: float16 overflows on sums of squares.
+        inputs = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
+        mask = self._expand_mask(mask, inputs)
+        if training and self.trainable:
+            outputs, mean, variance = self._training_transform(inputs, mask)
+            self._update_moving_statistics(mean, variance)
+        else:
+            mean, variance = self._moving_statistics(inputs.dtype)
+            outputs = self._normalize(inputs, mean, variance)
+        return ops.cast(outputs, self.compute_dtype)
+
+    def get_config(self):
+        serialize = keras.saving.serialize_keras_object
+        config = {
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": serialize(self.beta_initializer),
+            "gamma_initializer": serialize(self.gamma_initializer),
+            "moving_mean_initializer": serialize(self.moving_mean_initializer),
+            "moving_variance_initializer": serialize(self.moving_variance_initializer),
+            "beta_regularizer": serialize(self.beta_regularizer),
+            "gamma_regularizer": serialize(self.gamma_regularizer),
+            "beta_constraint": serialize(self.beta_constraint),
+            "gamma_constraint": serialize(self.gamma_constraint),
+        }
+        return {**super().get_config(), **config}
+
+
+@keras.saving.register_keras_serializable(package="kerasnn")
+class GhostBatchNormalization(BatchNormalization):
+    """Ghost batch normalization: batch normalization over virtual sub-batches.
+
+    The batch of ``n`` examples is split, in order, into ``n / virtual_batch_size`` virtual
+    ("ghost") batches; in training each one is normalized with its own mean and variance (the
+    "Batch Normalization" transform of the course notes applied to a smaller mini-batch, which
+    adds regularizing noise when training with large batches; Hoffer et al., 2017). The moving
+    statistics are updated with the average over the virtual batches of their means and
+    variances. At inference the layer is exactly ``BatchNormalization``. With
+    ``virtual_batch_size`` equal to the batch size (or None) it equals ``BatchNormalization``.
+
+    Args:
+        virtual_batch_size: positive integer dividing the training batch size, or None
+            (the whole batch).
+        All other arguments as ``BatchNormalization``.
+
+    Call arguments:
+        inputs, training, mask: as ``BatchNormalization``. In training, the batch size must be a
+            multiple of ``virtual_batch_size`` (ValueError when the batch size is known when
+            tracing; an error from the reshape otherwise).
+
+    Returns:
+        A tensor of the input's shape.
+
+    Example:
+
+    >>> x = keras.random.normal((32, 10))
+    >>> y = GhostBatchNormalization(virtual_batch_size=8)(x, training=True)   # 4 ghost batches
+    """
+
+    def __init__(self, virtual_batch_size=None, **kwargs):
+        super().__init__(**kwargs)
+        if virtual_batch_size is not None:
+            _check_int_argument("virtual_batch_size", virtual_batch_size, 1)
+        self.virtual_batch_size = virtual_batch_size
+
+    def _training_transform(self, inputs, mask):
+        if self.virtual_batch_size is None:
+            return super()._training_transform(inputs, mask)
+        size = self.virtual_batch_size
+        batch = inputs.shape[0]
+        if batch is not None and batch % size:
+            raise ValueError(
+                f"GhostBatchNormalization: `virtual_batch_size` must divide the batch size. "
+                f"Received: virtual_batch_size={size}, batch size {batch}"
+            )
+        shape = ops.shape(inputs)
+        ghost_shape = (-1, size) + tuple(shape[1:])
+        grouped = ops.reshape(inputs, ghost_shape)
+        if mask is not None:
+            mask = ops.reshape(mask, (-1, size) + tuple(ops.shape(mask)[1:]))
+        # Axis k of the input is axis k + 1 of the grouped tensor; axis 0 indexes ghost batches.
+        axes = tuple(a + 1 for a in self._reduction_axes)
+        mean, variance, _ = self._moments(grouped, mask, axes)
+        outputs = self._normalize(grouped, mean, variance, (1,) + self._parameter_broadcast)
+        outputs = ops.reshape(outputs, shape)
+        return outputs, ops.mean(mean, axis=0), ops.mean(variance, axis=0)
+
+    def get_config(self):
+        return {**super().get_config(), "virtual_batch_size": self.virtual_batch_size}
+
+
+@keras.saving.register_keras_serializable(package="kerasnn")
+class TimeStepBatchNormalization(BatchNormalization):
+    """Batch normalization with separate statistics for each time step of a sequence.
+
+    Course notes, "Batch Normalization": "In RNN the values are found for each time step". For an
+    input ``x[b, t, ..., c]`` (batch, time, features), the statistics of time step ``t`` are the
+    mean and variance over the batch (and any axes other than time and ``axis``)::
+
+        mu_t    = mean_b x[b, t]          sigma2_t = mean_b (x[b, t] - mu_t)**2
+        y[b, t] = gamma * (x[b, t] - mu_t) / sqrt(sigma2_t + epsilon) + beta
+
+    ``gamma`` and ``beta`` (one per feature) are shared by all steps, as in recurrent batch
+    normalization (Cooijmans et al., 2016); ``moving_mean`` and ``moving_variance`` have shape
+    ``(time_steps, features)``, so the number of time steps must be known when the layer is built.
+
+    Masking: padded steps (mask False, e.g. from ``Embedding(mask_zero=True)`` or ``Masking``) do
+    not count in the statistics. A time step padded in every sequence of the batch is normalized
+    with, and leaves unchanged, its moving statistics. The mask is passed on to the next layer.
+
+    Args:
+        axis: the feature axis (default -1); must not be the batch axis 0 or the time axis 1.
+        All other arguments as ``BatchNormalization``.
+
+    Call arguments:
+        inputs: tensor ``(batch, time_steps, ..., features)`` of rank >= 3.
+        training: Python boolean, batch statistics (True) or moving statistics.
+        mask: optional boolean tensor, the input's shape without the feature axis, typically
+            ``(batch, time_steps)``.
+
+    Returns:
+        A tensor of the input's shape.
+
+    Example:
+
+    >>> x = keras.random.normal((16, 5, 8))            # 16 sequences of 5 steps
+    >>> y = TimeStepBatchNormalization()(x, training=True)
+    """
+
+    _min_rank = 3
+
+    def _feature_axis(self, input_shape):
+        axis = super()._feature_axis(input_shape)
+        if axis == 1:
+            raise ValueError(
+                f"TimeStepBatchNormalization: `axis` must not be the time axis 1. "
+                f"Received: axis={self.axis} for input shape {tuple(input_shape)}"
+            )
+        return axis
+
+    def _statistics_axes(self, input_shape, feature_axis):
+        if input_shape[1] is None:
+            raise ValueError(
+                "TimeStepBatchNormalization needs a known number of time steps (axis 1) to "
+                f"create its per-step statistics. Received: input shape {tuple(input_shape)}"
+            )
+        return (1, feature_axis)
+
+    def _training_transform(self, inputs, mask):
+        mean, variance, count = self._moments(inputs, mask, self._reduction_axes)
+        if count is not None:
+            # A step padded everywhere has no batch statistics: keep the moving ones.
+            has_data = count > 0
+            moving_mean, moving_variance = self._moving_statistics(inputs.dtype)
+            mean = ops.where(has_data, mean, moving_mean)
+            variance = ops.where(has_data, variance, moving_variance)
+        return self._normalize(inputs, mean, variance), mean, variance
