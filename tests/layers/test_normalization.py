@@ -1,0 +1,319 @@
+"""Tests of kerasnn.layers.normalization: parity with keras.layers.BatchNormalization, NumPy
+references for the ghost and per-time-step variants, the harness, and bad-input messages."""
+
+import keras
+import numpy as np
+import pytest
+
+from kerasnn.layers.normalization import (
+    BatchNormalization,
+    GhostBatchNormalization,
+    TimeStepBatchNormalization,
+)
+from layer_harness import run_layer_test
+
+
+def _data(*shape, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal(shape) * 2.0 + 0.5).astype("float32")
+
+
+def _random_bn_weights(channels, statistics_shape=None, seed=1):
+    rng = np.random.default_rng(seed)
+    statistics_shape = statistics_shape or (channels,)
+    gamma = rng.uniform(0.5, 1.5, channels).astype("float32")
+    beta = rng.standard_normal(channels).astype("float32")
+    moving_mean = rng.standard_normal(statistics_shape).astype("float32")
+    moving_variance = rng.uniform(0.5, 2.0, statistics_shape).astype("float32")
+    return [gamma, beta, moving_mean, moving_variance]
+
+
+def _numpy_batch_norm(x, mean, variance, gamma, beta, epsilon):
+    return gamma * (x - mean) / np.sqrt(variance + epsilon) + beta
+
+
+# ---------------------------------------------------------------------------- BatchNormalization
+
+
+@pytest.mark.parametrize(
+    "shape, init_kwargs",
+    [
+        ((8, 5), {}),                                              # per unit, after Dense
+        ((4, 3, 3, 6), {"momentum": 0.8, "epsilon": 1e-2}),        # per filter, channels-last
+        ((4, 6, 3, 3), {"axis": 1}),                               # per filter, channels-first
+        ((4, 3, 6), {"center": False}),
+        ((4, 3, 6), {"scale": False}),
+    ],
+)
+def test_batch_normalization_matches_keras_after_set_weights(shape, init_kwargs):
+    x = _data(*shape)
+    ours, theirs = BatchNormalization(**init_kwargs), keras.layers.BatchNormalization(**init_kwargs)
+    ours.build(x.shape)
+    theirs.build(x.shape)
+    channels = shape[init_kwargs.get("axis", -1)]
+    weights = _random_bn_weights(channels)
+    weights = [w for w, keep in zip(weights, [ours.scale, ours.center, True, True]) if keep]
+    assert [v.shape for v in ours.weights] == [v.shape for v in theirs.weights]
+    assert [v.name for v in ours.weights] == [v.name for v in theirs.weights]
+    theirs.set_weights(weights)
+    ours.set_weights(theirs.get_weights())
+    for _ in range(2):  # two training steps: the moving statistics must follow the same rule
+        np.testing.assert_allclose(ours(x, training=True), theirs(x, training=True), atol=1e-5)
+        for a, b in zip(ours.get_weights(), theirs.get_weights()):
+            np.testing.assert_allclose(a, b, atol=1e-6)
+    np.testing.assert_allclose(ours(x, training=False), theirs(x, training=False), atol=1e-5)
+
+
+def test_batch_normalization_against_numpy_algorithm_and_update_rule():
+    x = _data(6, 4)
+    layer = BatchNormalization(momentum=0.9, epsilon=1e-3)
+    layer.build(x.shape)
+    gamma, beta, moving_mean, moving_variance = _random_bn_weights(4)
+    layer.set_weights([gamma, beta, moving_mean, moving_variance])
+    y = layer(x, training=True)
+    mean, variance = x.mean(axis=0), x.var(axis=0)  # biased variance, as the course's sigma^2_B
+    np.testing.assert_allclose(y, _numpy_batch_norm(x, mean, variance, gamma, beta, 1e-3), atol=1e-5)
+    np.testing.assert_allclose(layer.moving_mean, 0.9 * moving_mean + 0.1 * mean, atol=1e-6)
+    np.testing.assert_allclose(layer.moving_variance, 0.9 * moving_variance + 0.1 * variance, atol=1e-6)
+    # Inference uses the moving statistics.
+    np.testing.assert_allclose(
+        layer(x, training=False),
+        _numpy_batch_norm(x, layer.moving_mean.numpy(), layer.moving_variance.numpy(), gamma, beta, 1e-3),
+        atol=1e-5,
+    )
+
+
+def test_frozen_batch_normalization_runs_in_inference_mode_like_keras():
+    x = _data(8, 3, 3, 4)
+    weights = _random_bn_weights(4)
+    ours, theirs = BatchNormalization(trainable=False), keras.layers.BatchNormalization(trainable=False)
+    for layer in (ours, theirs):
+        layer.build(x.shape)
+        layer.set_weights(weights)
+    y = ours(x, training=True)
+    np.testing.assert_allclose(y, ours(x, training=False), atol=1e-6)
+    np.testing.assert_allclose(y, theirs(x, training=True), atol=1e-5)
+    for a, b in zip(ours.get_weights(), weights):
+        np.testing.assert_array_equal(a, b)  # no statistics update either
+
+
+def test_frozen_layer_inside_fit_keeps_its_statistics_and_matches_keras():
+    x, target = _data(16, 4), _data(16, 4, seed=3)
+    weights = _random_bn_weights(4)
+    models = []
+    for cls in (BatchNormalization, keras.layers.BatchNormalization):
+        inputs = keras.Input((4,))
+        bn = cls(trainable=False)
+        model = keras.Model(inputs, keras.layers.Dense(4, kernel_initializer="ones")(bn(inputs)))
+        bn.set_weights(weights)
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+        model.fit(x, target, batch_size=8, epochs=1, verbose=0, shuffle=False)
+        models.append((model, bn))
+    (ours, ours_bn), (theirs, theirs_bn) = models
+    for a, b in zip(ours_bn.get_weights(), weights):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5)
+
+
+def test_batch_normalization_masked_statistics_match_keras():
+    x = _data(4, 5, 3)
+    mask = np.ones((4, 5), bool)
+    mask[1:, 3:] = False
+    ours, theirs = BatchNormalization(momentum=0.5), keras.layers.BatchNormalization(momentum=0.5)
+    for layer in (ours, theirs):
+        layer.build(x.shape)
+    np.testing.assert_allclose(
+        ours(x, training=True, mask=mask), theirs(x, training=True, mask=mask), atol=1e-4
+    )
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    # NumPy: statistics over the unmasked entries only.
+    np.testing.assert_allclose(
+        ours.moving_mean, 0.5 * 0 + 0.5 * x[mask].mean(axis=0), atol=1e-5
+    )
+
+
+def test_batch_normalization_passes_harness_per_filter():
+    run_layer_test(
+        BatchNormalization,
+        {"momentum": 0.8, "gamma_initializer": "random_uniform", "beta_initializer": "random_normal"},
+        _data(4, 3, 3, 5),
+        expected_output_shape=(None, 3, 3, 5),
+    )
+
+
+def test_batch_normalization_passes_harness_channels_first_with_regularizer():
+    run_layer_test(
+        BatchNormalization,
+        {"axis": 1, "gamma_regularizer": "l2", "center": False},
+        _data(4, 5, 2, 2),
+        expected_output_shape=(None, 5, 2, 2),
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"axis": 1.5}, r"Argument `axis` must be an integer. Received: axis=1.5"),
+        ({"momentum": 1.5}, r"Argument `momentum` must be a number in \[0.0, 1.0\]. Received: momentum=1.5"),
+        ({"epsilon": 0}, r"Argument `epsilon` must be a number in \(0.0, inf\]. Received: epsilon=0"),
+    ],
+)
+def test_batch_normalization_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        BatchNormalization(**kwargs)
+
+
+def test_batch_normalization_rejects_axis_out_of_range():
+    # keras.layers.BatchNormalization raises IndexError here; ours says what is wrong.
+    with pytest.raises(
+        ValueError,
+        match=r"`axis` is out of range for an input of rank 2; expected -2 <= axis < 2. "
+        r"Received: axis=5, input shape \(4, 3\)",
+    ):
+        BatchNormalization(axis=5)(np.zeros((4, 3), "float32"))
+    with pytest.raises(ValueError, match=r"`axis` must not be the batch axis 0. Received: axis=-2"):
+        BatchNormalization(axis=-2)(np.zeros((4, 3), "float32"))
+
+
+def test_batch_normalization_rejects_wrong_rank():
+    with pytest.raises(ValueError, match=r"expects an input of rank >= 2. Received: input shape \(4,\) \(rank 1\)"):
+        BatchNormalization()(np.zeros((4,), "float32"))
+    layer = BatchNormalization()
+    layer(np.zeros((4, 3), "float32"))
+    with pytest.raises(ValueError, match=r"expected ndim=2, found ndim=3"):
+        layer(np.zeros((4, 2, 3), "float32"))
+
+
+# ----------------------------------------------------------------------- GhostBatchNormalization
+
+
+def test_ghost_batch_normalization_equals_batch_normalization_on_the_whole_batch():
+    x = _data(8, 2, 2, 3)
+    weights = _random_bn_weights(3)
+    ghost, plain = GhostBatchNormalization(virtual_batch_size=8, momentum=0.7), BatchNormalization(momentum=0.7)
+    for layer in (ghost, plain):
+        layer.build(x.shape)
+        layer.set_weights(weights)
+    np.testing.assert_allclose(ghost(x, training=True), plain(x, training=True), atol=1e-6)
+    for a, b in zip(ghost.get_weights(), plain.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    np.testing.assert_allclose(ghost(x, training=False), plain(x, training=False), atol=1e-6)
+
+
+def test_ghost_batch_normalization_against_numpy_virtual_batches():
+    x = _data(12, 4)
+    layer = GhostBatchNormalization(virtual_batch_size=4, momentum=0.9, epsilon=1e-3)
+    layer.build(x.shape)
+    gamma, beta, moving_mean, moving_variance = _random_bn_weights(4)
+    layer.set_weights([gamma, beta, moving_mean, moving_variance])
+    y = keras.ops.convert_to_numpy(layer(x, training=True))
+    groups = x.reshape(3, 4, 4)
+    means, variances = groups.mean(axis=1, keepdims=True), groups.var(axis=1, keepdims=True)
+    expected = _numpy_batch_norm(groups, means, variances, gamma, beta, 1e-3).reshape(12, 4)
+    np.testing.assert_allclose(y, expected, atol=1e-5)
+    np.testing.assert_allclose(layer.moving_mean, 0.9 * moving_mean + 0.1 * means.mean(axis=0)[0], atol=1e-6)
+    np.testing.assert_allclose(
+        layer.moving_variance, 0.9 * moving_variance + 0.1 * variances.mean(axis=0)[0], atol=1e-6
+    )
+    # Each virtual batch on its own is standardized: it differs from whole-batch normalization.
+    assert np.abs(y - keras.ops.convert_to_numpy(BatchNormalization()(x, training=True))).max() > 1e-2
+
+
+def test_ghost_batch_normalization_passes_harness():
+    run_layer_test(
+        GhostBatchNormalization,
+        {"virtual_batch_size": 4, "momentum": 0.9},
+        _data(8, 3, 3, 2),
+        expected_output_shape=(None, 3, 3, 2),
+    )
+
+
+def test_ghost_batch_normalization_rejects_bad_virtual_batch_size():
+    with pytest.raises(
+        ValueError,
+        match=r"`virtual_batch_size` must divide the batch size. Received: virtual_batch_size=4, batch size 6",
+    ):
+        GhostBatchNormalization(virtual_batch_size=4)(np.zeros((6, 3), "float32"), training=True)
+    with pytest.raises(
+        ValueError, match=r"Argument `virtual_batch_size` must be an integer >= 1. Received: virtual_batch_size=0"
+    ):
+        GhostBatchNormalization(virtual_batch_size=0)
+
+
+# -------------------------------------------------------------------- TimeStepBatchNormalization
+
+
+def test_time_step_batch_normalization_equals_keras_batch_norm_per_time_step():
+    x = _data(6, 4, 3)
+    time_steps = 4
+    gamma, beta, moving_mean, moving_variance = _random_bn_weights(3, (time_steps, 3))
+    layer = TimeStepBatchNormalization(momentum=0.6)
+    layer.build(x.shape)
+    assert layer.moving_mean.shape == (time_steps, 3)
+    layer.set_weights([gamma, beta, moving_mean, moving_variance])
+    for training in (True, False):
+        y = keras.ops.convert_to_numpy(layer(x, training=training))
+        for t in range(time_steps):
+            reference = keras.layers.BatchNormalization(momentum=0.6)
+            reference.build((6, 3))
+            reference.set_weights([gamma, beta, moving_mean[t], moving_variance[t]])
+            np.testing.assert_allclose(y[:, t], reference(x[:, t], training=training), atol=1e-5)
+            if training:
+                np.testing.assert_allclose(layer.moving_mean[t], reference.moving_mean, atol=1e-6)
+                np.testing.assert_allclose(layer.moving_variance[t], reference.moving_variance, atol=1e-6)
+        moving_mean, moving_variance = layer.moving_mean.numpy(), layer.moving_variance.numpy()
+
+
+def test_time_step_batch_normalization_masks_padded_steps():
+    x = _data(5, 4, 2)
+    mask = np.ones((5, 4), bool)
+    mask[2:, 2] = False     # step 2: only sequences 0 and 1 are real
+    mask[:, 3] = False      # step 3: padding everywhere
+    padded = x.copy()
+    padded[~mask] = 1e3     # padding values must not leak into the statistics
+    layer = TimeStepBatchNormalization(momentum=0.5, epsilon=1e-3)
+    layer.build(x.shape)
+    gamma, beta, moving_mean, moving_variance = _random_bn_weights(2, (4, 2))
+    layer.set_weights([gamma, beta, moving_mean, moving_variance])
+    y = keras.ops.convert_to_numpy(layer(padded, training=True, mask=mask))
+    for t in range(4):
+        real = x[mask[:, t], t]
+        if len(real):
+            mean, variance = real.mean(axis=0), real.var(axis=0)
+        else:
+            mean, variance = moving_mean[t], moving_variance[t]
+        expected = _numpy_batch_norm(x[mask[:, t], t], mean, variance, gamma, beta, 1e-3)
+        np.testing.assert_allclose(y[mask[:, t], t], expected, atol=1e-4)
+        np.testing.assert_allclose(layer.moving_mean[t], 0.5 * moving_mean[t] + 0.5 * mean, atol=1e-5)
+        np.testing.assert_allclose(
+            layer.moving_variance[t], 0.5 * moving_variance[t] + 0.5 * variance, atol=1e-5
+        )
+    # The mask reaches the next layer.
+    inputs = keras.Input((4, 2))
+    masked = keras.layers.Masking(mask_value=0.0)(inputs)
+    normalized = TimeStepBatchNormalization()(masked)
+    assert normalized._keras_mask is not None
+
+
+def test_time_step_batch_normalization_passes_harness_with_mask():
+    mask = np.ones((6, 4), bool)
+    mask[3:, 2:] = False
+    run_layer_test(
+        TimeStepBatchNormalization,
+        {"momentum": 0.9},
+        _data(6, 4, 3),
+        call_kwargs={"mask": mask},
+        expected_output_shape=(None, 4, 3),
+    )
+
+
+def test_time_step_batch_normalization_rejects_bad_shapes():
+    with pytest.raises(ValueError, match=r"expects an input of rank >= 3. Received: input shape \(4, 3\) \(rank 2\)"):
+        TimeStepBatchNormalization()(np.zeros((4, 3), "float32"))
+    with pytest.raises(ValueError, match=r"`axis` must not be the time axis 1. Received: axis=1"):
+        TimeStepBatchNormalization(axis=1)(np.zeros((4, 3, 2), "float32"))
+    with pytest.raises(ValueError, match=r"`axis` is out of range for an input of rank 3; expected -3 <= axis < 3"):
+        TimeStepBatchNormalization(axis=3)(np.zeros((4, 3, 2), "float32"))
+    with pytest.raises(ValueError, match=r"needs a known number of time steps .* Received: input shape \(None, None, 2\)"):
+        TimeStepBatchNormalization()(keras.Input((None, 2)))
