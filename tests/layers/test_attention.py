@@ -1,0 +1,322 @@
+"""Attention layers: parity with keras.layers.MultiHeadAttention, NumPy references, the harness."""
+
+import keras
+import numpy as np
+import pytest
+from layer_harness import run_layer_test
+
+from kerasnn.layers import (
+    AdditiveAttention,
+    BahdanauAttention,
+    LuongAttention,
+    MultiHeadAttention,
+    MultiplicativeAttention,
+    ScaledDotProductAttention,
+)
+
+RNG = np.random.default_rng(0)
+BATCH, TARGET, SOURCE = 2, 4, 5
+
+
+def _normal(*shape, seed=0):
+    return np.random.default_rng(seed).normal(size=shape).astype("float32")
+
+
+def _source_padding():
+    mask = np.ones((BATCH, SOURCE), dtype=bool)
+    mask[0, 3:] = False
+    mask[1, 1:] = False
+    return mask
+
+
+def _numpy_masked_softmax(scores, mask=None):
+    """Softmax over the last axis; masked entries get weight 0 (a fully masked row is all 0)."""
+    if mask is None:
+        mask = np.ones(scores.shape, dtype=bool)
+    mask = np.broadcast_to(mask, scores.shape)
+    shifted = np.where(mask, scores, -np.inf)
+    shifted = shifted - np.max(np.where(mask, scores, -1e30), axis=-1, keepdims=True)
+    exp = np.where(mask, np.exp(shifted), 0.0)
+    total = exp.sum(axis=-1, keepdims=True)
+    return np.divide(exp, total, out=np.zeros_like(exp), where=total > 0)
+
+
+# ----------------------------------------------------------------------------------------------
+# ScaledDotProductAttention
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("use_causal_mask", [False, True], ids=["plain", "causal"])
+def test_scaled_dot_product_attention_matches_numpy(use_causal_mask):
+    query, key, value = _normal(BATCH, TARGET, 8), _normal(BATCH, SOURCE, 8, seed=1), _normal(
+        BATCH, SOURCE, 3, seed=2
+    )
+    attention_mask = np.random.default_rng(3).random((BATCH, TARGET, SOURCE)) > 0.3
+    attention_mask[0, 2] = False  # a query row with nothing to attend to
+    scores = query @ key.transpose(0, 2, 1) / np.sqrt(8)
+    mask = attention_mask & (np.tril(np.ones((TARGET, SOURCE), bool)) if use_causal_mask else True)
+    expected_weights = _numpy_masked_softmax(scores, mask)
+    expected = expected_weights @ value
+
+    output, weights = ScaledDotProductAttention()(
+        query, key, value, attention_mask=attention_mask, use_causal_mask=use_causal_mask,
+        return_attention_weights=True,
+    )
+    np.testing.assert_allclose(np.asarray(weights), expected_weights, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(output), expected, atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(weights)[0, 2], 0.0)
+
+
+def test_scaled_dot_product_attention_hand_computed():
+    # One query, two keys: scores [0, 2] / sqrt(2), weights softmax of that.
+    query = np.array([[[1.0, 1.0]]], "float32")
+    key = np.array([[[1.0, -1.0], [1.0, 1.0]]], "float32")
+    value = np.array([[[10.0], [20.0]]], "float32")
+    second = 1.0 / (1.0 + np.exp(-np.sqrt(2.0)))
+    output = ScaledDotProductAttention()(query, key, value)
+    np.testing.assert_allclose(np.asarray(output), [[[10.0 * (1 - second) + 20.0 * second]]], rtol=1e-6)
+
+
+def test_scaled_dot_product_attention_bad_inputs():
+    layer = ScaledDotProductAttention()
+    with pytest.raises(ValueError, match=r"`key` and `value` must have the same length .*"
+                                         r"key.shape=\(2, 5, 8\), value.shape=\(2, 6, 3\)"):
+        layer(_normal(2, 4, 8), _normal(2, 5, 8), _normal(2, 6, 3))
+    with pytest.raises(ValueError, match=r"`attention_mask` must be broadcastable to shape "
+                                         r"\(2, 4, 5\).*Received: attention_mask.shape=\(2, 5, 4\)"):
+        layer(_normal(2, 4, 8), _normal(2, 5, 8), attention_mask=np.ones((2, 5, 4), bool))
+    with pytest.raises(ValueError, match="same last dimension d_k"):
+        layer(_normal(2, 4, 8), _normal(2, 5, 7))
+    with pytest.raises(ValueError, match=r"`dropout` must be a float in \[0, 1\). Received: dropout=2"):
+        ScaledDotProductAttention(dropout=2)
+
+
+def test_scaled_dot_product_attention_passes_the_harness():
+    attention_mask = np.random.default_rng(4).random((BATCH, TARGET, SOURCE)) > 0.2
+    attention_mask[:, :, 0] = True
+    run_layer_test(
+        ScaledDotProductAttention,
+        init_kwargs={"dropout": 0.1, "seed": 2},
+        input_data=[_normal(BATCH, TARGET, 8), _normal(BATCH, SOURCE, 8, seed=1),
+                    _normal(BATCH, SOURCE, 3, seed=2)],
+        input_call_style="args",
+        call_kwargs={"attention_mask": attention_mask, "use_causal_mask": True},
+        expected_output_shape=(None, TARGET, 3),
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# MultiHeadAttention
+# ----------------------------------------------------------------------------------------------
+
+
+def _paired_mha(query, value, key=None, **kwargs):
+    """Our MHA with the weights of a built-in one (random biases so that order mistakes show)."""
+    builtin = keras.layers.MultiHeadAttention(**kwargs)
+    ours = MultiHeadAttention(**kwargs)
+    builtin(query, value, key)
+    ours(query, value, key)
+    rng = np.random.default_rng(5)
+    builtin.set_weights([rng.normal(scale=0.5, size=w.shape) for w in builtin.get_weights()])
+    ours.set_weights(builtin.get_weights())
+    return builtin, ours
+
+
+MHA_CASES = {
+    "self": dict(source=TARGET, features=6, use_key=False, kwargs=dict(num_heads=2, key_dim=3)),
+    "cross": dict(source=SOURCE, features=7, use_key=True,
+                  kwargs=dict(num_heads=3, key_dim=2, value_dim=4, output_shape=5)),
+    "no_bias": dict(source=SOURCE, features=7, use_key=False,
+                    kwargs=dict(num_heads=2, key_dim=4, use_bias=False)),
+}
+MASK_CASES = ["none", "padding", "causal", "padding_and_causal"]
+
+
+@pytest.mark.parametrize("mask_case", MASK_CASES)
+@pytest.mark.parametrize("case", sorted(MHA_CASES))
+def test_multi_head_attention_matches_keras(case, mask_case):
+    spec = MHA_CASES[case]
+    query = _normal(BATCH, TARGET, 6)
+    value = query if spec["source"] == TARGET and spec["features"] == 6 else _normal(
+        BATCH, spec["source"], spec["features"], seed=1
+    )
+    key = _normal(BATCH, spec["source"], 5, seed=2) if spec["use_key"] else None
+    builtin, ours = _paired_mha(query, value, key, **spec["kwargs"])
+    call_kwargs = {}
+    if "padding" in mask_case:
+        padding = np.ones((BATCH, spec["source"]), bool)
+        padding[0, 2:] = False
+        call_kwargs["attention_mask"] = np.broadcast_to(
+            padding[:, None, :], (BATCH, TARGET, spec["source"])
+        )
+    if "causal" in mask_case:
+        call_kwargs["use_causal_mask"] = True
+    expected, expected_scores = builtin(query, value, key, return_attention_scores=True, **call_kwargs)
+    got, scores = ours(query, value, key, return_attention_scores=True, **call_kwargs)
+    np.testing.assert_allclose(np.asarray(scores), np.asarray(expected_scores), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(expected), atol=1e-5)
+    # Without scores the built-in takes its fused-kernel path: still equal.
+    np.testing.assert_allclose(
+        np.asarray(ours(query, value, key, **call_kwargs)),
+        np.asarray(builtin(query, value, key, **call_kwargs)),
+        atol=1e-5,
+    )
+
+
+def test_multi_head_attention_keras_masks_match_keras():
+    tokens = np.array([[1, 2, 3, 0, 0], [4, 5, 0, 0, 0]])
+    embedding = keras.layers.Embedding(10, 6, mask_zero=True)
+    builtin, ours = _paired_mha(embedding(tokens), embedding(tokens), num_heads=2, key_dim=3)
+    # The built-in strips the Keras mask from its inputs, so each call gets fresh embeddings.
+    expected, expected_scores = builtin(embedding(tokens), embedding(tokens),
+                                        return_attention_scores=True)
+    got, scores = ours(embedding(tokens), embedding(tokens), return_attention_scores=True)
+    np.testing.assert_allclose(np.asarray(scores), np.asarray(expected_scores), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(expected), atol=1e-5)
+    assert np.all(np.asarray(scores)[1, :, :, 2:] == 0.0)  # padded keys get no weight
+    # The query's padding mask propagates to the output.
+    np.testing.assert_array_equal(np.asarray(got._keras_mask), tokens != 0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(num_heads=0, key_dim=4), "`num_heads` must be a positive integer. Received: num_heads=0"),
+        (dict(num_heads=2, key_dim=-1), "`key_dim` must be a positive integer. Received: key_dim=-1"),
+        (dict(num_heads=2, key_dim=2.5), "`key_dim` must be a positive integer. Received: key_dim=2.5"),
+        (dict(num_heads=2, key_dim=2, dropout=1.0), "`dropout` must be a float"),
+        (dict(num_heads=2, key_dim=2, output_shape=(3, 4)), "`output_shape` must be an int or a 1-tuple"),
+    ],
+)
+def test_multi_head_attention_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        MultiHeadAttention(**kwargs)
+
+
+def test_multi_head_attention_bad_inputs():
+    layer = MultiHeadAttention(num_heads=2, key_dim=3)
+    with pytest.raises(ValueError, match=r"`key` and `value` must have the same length \(axis 1\). "
+                                         r"Received: value.shape=\(2, 5, 6\), key.shape=\(2, 6, 6\)"):
+        layer(_normal(2, 4, 6), _normal(2, 5, 6), _normal(2, 6, 6))
+    layer = MultiHeadAttention(num_heads=2, key_dim=3)
+    layer(_normal(2, 4, 6), _normal(2, 5, 6))
+    with pytest.raises(ValueError, match=r"`attention_mask` must be broadcastable to shape "
+                                         r"\(2, 4, 5\) .*Received: attention_mask.shape=\(2, 4, 4\)"):
+        layer(_normal(2, 4, 6), _normal(2, 5, 6), attention_mask=np.ones((2, 4, 4), bool))
+    with pytest.raises(ValueError, match=r"`value_mask` must have shape \(2, 5\) .*"
+                                         r"Received: value_mask.shape=\(2, 4\)"):
+        layer(_normal(2, 4, 6), _normal(2, 5, 6), value_mask=np.ones((2, 4), bool))
+    with pytest.raises(ValueError, match=r"`query` must have rank 3 .*Received: query.shape=\(2, 6\)"):
+        layer(_normal(2, 6), _normal(2, 5, 6))
+
+
+def test_multi_head_attention_symbolic_scores_shape():
+    query, value = keras.Input((TARGET, 6)), keras.Input((SOURCE, 7))
+    output, scores = MultiHeadAttention(num_heads=3, key_dim=2)(
+        query, value, return_attention_scores=True
+    )
+    assert output.shape == (None, TARGET, 6)
+    assert scores.shape == (None, 3, TARGET, SOURCE)
+
+
+def test_multi_head_attention_passes_the_harness():
+    value_mask = _source_padding()
+    run_layer_test(
+        MultiHeadAttention,
+        init_kwargs={"num_heads": 2, "key_dim": 3, "value_dim": 4, "dropout": 0.1, "seed": 1},
+        input_data=[_normal(BATCH, TARGET, 6), _normal(BATCH, SOURCE, 7, seed=1)],
+        input_call_style="args",
+        call_kwargs={"value_mask": value_mask, "use_causal_mask": True},
+        expected_output_shape=(None, TARGET, 6),
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Bahdanau (additive) and Luong (multiplicative) attention
+# ----------------------------------------------------------------------------------------------
+
+
+def _numpy_bahdanau(query, value, w1, w2, v, mask):
+    # e[b, t, s] = v^T tanh(W1 h_t + W2 hbar_s)
+    hidden = np.tanh((query @ w1)[:, :, None, :] + (value @ w2)[:, None, :, :])
+    scores = hidden @ v
+    weights = _numpy_masked_softmax(scores, mask[:, None, :])
+    return weights @ value, weights
+
+
+def _numpy_luong(query, value, w, mask):
+    # e[b, t, s] = h_t^T W hbar_s
+    scores = np.einsum("btq,qv,bsv->bts", query, w, value)
+    weights = _numpy_masked_softmax(scores, mask[:, None, :])
+    return weights @ value, weights
+
+
+@pytest.mark.parametrize("single_step", [False, True], ids=["all_steps", "one_step"])
+@pytest.mark.parametrize("kind", ["bahdanau", "luong"])
+def test_seq2seq_attention_matches_numpy(kind, single_step):
+    query = _normal(BATCH, 1 if single_step else TARGET, 6)
+    value = _normal(BATCH, SOURCE, 7, seed=1)
+    mask = _source_padding()
+    layer = BahdanauAttention(units=5) if kind == "bahdanau" else LuongAttention()
+    call_query = query[:, 0] if single_step else query
+    layer(call_query, value)
+    weights_list = [np.random.default_rng(6).normal(size=w.shape).astype("float32")
+                    for w in layer.get_weights()]
+    layer.set_weights(weights_list)
+    if kind == "bahdanau":
+        expected_context, expected_weights = _numpy_bahdanau(query, value, *weights_list, mask)
+    else:
+        expected_context, expected_weights = _numpy_luong(query, value, *weights_list, mask)
+    if single_step:
+        expected_context, expected_weights = expected_context[:, 0], expected_weights[:, 0]
+
+    context, weights = layer(call_query, value, value_mask=mask, return_attention_weights=True)
+    np.testing.assert_allclose(np.asarray(weights), expected_weights, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(context), expected_context, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(weights).sum(-1), 1.0, atol=1e-6)
+    # batch item 1 has one real source position: all the weight goes there
+    np.testing.assert_array_equal(np.asarray(weights).reshape(BATCH, -1, SOURCE)[1, :, 0], 1.0)
+
+
+def test_course_names_are_the_seq2seq_layers_not_keras_builtins():
+    assert AdditiveAttention is BahdanauAttention
+    assert MultiplicativeAttention is LuongAttention
+    assert not issubclass(AdditiveAttention, keras.layers.AdditiveAttention)
+    # Keras' AdditiveAttention has no projections; ours has W1, W2 and v.
+    layer = AdditiveAttention(units=4)
+    layer(_normal(BATCH, 6), _normal(BATCH, SOURCE, 7))
+    assert [tuple(w.shape) for w in layer.weights] == [(6, 4), (7, 4), (4,)]
+
+
+def test_seq2seq_attention_takes_the_keras_mask_of_the_source():
+    tokens = np.array([[1, 2, 3, 0, 0], [4, 0, 0, 0, 0]])
+    encoder_states = keras.layers.Embedding(10, 7, mask_zero=True)(tokens)
+    _, weights = LuongAttention()(_normal(BATCH, 6), encoder_states, return_attention_weights=True)
+    np.testing.assert_array_equal(np.asarray(weights) > 0, tokens != 0)
+
+
+def test_seq2seq_attention_bad_inputs():
+    with pytest.raises(ValueError, match="`units` must be a positive integer. Received: units=0"):
+        BahdanauAttention(units=0)
+    with pytest.raises(ValueError, match=r"`value_mask` must have shape \(2, 5\) .*"
+                                         r"Received: value_mask.shape=\(2, 4\)"):
+        LuongAttention()(_normal(2, 6), _normal(2, 5, 7), value_mask=np.ones((2, 4), bool))
+    with pytest.raises(ValueError, match=r"`value` \(encoder states\) must have shape \(batch, S, "
+                                         r"features\). Received: value.shape=\(2, 7\)"):
+        BahdanauAttention(units=3)(_normal(2, 6), _normal(2, 7))
+
+
+@pytest.mark.parametrize(
+    "layer_cls, init_kwargs",
+    [(BahdanauAttention, {"units": 5}), (LuongAttention, {})],
+    ids=["bahdanau", "luong"],
+)
+def test_seq2seq_attention_passes_the_harness(layer_cls, init_kwargs):
+    run_layer_test(
+        layer_cls,
+        init_kwargs=init_kwargs,
+        input_data=[_normal(BATCH, TARGET, 6), _normal(BATCH, SOURCE, 7, seed=1)],
+        input_call_style="args",
+        call_kwargs={"value_mask": _source_padding()},
+        expected_output_shape=(None, TARGET, 7),
+    )
