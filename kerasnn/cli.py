@@ -8,6 +8,7 @@ without a traceback and before anything is written to the run directory.
 
 import argparse
 import functools
+import logging
 import os
 import sys
 
@@ -95,6 +96,8 @@ def recipe_main(main):
 
     @functools.wraps(main)
     def wrapper(argv=None):
+        # tf.function retracing notices are about Keras internals, not the person's run.
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
         try:
             return main(argv)
         except (UserError, data.UnknownDatasetError, data.DatasetUnavailableError) as error:

@@ -70,6 +70,7 @@ class RunDirectory:
             model.load_weights(weights_path)
             with open(history_path) as file:
                 return json.load(file)
+        fit_kwargs.setdefault("shuffle", False)  # tf.data pipelines shuffle themselves
         history = model.fit(
             x,
             epochs=epochs,

@@ -122,6 +122,20 @@ def describe(name, data_dir=None):
     )
 
 
+def standard_splits(name, data_dir=None):
+    """tfds split strings for ``train``, ``validation`` and ``test``.
+
+    Datasets that lack a split get it sliced from ``train``: without ``validation`` the last 10%
+    of ``train`` is held out; with ``train`` alone (``tf_flowers``) it is cut 70% / 15% / 15%.
+    """
+    available = describe(name, data_dir).split_sizes
+    if "validation" in available and "test" in available:
+        return {"train": "train", "validation": "validation", "test": "test"}
+    if "test" in available:
+        return {"train": "train[:90%]", "validation": "train[90%:]", "test": "test"}
+    return {"train": "train[:70%]", "validation": "train[70%:85%]", "test": "train[85%:]"}
+
+
 def scale_image(image, image_size=None):
     """uint8 image(s) to float32 in [0, 1], resized to ``(image_size, image_size)`` if given."""
     image = tf.cast(image, tf.float32) / 255.0

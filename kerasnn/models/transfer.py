@@ -17,7 +17,7 @@ import sys
 import keras
 
 
-def small_cnn_backbone(input_shape, filters=(32, 64, 128), name="backbone"):
+def small_cnn_backbone(input_shape, filters=(16, 32, 64), name="backbone"):
     """Blocks of [3x3 conv -> batch norm -> ReLU] x 2 -> 2x2 max pooling, then GAP features.
 
     Args:
@@ -77,14 +77,17 @@ def keras_application(name, input_shape, weights=None):
     return backbone, preprocess_input
 
 
-def classifier(backbone, num_classes, head_units=64, dropout=0.3, name="classifier"):
+def classifier(backbone, num_classes, head_units=64, dropout=0.3, freeze_batch_norm=True,
+               name="classifier"):
     """The new head on a base: ``backbone -> Dense(head_units, relu) -> Dropout -> softmax``.
 
-    The backbone runs with ``training=False`` so its batch-norm layers stay in inference mode
-    even when unfrozen: fine-tuning on a few examples must not overwrite the source statistics.
+    Args:
+        freeze_batch_norm: run the base with ``training=False``, so its batch-norm layers stay in
+            inference mode even when unfrozen: fine-tuning on a few examples must not overwrite
+            the source statistics. ``False`` for a base trained from scratch.
     """
     inputs = keras.Input(backbone.input_shape[1:])
-    features = backbone(inputs, training=False)
+    features = backbone(inputs, training=False) if freeze_batch_norm else backbone(inputs)
     x = keras.layers.Dense(head_units, activation="relu", name="head_dense")(features)
     x = keras.layers.Dropout(dropout, name="head_dropout")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="head_output")(x)

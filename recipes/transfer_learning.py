@@ -1,0 +1,313 @@
+"""
+Title: Transfer learning: feature extraction and fine-tuning against training from scratch
+Course section: "Transfer Learning" (with "Hyperparameters" and "Early Stopping")
+Description: Take a pretrained convolutional base, replace its fully connected layers by a new
+head, train the head with the base frozen (feature extraction), then fine-tune the top of the base
+with a lower learning rate — and compare both with the same network trained from scratch on the
+same few labelled examples, on the same held-out test split.
+How to run:
+    python recipes/transfer_learning.py              # embedded default, offline, a few minutes
+    python recipes/transfer_learning.py --smoke      # seconds-long end-to-end check
+    # online, real data and ImageNet weights:
+    python recipes/transfer_learning.py --dataset tf_flowers --backbone mobilenet_v2 \\
+        --weights imagenet --image-size 160 --shots 0
+"""
+
+import os
+import time
+
+import keras
+import keras_tuner
+
+from kerasnn import cli, data, models, reporting, tuning
+
+"""
+## The course's recipe
+
+1. take a network trained on a large *source* problem;
+2. remove its fully connected layers and put a new head for the new problem;
+3. freeze the convolutional base and train the head: **feature extraction**;
+4. unfreeze the top of the base and train again with a lower learning rate: **fine-tuning**.
+
+Offline there are no ImageNet weights, so the embedded default makes its own source problem: a
+small CNN is pretrained on `kerasnn_shapes/source` (circles, squares, triangles, crosses) and
+transferred to `kerasnn_shapes/target` (stars, rings, crescents, ellipses: classes it has never
+seen) with only `--shots` labelled images per class.
+"""
+
+FINE_TUNING_LEARNING_RATE_FACTOR = 0.1
+
+
+class TransferHyperModel(keras_tuner.HyperModel):
+    """Head width, dropout, learning rate and how many base layers to unfreeze.
+
+    ``fit`` runs both phases of the course's recipe, so a trial is scored on the fine-tuned model.
+    """
+
+    def __init__(self, make_backbone, num_classes, patience):
+        super().__init__()
+        self.make_backbone = make_backbone
+        self.num_classes = num_classes
+        self.patience = patience
+
+    def build(self, hp):
+        backbone = self.make_backbone()
+        head_units = hp.Choice("head_units", [32, 64, 128], default=64)
+        dropout = hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.3)
+        learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
+        num_weighted = len(models.backbone_layers_with_weights(backbone))
+        hp.Int("unfreeze_layers", 0, num_weighted, default=num_weighted // 2)
+        models.set_trainable_tail(backbone, 0)  # feature extraction first
+        model = models.classifier(backbone, self.num_classes, head_units, dropout)
+        compile_classifier(model, learning_rate)
+        return model
+
+    def start_fine_tuning(self, hp, model):
+        """Unfreeze the top ``unfreeze_layers`` weighted layers; recompile with a lower rate."""
+        models.set_trainable_tail(model.get_layer("backbone"), hp["unfreeze_layers"])
+        compile_classifier(model, hp["learning_rate"] * FINE_TUNING_LEARNING_RATE_FACTOR)
+
+    def fit(self, hp, model, x, epochs=1, callbacks=None, **kwargs):
+        callbacks = list(callbacks or []) + [early_stopping(self.patience)]
+        model.fit(x, epochs=epochs, callbacks=callbacks, **kwargs)
+        self.start_fine_tuning(hp, model)
+        return model.fit(x, epochs=epochs, callbacks=callbacks, **kwargs)
+
+
+def compile_classifier(model, learning_rate):
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+
+def early_stopping(patience):
+    """The course's early stopping: watch validation loss, keep the best weights."""
+    return keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=patience, restore_best_weights=True
+    )
+
+
+def parse(argv):
+    parser = cli.recipe_parser(
+        "transfer_learning",
+        __doc__.split("Description:")[1].split("How to run:")[0].strip(),
+        dataset="kerasnn_shapes/target", epochs=40, batch_size=32, max_trials=6,
+    )
+    parser.add_argument("--source-dataset", default="kerasnn_shapes/source",
+                        help="dataset the small_cnn base is pretrained on (default: kerasnn_shapes/source)")
+    parser.add_argument("--backbone", default="small_cnn",
+                        help="'small_cnn' or any keras.applications model, e.g. mobilenet_v2")
+    parser.add_argument("--weights", default=None,
+                        help="'imagenet' (keras.applications) or a weights file for the base; default: "
+                             "pretrain small_cnn on --source-dataset, ImageNet for applications")
+    parser.add_argument("--shots", type=int, default=10,
+                        help="labelled training examples per class on the target task; 0 = all (default: 10)")
+    parser.add_argument("--pretrain-epochs", type=cli.positive_int, default=8,
+                        help="epochs of source pretraining for small_cnn (default: 8)")
+    parser.add_argument("--patience", type=cli.positive_int, default=10,
+                        help="early-stopping patience in epochs (default: 10)")
+    parser.add_argument("--image-size", type=cli.positive_int, default=None,
+                        help="resize images to this side (default: the dataset's, 160 for applications)")
+    args = cli.parse_args(parser, argv)
+    if args.shots < 0:
+        raise cli.UserError(f"--shots must be >= 0; received {args.shots}")
+    if args.smoke:
+        args.pretrain_epochs, args.shots = 1, min(args.shots, 2) or 2
+    return args
+
+
+"""
+## The base: pretrained here, or from `keras.applications`
+"""
+
+
+def backbone_factory(args, input_shape):
+    """A function returning a fresh base with the pretrained weights; checks them once, now."""
+    if args.backbone == "small_cnn":
+        make = lambda: models.small_cnn_backbone(input_shape)  # noqa: E731
+        preprocess = None
+    else:
+        try:
+            _, preprocess = models.keras_application(args.backbone, input_shape, weights=None)
+        except ValueError as error:
+            raise cli.UserError(str(error)) from None
+        weights = args.weights or "imagenet"
+        make = lambda: models.keras_application(args.backbone, input_shape,  # noqa: E731
+                                                weights=weights if weights == "imagenet" else None)[0]
+    if args.weights and args.weights != "imagenet":
+        if not os.access(args.weights, os.R_OK):
+            raise cli.UserError(f"cannot read --weights file {args.weights!r}")
+        make = _with_weights(make, args.weights)
+
+    try:
+        make()  # fail now, before any training, if the weights cannot be had
+    except cli.UserError:
+        raise
+    except Exception as error:  # Keras raises several types for a bad file or a failed download
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise cli.UserError(f"cannot load the base's weights ({args.weights}): {reason}") from None
+    keras.backend.clear_session()
+    return make, preprocess
+
+
+def pretrain_on_source(args, run, input_shape):
+    """Train small_cnn on the source task; return the path of the base's weights."""
+    splits = data.standard_splits(args.source_dataset, args.data_dir)
+    spec = data.describe(args.source_dataset, args.data_dir)
+    take = "[:256]" if args.smoke else ""
+    load = lambda split: data.load(args.source_dataset, splits[split] + take,  # noqa: E731
+                                   data_dir=args.data_dir, batch_size=args.batch_size,
+                                   image_size=args.image_size, seed=args.seed)
+    backbone = models.small_cnn_backbone(input_shape)
+    model = models.classifier(backbone, spec.num_classes, freeze_batch_norm=False,
+                              name="source_classifier")
+    compile_classifier(model, 1e-3)
+    history = run.fit("pretrain", model, load("train"), epochs=args.pretrain_epochs,
+                      validation_data=load("validation"))
+    path = run.file("backbone.weights.h5")
+    backbone.save_weights(path)
+    return path, history
+
+
+"""
+## Few labelled examples of the target task
+"""
+
+
+def target_data(args, preprocess):
+    splits = data.standard_splits(args.dataset, args.data_dir)
+    subsets = {}
+    for split, per_class in (("train", args.shots), ("validation", max(args.shots, 25))):
+        x, y = data.load_arrays(args.dataset, splits[split], data_dir=args.data_dir,
+                                image_size=args.image_size)
+        if per_class:
+            keep = data.per_class_subset(y, min(per_class, int(min(_counts(y)))), seed=args.seed)
+            x, y = x[keep], y[keep]
+        if preprocess is not None:
+            x = preprocess(x * 255.0)
+        subsets[split] = data.from_arrays(x, y, args.batch_size, shuffle=split == "train", seed=args.seed)
+    test = data.load(args.dataset, splits["test"] + ("[:128]" if args.smoke else ""),
+                     data_dir=args.data_dir, batch_size=256, image_size=args.image_size)
+    if preprocess is not None:
+        test = test.map(lambda x, y: (preprocess(x * 255.0), y))
+    return subsets["train"], subsets["validation"], test
+
+
+def _counts(labels):
+    import numpy as np
+
+    return np.bincount(labels)[np.unique(labels)]
+
+
+"""
+## Search, then the three runs on the same data
+"""
+
+
+@cli.recipe_main
+def main(argv=None):
+    args = parse(argv)
+    started = time.time()
+    keras.utils.set_random_seed(args.seed)
+    spec = data.describe(args.dataset, args.data_dir)
+    if args.image_size is None and args.backbone != "small_cnn":
+        args.image_size = 160
+    side = args.image_size
+    input_shape = (side, side, spec.input_shape[-1]) if side else spec.input_shape
+    make_backbone, preprocess = backbone_factory(args, input_shape)
+    train, validation, test = target_data(args, preprocess)
+
+    run = reporting.RunDirectory(args.output_dir, overwrite=args.overwrite)
+    histories = {}
+    if args.backbone == "small_cnn" and not args.weights:
+        weights_path, histories["pretrain"] = pretrain_on_source(args, run, input_shape)
+        make_backbone = _with_weights(make_backbone, weights_path)
+
+    hypermodel = TransferHyperModel(make_backbone, spec.num_classes, args.patience)
+    tuner = tuning.make_tuner(args.tuner, hypermodel, objective="val_accuracy",
+                              max_trials=args.max_trials, max_epochs=args.epochs,
+                              directory=run.tuner_dir, overwrite=args.overwrite, seed=args.seed)
+    if tuner is not None:
+        tuner.search(train, validation_data=validation, epochs=args.epochs, verbose=0)
+        print(tuning.summary(tuner))
+    hp = tuning.best_hyperparameters(tuner, hypermodel)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(args.seed)
+
+    fit = dict(validation_data=validation, callbacks=[early_stopping(args.patience)])
+    scratch_base = models.small_cnn_backbone(input_shape) if args.backbone == "small_cnn" else \
+        models.keras_application(args.backbone, input_shape, weights=None)[0]
+    scratch = models.classifier(scratch_base, spec.num_classes, hp["head_units"], hp["dropout"],
+                                freeze_batch_norm=False, name="scratch")
+    compile_classifier(scratch, hp["learning_rate"])
+    # The same epoch budget as feature extraction and fine-tuning together.
+    histories["scratch"] = run.fit("scratch", scratch, train, epochs=2 * args.epochs, **fit)
+
+    model = hypermodel.build(hp)
+    histories["feature_extraction"] = run.fit("feature_extraction", model, train, epochs=args.epochs, **fit)
+    accuracy = {"scratch": scratch.evaluate(test, verbose=0)[1],
+                "feature_extraction": model.evaluate(test, verbose=0)[1]}
+    hypermodel.start_fine_tuning(hp, model)
+    histories["fine_tuning"] = run.fit("fine_tuning", model, train, epochs=args.epochs, **fit)
+    accuracy["fine_tuning"] = model.evaluate(test, verbose=0)[1]
+
+    """
+    ## Report
+    """
+    best_transfer = max(accuracy["feature_extraction"], accuracy["fine_tuning"])
+    run.save_model(model)
+    run.write_history(histories)
+    run.plot_history({name: histories[name] for name in ("scratch", "feature_extraction", "fine_tuning")})
+    plot_test_accuracy(run, accuracy)
+    rows = [{"run": name, "test_accuracy": value, "epochs_trained": len(histories[name]["loss"])}
+            for name, value in accuracy.items()]
+    print(reporting.format_table(rows))
+    print(f"best transfer - scratch: {100 * (best_transfer - accuracy['scratch']):+.1f} points")
+    run.write_metrics({
+        "recipe": "transfer_learning",
+        "dataset": args.dataset,
+        "source_dataset": args.source_dataset if args.backbone == "small_cnn" and not args.weights else None,
+        "backbone": args.backbone,
+        "weights": args.weights or ("pretrained on source" if args.backbone == "small_cnn" else "imagenet"),
+        "shots_per_class": args.shots,
+        "seed": args.seed,
+        "wall_seconds": time.time() - started,
+        "test": {f"{name}_accuracy": value for name, value in accuracy.items()},
+        "transfer_gain_points": 100 * (best_transfer - accuracy["scratch"]),
+        "best_hyperparameters": hp.values,
+        "trials": tuning.trials(tuner),
+    })
+    return accuracy
+
+
+def _with_weights(make_backbone, weights_path):
+    def make():
+        backbone = make_backbone()
+        backbone.load_weights(weights_path)
+        return backbone
+
+    return make
+
+
+def plot_test_accuracy(run, accuracy):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(5, 3.2))
+    names = list(accuracy)
+    bars = axis.bar(names, [accuracy[name] for name in names], color=["C0", "C1", "C2"])
+    axis.bar_label(bars, fmt="%.3f")
+    axis.set_ylim(0, 1.05)
+    axis.set_ylabel("test accuracy")
+    axis.set_title("Same test split, same few labelled examples")
+    figure.tight_layout()
+    figure.savefig(run.plot_path("test_accuracy"), dpi=110)
+    plt.close(figure)
+
+
+if __name__ == "__main__":
+    main()
