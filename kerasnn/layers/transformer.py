@@ -7,7 +7,12 @@ attention inside the blocks is ``kerasnn.layers.MultiHeadAttention``.
 import keras
 from keras import ops
 
-from kerasnn.layers.attention import MultiHeadAttention, _check_dropout, _check_positive_int
+from kerasnn.layers.attention import (
+    MultiHeadAttention,
+    _check_dropout,
+    _check_positive_int,
+    check_padding_mask_shape,
+)
 
 LAYOUTS = ("concatenated", "interleaved")
 
@@ -402,6 +407,7 @@ class TransformerEncoderBlock(_TransformerBlock):
 
     def call(self, inputs, mask=None, attention_mask=None, training=None):
         self._model_dim(inputs.shape, "inputs")
+        check_padding_mask_shape("mask", mask, inputs.shape[:2])
         x = self._self_attention_block(inputs, mask, training, attention_mask=attention_mask)
         return self._feed_forward_block(x, training)
 
@@ -462,6 +468,8 @@ class TransformerDecoderBlock(_TransformerBlock):
         training=None,
     ):
         self._model_dim(decoder_sequence.shape, "decoder_sequence")
+        check_padding_mask_shape("decoder_sequence_mask", decoder_sequence_mask, decoder_sequence.shape[:2])
+        check_padding_mask_shape("encoder_sequence_mask", encoder_sequence_mask, encoder_sequence.shape[:2])
         x = self._self_attention_block(
             decoder_sequence, decoder_sequence_mask, training, use_causal_mask=True
         )
