@@ -130,9 +130,15 @@ def roi_align(
     row_weights = ops.cast(row_weights, features.dtype)
     col_weights = ops.cast(col_weights, features.dtype)
     # Separable: the sampling grid is a product of rows and columns, so RoIAlign is two
-    # contractions with dense weight matrices (matmuls) instead of 4 gathers per sample.
-    rows = ops.einsum("bnph,bhwc->bnpwc", row_weights, features)
-    return ops.einsum("bnpwc,bnqw->bnpqc", rows, col_weights)
+    # contractions with dense weight matrices instead of 4 gathers per sample. Written as plain
+    # batched matmuls on reshaped tensors (no transposes): ~3x faster than einsum on CPU.
+    batch, num_boxes, channels = ops.shape(features)[0], ops.shape(boxes)[1], ops.shape(features)[3]
+    rows = ops.matmul(
+        ops.reshape(row_weights, (batch, num_boxes * output_height, height)),
+        ops.reshape(features, (batch, height, width * channels)),
+    )  # (batch, boxes * out_h, W * C)
+    rows = ops.reshape(rows, (batch, num_boxes, output_height, width, channels))
+    return ops.matmul(col_weights[:, :, None], rows)  # (batch, boxes, out_h, out_w, C)
 
 
 def _power_of_two_level(lengths, num_levels):
@@ -145,9 +151,12 @@ def _power_of_two_level(lengths, num_levels):
 
 def _shifted_max(table, shift, axis):
     """max(table[i], table[i + shift]) along `axis`; the last `shift` entries are never queried."""
-    size = table.shape[axis]
-    tail = ops.take(table, ops.arange(size - shift, size), axis=axis)
-    ahead = ops.concatenate([ops.take(table, ops.arange(shift, size), axis=axis), tail], axis=axis)
+    def cut(start, stop):
+        index = [slice(None)] * len(table.shape)
+        index[axis] = slice(start, stop)
+        return table[tuple(index)]
+
+    ahead = ops.concatenate([cut(shift, None), cut(-shift, None)], axis=axis)
     return ops.maximum(table, ahead)
 
 
