@@ -10,8 +10,11 @@ Models are always rebuilt from ``best_hyperparameters`` rather than taken from t
 checkpoints: a tuner whose ``run_trial`` or ``fit`` is customised saves none.
 """
 
+import functools
+
 import keras
 import keras_tuner
+import numpy as np
 
 from kerasnn.reporting import format_table
 
@@ -84,7 +87,24 @@ def make_tuner(
         options.update(max_epochs=max_epochs, factor=3, hyperband_iterations=1)
     else:
         options.update(max_trials=max_trials)
-    return TUNER_CLASSES[kind](**options)
+    tuner = TUNER_CLASSES[kind](**options)
+    _print_each_trial(tuner)
+    return tuner
+
+
+def _print_each_trial(tuner):
+    """One line per finished trial, so a quiet (``verbose=0``) search still shows progress."""
+    on_trial_end = tuner.on_trial_end
+
+    def on_trial_end_with_progress(trial):
+        on_trial_end(trial)
+        score = "failed" if trial.score is None else f"{trial.score:.4g}"
+        values = ", ".join(f"{name}={value:.3g}" if isinstance(value, float) else f"{name}={value}"
+                           for name, value in trial.hyperparameters.values.items()
+                           if not name.startswith("tuner/"))
+        print(f"trial {trial.trial_id}: {score} ({values})", flush=True)
+
+    tuner.on_trial_end = on_trial_end_with_progress
 
 
 def default_hyperparameters(hypermodel):
@@ -117,3 +137,158 @@ def summary(tuner):
     """A printable table of the search's trials, best first."""
     rows = trials(tuner)
     return format_table(rows) if rows else "(no tuner search: default hyperparameters)"
+
+
+# --- Cross-validating tuner ("Cross-Validation", "Hyperparameters") ------------------------------
+#
+# KerasTuner scores a trial on one validation set. With little data that score is noisy, and the
+# course's answer is k-fold cross-validation: train k times, each time holding out a different
+# fold, and average the k validation scores. ``CrossValidationTuner`` does that for any oracle.
+
+class ResumableGridSearchOracle(keras_tuner.oracles.GridSearchOracle):
+    """``GridSearchOracle`` that resumes: KerasTuner 1.4.8 does not save the order of the grid
+    combinations it tried, so a reloaded grid search creates no new trial. Rebuild that order
+    from the finished trials."""
+
+    def set_state(self, state):
+        super().set_state(state)
+        started = [self.trials[trial_id] for trial_id in self.start_order if trial_id in self.trials]
+        by_values = functools.cmp_to_key(
+            lambda a, b: self._compare(a.hyperparameters.values, b.hyperparameters.values))
+        self._ordered_ids = type(self._ordered_ids)()
+        for trial in sorted(started, key=by_values):
+            self._ordered_ids.insert(trial.trial_id)
+        self._populate_next = list(self.end_order)
+
+
+ORACLE_CLASSES = {
+    "random": keras_tuner.oracles.RandomSearchOracle,
+    "bayesian": keras_tuner.oracles.BayesianOptimizationOracle,
+    "grid": ResumableGridSearchOracle,
+    "hyperband": keras_tuner.oracles.HyperbandOracle,
+}
+
+
+def kfold_indices(num_examples, num_folds, *, seed=0, labels=None):
+    """``[(train_indices, validation_indices), ...]`` of k-fold cross-validation.
+
+    Every example is in exactly one validation fold; fold sizes differ by at most one.
+    ``num_folds == num_examples`` is leave-one-out. With ``labels`` the folds are stratified:
+    each class is dealt round-robin over the folds, so every fold keeps the class proportions.
+    """
+    if not 2 <= num_folds <= num_examples:
+        raise ValueError(
+            f"Expected 2 <= num_folds <= num_examples={num_examples}, received num_folds={num_folds}"
+        )
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(num_examples)
+    if labels is not None:
+        labels = np.asarray(labels).reshape(num_examples, -1)[:, 0]
+        # Grouping the shuffled order by class, then dealing it out, stratifies the folds.
+        order = order[np.argsort(labels[order], kind="stable")]
+    fold_of = np.empty(num_examples, dtype=np.int64)
+    fold_of[order] = np.arange(num_examples) % num_folds
+    return [(np.flatnonzero(fold_of != fold), np.flatnonzero(fold_of == fold)) for fold in range(num_folds)]
+
+
+def fold_scores(trial, objective_name):
+    """The per-fold validation scores a ``CrossValidationTuner`` recorded for ``trial``."""
+    scores, fold = [], 0
+    while trial.metrics.exists(f"{objective_name}_fold_{fold}"):
+        scores.append(trial.metrics.get_last_value(f"{objective_name}_fold_{fold}"))
+        fold += 1
+    return scores
+
+
+class CrossValidationTuner(keras_tuner.Tuner):
+    """A KerasTuner tuner whose trial score is the mean validation metric over k folds.
+
+    Works with any oracle (random, Bayesian, grid, Hyperband: ``tuner/epochs`` then sets the
+    epochs of each fold's training, from scratch). ``search(x, y, epochs=..., batch_size=...)``
+    takes the whole training set as arrays; each trial builds and trains ``num_folds`` fresh
+    models, fold ``i`` holding out its validation part, and scores each with ``evaluate`` on it.
+    The trial records the mean (its score, under the objective's name, e.g. ``val_accuracy``),
+    the standard deviation (``val_accuracy_std``) and every fold's score (``val_accuracy_fold_<i>``).
+
+    Like every tuner of ``make_tuner``, it resumes from ``directory`` (finished trials are kept)
+    and saves no models: rebuild the best one from ``get_best_hyperparameters()`` and retrain it
+    on all the training data.
+
+    Args:
+        oracle: a ``keras_tuner.Oracle``; its objective must be a validation metric (``val_*``).
+        hypermodel: a ``keras_tuner.HyperModel`` or a ``build(hp)`` function returning a compiled model.
+        num_folds: k (``>= 2``).
+        stratify: stratify the folds by the labels ``y`` (classification).
+        seed: seed of the fold split and of each fold's weight initialization (fold ``i`` uses
+            ``seed + i``), so a trial's score does not depend on the trials before it.
+        **kwargs: ``keras_tuner.Tuner`` arguments (``directory``, ``project_name``, ``overwrite``).
+    """
+
+    def __init__(self, oracle, hypermodel, *, num_folds=5, stratify=True, seed=0, **kwargs):
+        if num_folds < 2:
+            raise ValueError(f"Expected num_folds >= 2, received num_folds={num_folds}")
+        objective_name = getattr(oracle.objective, "name", None)
+        if not (isinstance(objective_name, str) and objective_name.startswith("val_")):
+            raise ValueError(
+                "Expected a single validation objective such as 'val_accuracy', "
+                f"received objective={oracle.objective}"
+            )
+        super().__init__(oracle=oracle, hypermodel=FreshSessionHyperModel(hypermodel), **kwargs)
+        self.num_folds = num_folds
+        self.stratify = stratify
+        self.seed = seed
+
+    def run_trial(self, trial, x, y, **fit_kwargs):
+        if "validation_data" in fit_kwargs or "validation_split" in fit_kwargs:
+            raise ValueError("CrossValidationTuner makes its own validation folds; pass no validation_data")
+        if hasattr(x, "element_spec"):  # a tf.data.Dataset cannot be cut into folds
+            raise ValueError("CrossValidationTuner needs array inputs (x, y) to cut into folds, received a Dataset")
+        x, y = np.asarray(x), np.asarray(y)
+        hp = trial.hyperparameters
+        if "tuner/epochs" in hp.values:
+            # Hyperband's budget; every round trains from scratch (no checkpoints are kept).
+            fit_kwargs["epochs"] = hp.values["tuner/epochs"]
+            fit_kwargs.pop("initial_epoch", None)
+        name = self.oracle.objective.name
+        metric = name[len("val_"):]
+        folds = kfold_indices(len(x), self.num_folds, seed=self.seed, labels=y if self.stratify else None)
+        scores = []
+        for fold, (train_index, validation_index) in enumerate(folds):
+            keras.utils.set_random_seed(self.seed + fold)
+            model = self.hypermodel.build(hp)
+            validation = (x[validation_index], y[validation_index])
+            self.hypermodel.fit(hp, model, x[train_index], y[train_index], validation_data=validation, **fit_kwargs)
+            results = model.evaluate(*validation, return_dict=True, verbose=0)
+            if metric not in results:
+                raise ValueError(f"The model reports no {metric!r} (objective {name!r}); it reports {sorted(results)}")
+            scores.append(float(results[metric]))
+        return {name: float(np.mean(scores)), f"{name}_std": float(np.std(scores)),
+                **{f"{name}_fold_{fold}": score for fold, score in enumerate(scores)}}
+
+
+def make_cross_validation_tuner(
+    kind,
+    hypermodel,
+    *,
+    num_folds=5,
+    stratify=True,
+    objective="val_accuracy",
+    max_trials=5,
+    max_epochs=10,
+    directory,
+    project_name="cross_validation",
+    overwrite=False,
+    seed=0,
+):
+    """A ``CrossValidationTuner`` driven by the oracle of ``kind`` (as in ``make_tuner``), or ``None``
+    for ``kind="none"``."""
+    if kind == "none":
+        return None
+    if kind not in ORACLE_CLASSES:
+        raise ValueError(f"Unknown tuner {kind!r}; expected one of none, {', '.join(ORACLE_CLASSES)}.")
+    if kind == "hyperband":
+        oracle = ORACLE_CLASSES[kind](objective=objective, max_epochs=max_epochs, factor=3, seed=seed)
+    else:
+        oracle = ORACLE_CLASSES[kind](objective=objective, max_trials=max_trials, seed=seed)
+    return CrossValidationTuner(oracle, hypermodel, num_folds=num_folds, stratify=stratify, seed=seed,
+                                directory=directory, project_name=project_name, overwrite=overwrite)

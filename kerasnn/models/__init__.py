@@ -17,3 +17,5 @@ from kerasnn.models.geometry import conv_output_size
 from kerasnn.models.geometry import receptive_field
 from kerasnn.models.geometry import ReceptiveField
 from kerasnn.models.tta import predict_with_tta
+from kerasnn.models.mlp import feedforward, task_head
+from kerasnn.models.perceptron import Perceptron, hebbian_epoch

@@ -2,8 +2,13 @@
 
 from kerasnn.data.builders.digits import KerasnnDigits
 from kerasnn.data.builders.shapes import KerasnnShapes
+from kerasnn.data.builders.tabular import KerasnnBlobs, KerasnnMoons, KerasnnRegression1d, KerasnnXor
 
 EMBEDDED = {
     "kerasnn_digits": KerasnnDigits,
     "kerasnn_shapes": KerasnnShapes,
+    "kerasnn_blobs": KerasnnBlobs,
+    "kerasnn_xor": KerasnnXor,
+    "kerasnn_moons": KerasnnMoons,
+    "kerasnn_regression1d": KerasnnRegression1d,
 }
