@@ -364,47 +364,66 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
             keras.KerasTensor(indices_shape, dtype="int32"),
         )
 
-    def _windows(self, inputs):
-        """Channels-last input -> ``(batch, out_h, out_w, pool_h * pool_w, channels)`` windows."""
-        _, height, width, channels = inputs.shape
+    def _argmax_indices(self, inputs):
+        """Flat index of each window's maximum, in the input's layout (int32, pooled shape).
+
+        One view per window offset ``(dy, dx)`` (a handful: ``pool_h * pool_w``) and a running
+        elementwise "strictly greater" update, so the first maximum in row-major order wins ties.
+        A view is a contiguous crop reshaped to ``(out, stride)`` blocks and indexed at one
+        in-block offset: much faster than strided slicing, a gather or an argmax over a middle
+        axis on CPU. Nothing is padded in the common non-overlapping "valid" case.
+        """
+        inputs = ops.stop_gradient(inputs)
+        row_axis, col_axis = spatial_axes(self.data_format)
+        height, width = inputs.shape[row_axis], inputs.shape[col_axis]
+        channels = inputs.shape[channel_axis(self.data_format)]
         (pool_h, pool_w), (stride_h, stride_w) = self.pool_size, self.strides
         out_h = _pooled_size(height, pool_h, stride_h, self.padding)
         out_w = _pooled_size(width, pool_w, stride_w, self.padding)
-        if self.strides == self.pool_size and self.padding == "valid":
-            # Non-overlapping windows: a reshape, no gather.
-            cropped = inputs[:, : out_h * pool_h, : out_w * pool_w, :]
-            windows = ops.reshape(cropped, (-1, out_h, pool_h, out_w, pool_w, channels))
-        else:
-            rows = (np.arange(out_h)[:, None] * stride_h + np.arange(pool_h)[None, :]
-                    - _pad_before(height, pool_h, stride_h, self.padding))
-            cols = (np.arange(out_w)[:, None] * stride_w + np.arange(pool_w)[None, :]
-                    - _pad_before(width, pool_w, stride_w, self.padding))
-            windows = ops.take(inputs, np.clip(rows, 0, height - 1).reshape(-1), axis=1)
-            windows = ops.take(windows, np.clip(cols, 0, width - 1).reshape(-1), axis=2)
-            windows = ops.reshape(windows, (-1, out_h, pool_h, out_w, pool_w, channels))
-            inside = ((rows >= 0) & (rows < height))[:, :, None, None] & (
-                (cols >= 0) & (cols < width))[None, None, :, :]
-            if not inside.all():
-                windows = ops.where(inside[None, :, :, :, :, None], windows, float("-inf"))
-        windows = ops.transpose(windows, (0, 1, 3, 2, 4, 5))
-        return ops.reshape(windows, (-1, out_h, out_w, pool_h * pool_w, channels))
-
-    def _argmax_indices(self, inputs):
-        if self.data_format == "channels_first":
-            inputs = ops.transpose(inputs, (0, 2, 3, 1))
-        _, height, width, channels = inputs.shape
-        (pool_h, pool_w), (stride_h, stride_w) = self.pool_size, self.strides
-        windows = self._windows(ops.stop_gradient(inputs))
-        _, out_h, out_w, _, _ = windows.shape
-        position = ops.cast(ops.argmax(windows, axis=3), "int32")  # (batch, out_h, out_w, channels)
-        row_start = (np.arange(out_h) * stride_h - _pad_before(height, pool_h, stride_h, self.padding))
-        col_start = (np.arange(out_w) * stride_w - _pad_before(width, pool_w, stride_w, self.padding))
-        y = position // pool_w + row_start.reshape(1, -1, 1, 1).astype("int32")
-        x = position % pool_w + col_start.reshape(1, 1, -1, 1).astype("int32")
-        c = np.arange(channels, dtype="int32").reshape(1, 1, 1, -1)
+        top = _pad_before(height, pool_h, stride_h, self.padding)
+        left = _pad_before(width, pool_w, stride_w, self.padding)
+        # Rows needed: window offset dy = q * stride + r reads rows [q * stride, (q + out) * stride).
+        bottom = max(((pool_h - 1) // stride_h + out_h) * stride_h - height - top, 0)
+        right = max(((pool_w - 1) // stride_w + out_w) * stride_w - width - left, 0)
+        if top or bottom or left or right:
+            padding = [[0, 0]] * 4
+            padding[row_axis], padding[col_axis] = [top, bottom], [left, right]
+            # Padding must never win: -inf, not the zeros of a convolution.
+            inputs = ops.pad(inputs, padding, constant_values=float("-inf"))
+        # Flat position of element (y, x, c) in the input: y * row_step + x * col_step + c * ch_step.
         if self.data_format == "channels_last":
-            return (y * width + x) * channels + c
-        return ops.transpose((c * height + y) * width + x, (0, 3, 1, 2))
+            row_step, col_step, channel_step = width * channels, channels, 1
+            blocks_shape = (-1, out_h, stride_h, out_w, stride_w, channels)
+        else:
+            row_step, col_step, channel_step = width, 1, height * width
+            blocks_shape = (-1, channels, out_h, stride_h, out_w, stride_w)
+        best, offset = None, None
+        for dy in range(pool_h):
+            for dx in range(pool_w):
+                (q_y, r_y), (q_x, r_x) = divmod(dy, stride_h), divmod(dx, stride_w)
+                crop = [slice(None)] * 4
+                crop[row_axis] = slice(q_y * stride_h, (q_y + out_h) * stride_h)
+                crop[col_axis] = slice(q_x * stride_w, (q_x + out_w) * stride_w)
+                blocks = ops.reshape(inputs[tuple(crop)], blocks_shape)
+                pick = [slice(None)] * 6
+                pick[row_axis + 1], pick[col_axis + 2] = r_y, r_x
+                candidate = blocks[tuple(pick)]
+                step = dy * row_step + dx * col_step
+                if best is None:
+                    best, offset = candidate, ops.zeros_like(candidate, dtype="int32")
+                    continue
+                better = ops.greater(candidate, best)
+                best = ops.where(better, candidate, best)
+                offset = ops.where(better, step, offset)
+        # Window origins (in unpadded coordinates) and channels, as a static int32 array.
+        origin = (np.arange(out_h) * stride_h - top)[:, None] * row_step + (
+            np.arange(out_w) * stride_w - left)[None, :] * col_step
+        channel = np.arange(channels) * channel_step
+        if self.data_format == "channels_last":
+            base = origin[:, :, None] + channel[None, None, :]
+        else:
+            base = channel[:, None, None] + origin[None, :, :]
+        return offset + base[None].astype("int32")
 
     def call(self, inputs):
         values = ops.max_pool(
