@@ -1,0 +1,226 @@
+"""Metrics Keras lacks: detection mean average precision (VOC- and COCO-style).
+
+Course notes, "CNN for Object Detection": a detector maps an image to a set of
+``(box, label, score)``; it is judged by how well the ranked detections recover the annotated
+boxes. These metrics run once over a whole evaluation set, in NumPy (they sort and match
+detections, nothing to differentiate), after the model has predicted.
+
+Data layout (one entry per image, in the same order in both lists):
+
+* ``ground_truths[i]``: dict with ``"boxes"`` ``(m, 4)`` ``[y1, x1, y2, x2]`` and ``"classes"``
+  ``(m,)`` ints;
+* ``predictions[i]``: dict with ``"boxes"`` ``(n, 4)``, ``"scores"`` ``(n,)`` and ``"classes"``
+  ``(n,)``. Entries with a negative class (the padding of
+  :func:`kerasnn.ops.boxes.non_max_suppression`) are ignored, and when ``"num_detections"`` is
+  present only the first ``num_detections`` entries are read.
+
+Boxes only need to share one coordinate convention (pixels or normalized); IoU is computed with
+:func:`kerasnn.ops.boxes.pairwise_iou` (continuous coordinates, no "+1").
+
+Matching, per class, over the whole data set: detections are visited by decreasing score (ties
+keep image order, then detection order); a detection is a true positive when some not-yet-matched
+ground truth of its class in its image has ``IoU >= iou_threshold`` — it takes the one with the
+highest IoU — otherwise it is a false positive (a duplicate detection of an object is a false
+positive). This is COCO's rule; the Pascal VOC devkit differs only in corner cases (it uses
+``IoU > threshold`` and counts a detection whose best ground truth is already taken as a false
+positive). No "difficult" / "crowd" flags, area ranges or per-image detection caps.
+"""
+
+import numpy as np
+
+from kerasnn.ops import boxes as box_ops
+
+COCO_IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # 0.50, 0.55, ..., 0.95
+
+
+def average_precision(recall, precision, method="all_points"):
+    """Area under a precision-recall curve.
+
+    Args:
+        recall: 1-D increasing recalls of the ranked detections (``TP_k / num_ground_truths``).
+        precision: 1-D precisions ``TP_k / k`` at the same ranks.
+        method: ``"all_points"`` (Pascal VOC 2010+): the precision is first replaced by its
+            running maximum from the right (``p_interp(r) = max_{r' >= r} p(r')``) and the area
+            is ``sum_k (r_k - r_{k-1}) * p_interp(r_k)``; ``"101_points"`` (COCO): the mean of
+            ``p_interp`` at recalls ``0, 0.01, ..., 1`` (0 beyond the highest recall reached).
+
+    Returns:
+        The average precision, a float in ``[0, 1]``.
+    """
+    recall = np.asarray(recall, "float64").reshape(-1)
+    precision = np.asarray(precision, "float64").reshape(-1)
+    if recall.shape != precision.shape:
+        raise ValueError(
+            "`recall` and `precision` must have the same length. "
+            f"Received: {recall.shape[0]} recalls and {precision.shape[0]} precisions"
+        )
+    if method not in ("all_points", "101_points"):
+        raise ValueError(
+            f"`method` must be 'all_points' or '101_points'. Received: method={method!r}"
+        )
+    # The precision envelope: the best precision achievable at this recall or any higher one.
+    envelope = np.maximum.accumulate(np.concatenate([precision, [0.0]])[::-1])[::-1]
+    if method == "all_points":
+        steps = np.diff(np.concatenate([[0.0], recall]))
+        return float(np.sum(steps * envelope[:-1]))
+    points = np.linspace(0.0, 1.0, 101)
+    first_rank = np.searchsorted(recall, points, side="left")  # first rank with recall >= point
+    return float(np.mean(envelope[first_rank]))
+
+
+def _image_entries(entry, index, name, with_scores):
+    if not isinstance(entry, dict) or "boxes" not in entry or "classes" not in entry or (
+        with_scores and "scores" not in entry
+    ):
+        keys = '"boxes", "scores", "classes"' if with_scores else '"boxes", "classes"'
+        raise ValueError(
+            f"`{name}[{index}]` must be a dict with keys {keys}. Received: {entry!r:.200}"
+        )
+    boxes = np.asarray(entry["boxes"], "float64")
+    classes = np.asarray(entry["classes"]).reshape(-1)
+    if boxes.size == 0:
+        boxes = boxes.reshape(0, 4)
+    count = len(classes)
+    if "num_detections" in entry:
+        count = int(np.asarray(entry["num_detections"]).reshape(()))
+    scores = np.asarray(entry["scores"], "float64").reshape(-1) if with_scores else None
+    if boxes.ndim != 2 or boxes.shape[1] != 4 or len(boxes) != len(classes) or (
+        with_scores and len(scores) != len(classes)
+    ):
+        raise ValueError(
+            f"`{name}[{index}]` must hold boxes of shape (n, 4) and n classes"
+            + (" and n scores" if with_scores else "")
+            + f". Received: boxes.shape={boxes.shape}, classes.shape={classes.shape}"
+            + (f", scores.shape={scores.shape}" if with_scores else "")
+        )
+    keep = np.arange(len(classes)) < count
+    keep &= classes >= 0
+    return boxes[keep], classes[keep].astype("int64"), (scores[keep] if with_scores else None)
+
+
+def _match(predictions, ground_truths, iou_thresholds):
+    """Per class and threshold: scores, true-positive flags and the number of ground truths."""
+    if len(predictions) != len(ground_truths):
+        raise ValueError(
+            "`predictions` and `ground_truths` must have one entry per image each. "
+            f"Received: {len(predictions)} predictions and {len(ground_truths)} ground truths"
+        )
+    per_class = {}  # class -> {"scores": [], "tp": [[per threshold]], "num_gt": int}
+    for index, (prediction, truth) in enumerate(zip(predictions, ground_truths)):
+        pred_boxes, pred_classes, scores = _image_entries(prediction, index, "predictions", True)
+        gt_boxes, gt_classes, _ = _image_entries(truth, index, "ground_truths", False)
+        for cls in np.unique(gt_classes):
+            per_class.setdefault(int(cls), {"scores": [], "tp": [], "num_gt": 0})
+            per_class[int(cls)]["num_gt"] += int(np.sum(gt_classes == cls))
+        if len(pred_boxes) == 0:
+            continue
+        iou = np.zeros((len(pred_boxes), len(gt_boxes)))
+        if len(gt_boxes):
+            iou = np.asarray(box_ops.pairwise_iou(pred_boxes, gt_boxes))
+        for cls in np.unique(pred_classes):
+            record = per_class.setdefault(int(cls), {"scores": [], "tp": [], "num_gt": 0})
+            detections = np.flatnonzero(pred_classes == cls)
+            detections = detections[np.argsort(-scores[detections], kind="stable")]
+            class_iou = iou[np.ix_(detections, np.flatnonzero(gt_classes == cls))]
+            flags = np.zeros((len(detections), len(iou_thresholds)), bool)
+            for t, threshold in enumerate(iou_thresholds):
+                taken = np.zeros(class_iou.shape[1], bool)
+                for d in range(len(detections)):
+                    candidates = np.where(taken | (class_iou[d] < threshold), -1.0, class_iou[d])
+                    if candidates.size and candidates.max() >= 0:
+                        best = int(np.argmax(candidates))
+                        taken[best] = True
+                        flags[d, t] = True
+            record["scores"].append(scores[detections])
+            record["tp"].append(flags)
+    return per_class
+
+
+def average_precision_per_class(
+    predictions, ground_truths, iou_threshold=0.5, method="all_points"
+):
+    """Average precision of every class that has at least one ground-truth box.
+
+    Args:
+        predictions: list of per-image prediction dicts (see the module docstring).
+        ground_truths: list of per-image ground-truth dicts.
+        iou_threshold: IoU at or above which a detection can match a ground truth, in ``(0, 1]``.
+        method: ``"all_points"`` or ``"101_points"`` (see :func:`average_precision`).
+
+    Returns:
+        Dict ``{class: AP}``. A class with ground truths but no detection has AP 0; classes that
+        only appear in the predictions are left out (their AP is undefined).
+    """
+    return _per_class_over_thresholds(predictions, ground_truths, (iou_threshold,), method)[0]
+
+
+def _per_class_over_thresholds(predictions, ground_truths, iou_thresholds, method):
+    for threshold in iou_thresholds:
+        if not 0 < threshold <= 1:
+            raise ValueError(
+                f"`iou_threshold` must be in (0, 1]. Received: iou_threshold={threshold}"
+            )
+    per_class = _match(predictions, ground_truths, iou_thresholds)
+    results = [dict() for _ in iou_thresholds]
+    for cls in sorted(per_class):
+        record = per_class[cls]
+        if record["num_gt"] == 0:
+            continue
+        if not record["scores"]:
+            for result in results:
+                result[cls] = 0.0
+            continue
+        scores = np.concatenate(record["scores"])
+        flags = np.concatenate(record["tp"])
+        order = np.argsort(-scores, kind="stable")  # ties keep image order
+        flags = flags[order]
+        ranks = np.arange(1, len(flags) + 1)[:, None]
+        true_positives = np.cumsum(flags, axis=0)
+        recall = true_positives / record["num_gt"]
+        precision = true_positives / ranks
+        for t, result in enumerate(results):
+            result[cls] = average_precision(recall[:, t], precision[:, t], method)
+    return results
+
+
+def mean_average_precision(predictions, ground_truths, iou_threshold=0.5, method="all_points"):
+    """Pascal VOC-style mAP: mean over classes of the all-point interpolated AP at one IoU.
+
+    ``mAP = (1 / |classes|) * sum_c AP_c`` over the classes with at least one ground truth.
+
+    Args:
+        predictions: list of per-image prediction dicts (see the module docstring).
+        ground_truths: list of per-image ground-truth dicts.
+        iou_threshold: matching IoU, default 0.5 (VOC).
+        method: ``"all_points"`` (default) or ``"101_points"``.
+
+    Returns:
+        A float in ``[0, 1]``; NaN when no image has a ground-truth box.
+
+    Example:
+
+    >>> truth = [{"boxes": [[0, 0, 10, 10]], "classes": [0]}]
+    >>> perfect = [{"boxes": [[0, 0, 10, 10]], "scores": [0.9], "classes": [0]}]
+    >>> mean_average_precision(perfect, truth)
+    1.0
+    """
+    per_class = average_precision_per_class(predictions, ground_truths, iou_threshold, method)
+    return float(np.mean(list(per_class.values()))) if per_class else float("nan")
+
+
+def coco_mean_average_precision(
+    predictions, ground_truths, iou_thresholds=COCO_IOU_THRESHOLDS, method="101_points"
+):
+    """COCO-style mAP ("AP@[.5:.95]"): the mAP averaged over IoU thresholds 0.50, 0.55, ..., 0.95.
+
+    Uses COCO's 101-point interpolation by default (``method="all_points"`` for the VOC area).
+
+    Returns:
+        A float in ``[0, 1]``; NaN when no image has a ground-truth box.
+    """
+    results = _per_class_over_thresholds(
+        predictions, ground_truths, tuple(iou_thresholds), method
+    )
+    if not results or not results[0]:
+        return float("nan")
+    return float(np.mean([np.mean(list(result.values())) for result in results]))
