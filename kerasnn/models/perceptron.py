@@ -104,7 +104,7 @@ class Perceptron(keras.Model):
     def train_step(self, data):
         inputs, labels = data[0], data[1]
         if not self.built:
-            self.build(inputs.shape)
+            self.build(tuple(inputs.shape))
         targets = 2.0 * ops.cast(ops.reshape(labels, (-1,)), "float32") - 1.0
         kernel, bias, mistakes = hebbian_epoch(self.kernel, self.bias, inputs, targets, self.learning_rate)
         self.kernel.assign(kernel)

@@ -1,0 +1,91 @@
+"""The Hebbian perceptron: the rule against a NumPy reference, and the recipe's outcomes."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import perceptron
+from kerasnn import models
+
+
+def numpy_hebbian_epoch(w, b, x, t, eta):
+    """The notes' rule, written out: update only on a mistake, Delta w = eta x t, Delta b = eta t."""
+    w, b, mistakes = w.copy(), float(b), 0
+    for x_k, t_k in zip(x, t):
+        y_k = 1.0 if w @ x_k + b > 0 else -1.0
+        if y_k != t_k:
+            w, b, mistakes = w + eta * x_k * t_k, b + eta * t_k, mistakes + 1
+    return w, b, mistakes
+
+
+def test_hebbian_epoch_matches_numpy_reference():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 3)).astype("float32")
+    t = np.where(rng.random(50) < 0.5, 1.0, -1.0).astype("float32")
+    w = rng.normal(size=3).astype("float32")
+    kernel, bias, mistakes = models.hebbian_epoch(w, 0.2, x, t, 0.5)
+    expected_w, expected_b, expected_mistakes = numpy_hebbian_epoch(w, 0.2, x, t, 0.5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(kernel), expected_w, rtol=1e-5, atol=1e-5)
+    assert float(bias) == pytest.approx(expected_b, abs=1e-5)
+    assert int(mistakes) == expected_mistakes > 0
+
+
+def test_perceptron_fit_is_the_rule_and_validates_its_argument():
+    x = np.array([[1.0, 2.0], [-1.0, -0.5], [2.0, -1.0]], "float32")
+    labels = np.array([1, 0, 0])
+    model = models.Perceptron(learning_rate=0.5, initializer="zeros")
+    model.build((None, 2))
+    model.compile()
+    history = model.fit(x, labels, batch_size=3, epochs=1, shuffle=False, verbose=0)
+    w, b, mistakes = numpy_hebbian_epoch(np.zeros(2), 0.0, x, 2.0 * labels - 1.0, 0.5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model.kernel), w)
+    assert float(keras.ops.convert_to_numpy(model.bias)) == pytest.approx(b)
+    assert history.history["mistakes"] == [mistakes]
+    np.testing.assert_array_equal(model.predict(x, verbose=0), np.where(x @ w + b > 0, 1.0, -1.0))
+    with pytest.raises(ValueError, match="learning_rate > 0, received learning_rate=0"):
+        models.Perceptron(learning_rate=0)
+
+
+def test_converges_on_separable_data_and_not_on_xor(tmp_path, tfds_data_dir):
+    output = str(tmp_path / "run")
+    rows = perceptron.main(["--data-dir", tfds_data_dir, "--output-dir", output, "--tuner", "none",
+                            "--epochs", "10", "--learning-rate", "0.1"])
+    by_name = {row["dataset"]: row for row in rows}
+    with open(os.path.join(output, "metrics.json")) as file:
+        metrics = json.load(file)
+    blobs = metrics["datasets"]["kerasnn_blobs"]["mistakes_per_epoch"]
+    xor = metrics["datasets"]["kerasnn_xor"]["mistakes_per_epoch"]
+    assert blobs[-1] == 0 and by_name["kerasnn_blobs"]["first_epoch_without_mistakes"] is not None
+    assert min(xor) > 50 and by_name["kerasnn_xor"]["first_epoch_without_mistakes"] is None
+    assert metrics["test"]["accuracy"] > 0.97 and by_name["kerasnn_xor"]["test_accuracy"] < 0.7
+    # The final weights classify every training point of the separable set correctly.
+    w = np.array(metrics["weights"]["kerasnn_blobs"]["kernel"])
+    assert metrics["best_hyperparameters"] == {"learning_rate": 0.1}
+    for name in ("decision_boundary", "mistakes_per_epoch", "training_curves"):
+        assert os.path.exists(os.path.join(output, "plots", f"{name}.png"))
+    restored = keras.saving.load_model(os.path.join(output, "model.keras"))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(restored.kernel), w, rtol=1e-6)
+
+
+def test_smoke_run_with_tuner(tmp_path, tfds_data_dir):
+    output = str(tmp_path / "smoke")
+    perceptron.main(["--data-dir", tfds_data_dir, "--output-dir", output, "--smoke", "--contrast-dataset", "none"])
+    with open(os.path.join(output, "metrics.json")) as file:
+        metrics = json.load(file)
+    assert metrics["recipe"] == "perceptron" and metrics["seed"] == 0
+    assert len(metrics["trials"]) == 1
+    assert 1e-3 <= metrics["best_hyperparameters"]["learning_rate"] <= 1.0
+    assert os.path.exists(os.path.join(output, "history.csv"))
+
+
+def test_regression_data_is_refused_before_the_run_directory_exists(tmp_path, tfds_data_dir, capsys):
+    output = tmp_path / "never"
+    with pytest.raises(SystemExit) as error:
+        perceptron.main(["--data-dir", tfds_data_dir, "--output-dir", str(output),
+                         "--dataset", "kerasnn_regression1d", "--smoke"])
+    assert error.value.code == 2
+    assert "needs 2-class feature vectors" in capsys.readouterr().err
+    assert not output.exists()
