@@ -77,7 +77,7 @@ def _compare(name, ours, reference, inputs, steps, repeats, note=""):
     ours_step = _step_function(*ours)
     reference_step = _step_function(*reference)
     upstream = tf.random.normal(tf.shape(_first(ours[0](inputs))), seed=1)
-    reference_upstream = tf.random.normal(tf.shape(reference[0](inputs)), seed=1)
+    reference_upstream = tf.random.normal(tf.shape(_first(reference[0](inputs))), seed=1)
     ours_step(inputs, upstream)  # trace and warm up
     reference_step(inputs, reference_upstream)
     ours_times, reference_times = [], []
