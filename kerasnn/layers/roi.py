@@ -175,12 +175,17 @@ def roi_pool(features, boxes, output_size, spatial_scale=1.0, dtype=None):
     levels_y = height.bit_length()  # 2**(levels - 1) <= height
     levels_x = width.bit_length()
 
+    # Clip before the integer cast so absurd coordinates cannot overflow int64.
+    boxes = ops.cast(ops.clip(boxes, -(2.0**40), 2.0**40), "int64")
+
     def bin_edges(start, end, size, bins):
-        extent = ops.maximum(end - start + 1.0, 1.0)
-        bin_size = (extent / bins)[..., None]
-        index = ops.arange(bins, dtype="float32")
-        low = ops.floor(index * bin_size) + start[..., None]
-        high = ops.ceil((index + 1.0) * bin_size) + start[..., None]
+        # Exact integer arithmetic: floor(i * extent / bins) and ceil((i + 1) * extent / bins).
+        # Float arithmetic here is not stable: graph optimizations may reassociate
+        # (i + 1) * (extent / bins) and move a bin edge by one cell.
+        extent = ops.maximum(end - start + 1, 1)[..., None]
+        index = ops.arange(bins, dtype="int64")
+        low = ops.floor_divide(index * extent, bins) + start[..., None]
+        high = ops.floor_divide((index + 1) * extent + bins - 1, bins) + start[..., None]
         low = ops.cast(ops.clip(low, 0, size), "int32")
         high = ops.cast(ops.clip(high, 0, size), "int32")
         return low, high  # (batch, boxes, bins)
@@ -279,10 +284,14 @@ class RoIPooling(_RoILayerBase):
 
     1. ``start = round(y1 * spatial_scale)``, ``end = round(y2 * spatial_scale)`` with C's
        ``round`` (halves away from zero): the box snaps to whole feature cells.
-    2. ``roi_height = max(end - start + 1, 1)`` cells (the end cell is included);
-       ``bin = roi_height / output_height`` (a float).
-    3. Bin ``i`` covers rows ``[floor(i * bin) + start, ceil((i + 1) * bin) + start)``, each
-       edge clipped to ``[0, H]``; bins may overlap by one row.
+    2. ``roi_height = max(end - start + 1, 1)`` cells (the end cell is included; an empty or
+       one-cell box pools one cell).
+    3. Bin ``i`` covers rows ``[start + floor(i * roi_height / output_height),
+       start + ceil((i + 1) * roi_height / output_height))``, each edge clipped to ``[0, H]``;
+       bins may overlap by one row. The quotients are computed exactly (integers), so eager,
+       graph and XLA runs agree. torchvision computes ``(i + 1) * (roi_height / output_height)``
+       in float32, which in rare cases lands just above a whole number and adds one row (e.g.
+       ``roi_height = 188``, ``output_height = 11``, last bin); that artefact is not reproduced.
     4. The output is the maximum over the bin's cells; a bin that is empty after clipping (a box
        partly or wholly outside the map) outputs 0.
 

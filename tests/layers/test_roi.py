@@ -32,14 +32,14 @@ def reference_roi_pool(features, boxes, output_size, spatial_scale):
                 continue  # documented rule: unusable boxes give zeros
             start_y, start_x = int(_c_round(y1 * scale)), int(_c_round(x1 * scale))
             end_y, end_x = int(_c_round(y2 * scale)), int(_c_round(x2 * scale))
-            bin_h = np.float32(max(end_y - start_y + 1, 1)) / np.float32(out_h)
-            bin_w = np.float32(max(end_x - start_x + 1, 1)) / np.float32(out_w)
+            roi_h, roi_w = max(end_y - start_y + 1, 1), max(end_x - start_x + 1, 1)
             for p in range(out_h):
-                h0 = min(max(int(np.floor(np.float32(p) * bin_h)) + start_y, 0), height)
-                h1 = min(max(int(np.ceil(np.float32(p + 1) * bin_h)) + start_y, 0), height)
+                # Exact rational bin edges (the documented rule), with Python's unbounded ints.
+                h0 = min(max(p * roi_h // out_h + start_y, 0), height)
+                h1 = min(max(-(-(p + 1) * roi_h // out_h) + start_y, 0), height)
                 for q in range(out_w):
-                    w0 = min(max(int(np.floor(np.float32(q) * bin_w)) + start_x, 0), width)
-                    w1 = min(max(int(np.ceil(np.float32(q + 1) * bin_w)) + start_x, 0), width)
+                    w0 = min(max(q * roi_w // out_w + start_x, 0), width)
+                    w1 = min(max(-(-(q + 1) * roi_w // out_w) + start_x, 0), width)
                     if h1 > h0 and w1 > w0:
                         out[b, n, p, q] = features[b, h0:h1, w0:w1].max(axis=(0, 1))
     return out
@@ -150,6 +150,20 @@ def test_roi_pool_matches_numpy_reference_on_random_boxes(spatial_scale, output_
     out = keras.ops.convert_to_numpy(RoIPooling(output_size, spatial_scale)(features, boxes))
     expected = reference_roi_pool(features, boxes, output_size, spatial_scale)
     np.testing.assert_array_equal(out, expected)
+
+
+def test_roi_pool_bin_edges_agree_in_eager_graph_and_xla():
+    # roi_height = 7 cells in 3 bins: (i + 1) * (7 / 3) is not exactly 7 in float32 arithmetic
+    # once a graph optimizer reassociates it; the integer rule keeps every mode on [4, 7).
+    rng = np.random.default_rng(7)
+    features = rng.standard_normal((1, 12, 12, 2)).astype("float32")
+    boxes = np.array([[[0.0, 0.0, 100.0, 100.0], [16.0, 32.0, 150.0, 190.0]]], "float32")
+    expected = reference_roi_pool(features, boxes, (3, 3), 1 / 16)
+    eager = roi_pool(features, boxes, 3, 1 / 16)
+    graph = tf.function(lambda f, b: roi_pool(f, b, 3, 1 / 16))(features, boxes)
+    xla = tf.function(lambda f, b: roi_pool(f, b, 3, 1 / 16), jit_compile=True)(features, boxes)
+    for result in (eager, graph, xla):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(result), expected)
 
 
 def test_roi_pool_gradient_goes_to_the_bin_maximum():
