@@ -20,6 +20,7 @@ import json
 import math
 import os
 import shutil
+import warnings
 
 import keras
 import numpy as np
@@ -67,7 +68,10 @@ class RunDirectory:
         if os.path.exists(weights_path) and os.path.exists(history_path):
             if not model.built:
                 model.build(x.element_spec[0].shape)
-            model.load_weights(weights_path)
+            with warnings.catch_warnings():
+                # The saved optimizer has state, the fresh one none yet: only weights matter here.
+                warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+                model.load_weights(weights_path)
             with open(history_path) as file:
                 return json.load(file)
         fit_kwargs.setdefault("shuffle", False)  # tf.data pipelines shuffle themselves

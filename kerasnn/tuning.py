@@ -191,6 +191,36 @@ def kfold_indices(num_examples, num_folds, *, seed=0, labels=None):
     return [(np.flatnonzero(fold_of != fold), np.flatnonzero(fold_of == fold)) for fold in range(num_folds)]
 
 
+def cross_validate(build_model, x, y, folds, *, metric="accuracy", seed=0, fit=None, **fit_kwargs):
+    """Train a fresh ``build_model()`` on each fold's training part; return its ``metric`` on each
+    fold's validation part (``model.evaluate``), one score per fold.
+
+    Args:
+        build_model: a function of no arguments returning a compiled model.
+        x, y: arrays of all the examples.
+        folds: ``[(train_indices, validation_indices), ...]`` (``kfold_indices``, holdout splits, ...).
+        metric: a name ``evaluate`` reports (``"accuracy"``, ``"loss"``, ...).
+        seed: fold ``i`` starts from ``keras.utils.set_random_seed(seed + i)``.
+        fit: ``fit(model, x, y, validation_data=..., **fit_kwargs)``; default ``model.fit``.
+        **fit_kwargs: ``epochs``, ``batch_size``, ``callbacks``, ``verbose``...
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    fit = fit or (lambda model, *args, **kwargs: model.fit(*args, **kwargs))
+    fit_kwargs.setdefault("verbose", 0)
+    scores = []
+    for fold, (train_index, validation_index) in enumerate(folds):
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(seed + fold)
+        model = build_model()
+        validation = (x[validation_index], y[validation_index])
+        fit(model, x[train_index], y[train_index], validation_data=validation, **fit_kwargs)
+        results = model.evaluate(*validation, return_dict=True, verbose=0)
+        if metric not in results:
+            raise ValueError(f"Expected the model to report {metric!r}; it reports {sorted(results)}")
+        scores.append(float(results[metric]))
+    return scores
+
+
 def fold_scores(trial, objective_name):
     """The per-fold validation scores a ``CrossValidationTuner`` recorded for ``trial``."""
     scores, fold = [], 0
@@ -250,18 +280,10 @@ class CrossValidationTuner(keras_tuner.Tuner):
             fit_kwargs["epochs"] = hp.values["tuner/epochs"]
             fit_kwargs.pop("initial_epoch", None)
         name = self.oracle.objective.name
-        metric = name[len("val_"):]
         folds = kfold_indices(len(x), self.num_folds, seed=self.seed, labels=y if self.stratify else None)
-        scores = []
-        for fold, (train_index, validation_index) in enumerate(folds):
-            keras.utils.set_random_seed(self.seed + fold)
-            model = self.hypermodel.build(hp)
-            validation = (x[validation_index], y[validation_index])
-            self.hypermodel.fit(hp, model, x[train_index], y[train_index], validation_data=validation, **fit_kwargs)
-            results = model.evaluate(*validation, return_dict=True, verbose=0)
-            if metric not in results:
-                raise ValueError(f"The model reports no {metric!r} (objective {name!r}); it reports {sorted(results)}")
-            scores.append(float(results[metric]))
+        scores = cross_validate(
+            lambda: self.hypermodel.build(hp), x, y, folds, metric=name[len("val_"):], seed=self.seed,
+            fit=lambda model, *args, **kwargs: self.hypermodel.fit(hp, model, *args, **kwargs), **fit_kwargs)
         return {name: float(np.mean(scores)), f"{name}_std": float(np.std(scores)),
                 **{f"{name}_fold_{fold}": score for fold, score in enumerate(scores)}}
 

@@ -54,7 +54,7 @@ class TransferHyperModel(keras_tuner.HyperModel):
         backbone = self.make_backbone()
         head_units = hp.Choice("head_units", [32, 64, 128], default=64)
         dropout = hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.3)
-        learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
+        learning_rate = hp.Float("learning_rate", 1e-3, 3e-2, sampling="log", default=5e-3)
         num_weighted = len(models.backbone_layers_with_weights(backbone))
         hp.Int("unfreeze_layers", 0, num_weighted, default=num_weighted // 2)
         models.set_trainable_tail(backbone, 0)  # feature extraction first
@@ -83,9 +83,14 @@ def compile_classifier(model, learning_rate):
 
 
 def early_stopping(patience):
-    """The course's early stopping: watch validation loss, keep the best weights."""
+    """The course's early stopping: watch the validation error, keep the best weights.
+
+    Accuracy rather than loss: on a few dozen examples the validation loss of a net that is still
+    getting more answers right often rises (it grows confident), and stopping on it would keep
+    an early, barely trained model.
+    """
     return keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=patience, restore_best_weights=True
+        monitor="val_accuracy", mode="max", patience=patience, restore_best_weights=True
     )
 
 
@@ -93,7 +98,7 @@ def parse(argv):
     parser = cli.recipe_parser(
         "transfer_learning",
         __doc__.split("Description:")[1].split("How to run:")[0].strip(),
-        dataset="kerasnn_shapes/target", epochs=40, batch_size=32, max_trials=6,
+        dataset="kerasnn_shapes/target", epochs=30, batch_size=32, max_trials=5,
     )
     parser.add_argument("--source-dataset", default="kerasnn_shapes/source",
                         help="dataset the small_cnn base is pretrained on (default: kerasnn_shapes/source)")

@@ -20,6 +20,10 @@ import keras
 def small_cnn_backbone(input_shape, filters=(16, 32, 64), name="backbone"):
     """Blocks of [3x3 conv -> batch norm -> ReLU] x 2 -> 2x2 max pooling, then GAP features.
 
+    Batch norm uses ``momentum=0.9`` (Keras' default is 0.99): trained from scratch on a few
+    dozen images there are only a few hundred steps, too few for 0.99's moving averages to reach
+    the data's statistics, and inference would then normalize with the initial mean 0 / variance 1.
+
     Args:
         input_shape: ``(height, width, channels)``.
         filters: filters of each block; the feature vector has ``filters[-1]`` entries.
@@ -30,7 +34,7 @@ def small_cnn_backbone(input_shape, filters=(16, 32, 64), name="backbone"):
         for conv in range(2):
             x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False,
                                     name=f"block{block + 1}_conv{conv + 1}")(x)
-            x = keras.layers.BatchNormalization(name=f"block{block + 1}_bn{conv + 1}")(x)
+            x = keras.layers.BatchNormalization(momentum=0.9, name=f"block{block + 1}_bn{conv + 1}")(x)
             x = keras.layers.ReLU(name=f"block{block + 1}_relu{conv + 1}")(x)
         x = keras.layers.MaxPooling2D(name=f"block{block + 1}_pool")(x)
     outputs = keras.layers.GlobalAveragePooling2D(name="features")(x)
