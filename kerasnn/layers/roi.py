@@ -270,10 +270,31 @@ _SHARED_DOC = """
     Zero boxes (``num_boxes == 0``) give an empty ``(batch, 0, output_height, output_width,
     channels)`` output. Wrong ranks, a last box dimension other than 4, mismatched batch sizes,
     a non-positive ``output_size`` or ``spatial_scale`` raise ``ValueError``.
+
 """
 
 
+_CALL_DOC = """
+    Call arguments:
+        features: ``(batch, H, W, channels)`` feature maps.
+        boxes: ``(batch, num_boxes, 4)`` boxes ``[y1, x1, y2, x2]`` in input-image pixels.
+
+    Returns:
+        ``(batch, num_boxes, output_height, output_width, channels)``.
+
+    Example:
+"""
+
+
+def _fill_shared_docs(cls):
+    cls.__doc__ = cls.__doc__.replace("    {shared_rules}\n", _SHARED_DOC).replace(
+        "    {call_arguments}", _CALL_DOC
+    )
+    return cls
+
+
 @keras.saving.register_keras_serializable(package="kerasnn")
+@_fill_shared_docs
 class RoIPooling(_RoILayerBase):
     """Fast R-CNN RoI max pooling (torchvision ``roi_pool`` semantics).
 
@@ -298,27 +319,18 @@ class RoIPooling(_RoILayerBase):
     The gradient of each output goes to one cell holding the bin's maximum.
     Implementation: a 2-D sparse table of window maxima answers every bin with four lookups,
     so the height, width and channels of the features must be static.
-    """ + _SHARED_DOC + """
+    {shared_rules}
     Args:
         output_size: int or ``(output_height, output_width)``, positive.
         spatial_scale: feature-map cells per input pixel (``1 / stride``), positive.
         **kwargs: base ``Layer`` arguments (``name``, ``dtype``, ...).
-
-    Call arguments:
-        features: ``(batch, H, W, channels)`` feature maps.
-        boxes: ``(batch, num_boxes, 4)`` boxes ``[y1, x1, y2, x2]`` in input-image pixels.
-
-    Returns:
-        ``(batch, num_boxes, output_height, output_width, channels)``.
-
-    Example:
-
+    {call_arguments}
     >>> features = keras.random.normal((2, 50, 50, 256))
     >>> boxes = keras.random.uniform((2, 16, 4), maxval=400)
     >>> boxes = keras.ops.concatenate(
     ...     [keras.ops.minimum(boxes[..., :2], boxes[..., 2:]),
     ...      keras.ops.maximum(boxes[..., :2], boxes[..., 2:])], axis=-1)
-    >>> RoIPooling(7, spatial_scale=1 / 16)(features, boxes).shape
+    >>> tuple(RoIPooling(7, spatial_scale=1 / 16)(features, boxes).shape)
     (2, 16, 7, 7, 256)
     """
 
@@ -329,6 +341,7 @@ class RoIPooling(_RoILayerBase):
 
 
 @keras.saving.register_keras_serializable(package="kerasnn")
+@_fill_shared_docs
 class RoIAlign(_RoILayerBase):
     """Mask R-CNN RoIAlign (torchvision ``roi_align`` semantics): RoI pooling without quantization.
 
@@ -357,26 +370,17 @@ class RoIAlign(_RoILayerBase):
     ``(output_height, H)`` and one ``(output_width, W)`` weight matrix per box and contracts the
     features with both (two batched matmuls); it is differentiable with respect to the features
     (and the box coordinates, almost everywhere).
-    """ + _SHARED_DOC + """
+    {shared_rules}
     Args:
         output_size: int or ``(output_height, output_width)``, positive.
         spatial_scale: feature-map cells per input pixel (``1 / stride``), positive.
         sampling_ratio: samples per bin along each axis, positive int (default 2, as Mask R-CNN).
         aligned: whether to apply the half-pixel offset (default False, as torchvision).
         **kwargs: base ``Layer`` arguments (``name``, ``dtype``, ...).
-
-    Call arguments:
-        features: ``(batch, H, W, channels)`` feature maps.
-        boxes: ``(batch, num_boxes, 4)`` boxes ``[y1, x1, y2, x2]`` in input-image pixels.
-
-    Returns:
-        ``(batch, num_boxes, output_height, output_width, channels)``.
-
-    Example:
-
+    {call_arguments}
     >>> features = keras.random.normal((2, 50, 50, 256))
     >>> boxes = keras.ops.convert_to_tensor([[[0.0, 0.0, 320.0, 480.0]]] * 2)
-    >>> RoIAlign(7, spatial_scale=1 / 16, aligned=True)(features, boxes).shape
+    >>> tuple(RoIAlign(7, spatial_scale=1 / 16, aligned=True)(features, boxes).shape)
     (2, 1, 7, 7, 256)
     """
 

@@ -349,6 +349,13 @@ def test_roi_align_accepts_unknown_spatial_dims():
     )
 
 
+@pytest.mark.parametrize("cls", [RoIPooling, RoIAlign])
+def test_docstrings_carry_the_shared_rules(cls):
+    assert "{" not in cls.__doc__
+    assert "its output is all zeros" in cls.__doc__
+    assert "Call arguments:" in cls.__doc__ and "Returns:" in cls.__doc__
+
+
 # --------------------------------------------------------------------------------------------------
 # Shared layer harness
 # --------------------------------------------------------------------------------------------------
