@@ -21,7 +21,7 @@ def _check_fraction(name, value):
 
 
 def geometric(*, shift=0.1, rotation=0.04, zoom=0.1, shear=0.1, flip=None, fill_mode="nearest",
-              seed=None, name="geometric_augmentation"):
+              interpolation="bilinear", seed=None, name="geometric_augmentation"):
     """Random geometric transformations.
 
     Args:
@@ -33,6 +33,8 @@ def geometric(*, shift=0.1, rotation=0.04, zoom=0.1, shear=0.1, flip=None, fill_
             ``"vertical"`` or ``"horizontal_and_vertical"``.
         fill_mode: how pixels moved in from outside are filled (``"nearest"``, ``"constant"``
             (zeros), ``"reflect"``, ``"wrap"``).
+        interpolation: ``"bilinear"`` or ``"nearest"``. On tiny images (8x8 digits) every
+            bilinear resampling blurs; ``"nearest"`` keeps whole-pixel moves sharp.
         seed: seed of the random transformations (each layer gets ``seed + i``).
     """
     for argument, value in dict(shift=shift, rotation=rotation, zoom=zoom, shear=shear).items():
@@ -43,17 +45,15 @@ def geometric(*, shift=0.1, rotation=0.04, zoom=0.1, shear=0.1, flip=None, fill_
     steps = []
     if flip:
         steps.append(keras.layers.RandomFlip(flip, seed=next(seeds), name="flip"))
+    resample = dict(fill_mode=fill_mode, interpolation=interpolation)
     if rotation:
-        steps.append(keras.layers.RandomRotation(rotation, fill_mode=fill_mode, seed=next(seeds),
-                                                 name="rotation"))
+        steps.append(keras.layers.RandomRotation(rotation, **resample, seed=next(seeds), name="rotation"))
     if shear:
-        steps.append(keras.layers.RandomShear(shear, shear, fill_mode=fill_mode, seed=next(seeds),
-                                              name="shear"))
+        steps.append(keras.layers.RandomShear(shear, shear, **resample, seed=next(seeds), name="shear"))
     if zoom:
-        steps.append(keras.layers.RandomZoom(zoom, zoom, fill_mode=fill_mode, seed=next(seeds), name="zoom"))
+        steps.append(keras.layers.RandomZoom(zoom, zoom, **resample, seed=next(seeds), name="zoom"))
     if shift:
-        steps.append(keras.layers.RandomTranslation(shift, shift, fill_mode=fill_mode, seed=next(seeds),
-                                                    name="shift"))
+        steps.append(keras.layers.RandomTranslation(shift, shift, **resample, seed=next(seeds), name="shift"))
     return _sequential(steps, name)
 
 
