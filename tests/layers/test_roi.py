@@ -308,23 +308,21 @@ def test_bad_shapes_raise_value_error(cls):
 
 
 @pytest.mark.parametrize("cls", [RoIPooling, RoIAlign])
-@pytest.mark.parametrize("output_size", [0, -1, (2, 0), (2, 2, 2), 2.5])
-def test_non_positive_output_size_raises(cls, output_size):
-    with pytest.raises(ValueError, match=r"`output_size` must be a positive int .* Received: output_size="):
-        cls(output_size)
+def test_bad_constructor_arguments_raise(cls):
+    for output_size in (0, -1, (2, 0), (2, 2, 2), 2.5):
+        with pytest.raises(ValueError, match=r"`output_size` must be a positive int .* Received: output_size="):
+            cls(output_size)
+    for spatial_scale in (0.0, -0.5, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"`spatial_scale` must be a positive finite number"):
+            cls(2, spatial_scale=spatial_scale)
 
 
-@pytest.mark.parametrize("cls", [RoIPooling, RoIAlign])
-@pytest.mark.parametrize("spatial_scale", [0.0, -0.5, float("nan"), float("inf")])
-def test_bad_spatial_scale_raises(cls, spatial_scale):
-    with pytest.raises(ValueError, match=r"`spatial_scale` must be a positive finite number"):
-        cls(2, spatial_scale=spatial_scale)
-
-
-@pytest.mark.parametrize("sampling_ratio", [0, -1, 1.5])
-def test_bad_sampling_ratio_raises(sampling_ratio):
-    with pytest.raises(ValueError, match=rf"Received: sampling_ratio={sampling_ratio}"):
-        RoIAlign(2, sampling_ratio=sampling_ratio)
+def test_bad_sampling_ratio_raises():
+    for sampling_ratio in (0, -1, 1.5):
+        with pytest.raises(ValueError, match=rf"Received: sampling_ratio={sampling_ratio}"):
+            RoIAlign(2, sampling_ratio=sampling_ratio)
+    with pytest.raises(ValueError, match=r"`aligned` must be a bool. Received: aligned='yes'"):
+        RoIAlign(2, aligned="yes")
 
 
 def test_roi_pool_needs_static_spatial_dims():

@@ -38,17 +38,14 @@ def test_clip_to_image():
     np.testing.assert_allclose(clipped, [[0.0, 5.0, 10.0, 20.0]])
 
 
-@pytest.mark.parametrize(
-    "function,args",
-    [
+def test_wrong_last_dimension_raises():
+    for function, args in (
         (box_ops.corners_to_center, ()),
         (box_ops.pairwise_iou, (np.zeros((2, 4)),)),
         (box_ops.normalized_to_pixels, ((10, 10),)),
-    ],
-)
-def test_wrong_last_dimension_raises(function, args):
-    with pytest.raises(ValueError, match=r"last dimension of size 4 .* Received: boxes\d?.shape=\(2, 5\)"):
-        function(np.zeros((2, 5)), *args)
+    ):
+        with pytest.raises(ValueError, match=r"last dimension of size 4 .* Received: boxes\d?.shape=\(2, 5\)"):
+            function(np.zeros((2, 5)), *args)
 
 
 def test_bad_image_shape_raises():
@@ -138,10 +135,10 @@ def test_decode_clips_large_log_scales():
     assert np.isinf(unclipped[0, 2])
 
 
-@pytest.mark.parametrize("variances", [(1.0, 1.0, 1.0), (0.1, 0.0, 0.2, 0.2)])
-def test_bad_variances_raise(variances):
-    with pytest.raises(ValueError, match=r"`variances` must be 4 positive numbers"):
-        box_ops.encode_deltas(np.ones((1, 4)), np.ones((1, 4)), variances)
+def test_bad_variances_raise():
+    for variances in ((1.0, 1.0, 1.0), (0.1, 0.0, 0.2, 0.2)):
+        with pytest.raises(ValueError, match=r"`variances` must be 4 positive numbers"):
+            box_ops.encode_deltas(np.ones((1, 4)), np.ones((1, 4)), variances)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -169,20 +166,17 @@ def test_anchors_offset_and_rectangular_stride():
     np.testing.assert_allclose(anchors, [[-1, -1, 1, 1], [-1, 3, 1, 5]])
 
 
-@pytest.mark.parametrize(
-    "kwargs,message",
-    [
+def test_bad_anchor_arguments_raise():
+    for kwargs, message in (
         ({"feature_shape": (0, 2)}, r"`feature_shape` must be \(height, width\) positive ints"),
         ({"stride": 0}, r"`stride` must be positive. Received: stride=0"),
         ({"scales": ()}, r"`scales` must be a non-empty sequence"),
         ({"aspect_ratios": (1.0, -2.0)}, r"`aspect_ratios` must be a non-empty sequence .* -2.0"),
-    ],
-)
-def test_bad_anchor_arguments_raise(kwargs, message):
-    arguments = {"feature_shape": (2, 2), "stride": 16, "scales": (32,), "aspect_ratios": (1.0,)}
-    arguments.update(kwargs)
-    with pytest.raises(ValueError, match=message):
-        box_ops.generate_anchors(**arguments)
+    ):
+        arguments = {"feature_shape": (2, 2), "stride": 16, "scales": (32,), "aspect_ratios": (1.0,)}
+        arguments.update(kwargs)
+        with pytest.raises(ValueError, match=message):
+            box_ops.generate_anchors(**arguments)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -297,17 +291,14 @@ def test_nms_drops_nan_and_handles_zero_boxes():
     np.testing.assert_array_equal(np_(empty["classes"]), -np.ones((2, 4)))
 
 
-@pytest.mark.parametrize(
-    "boxes_shape,scores_shape,kwargs,message",
-    [
+def test_nms_bad_input_raises():
+    for boxes_shape, scores_shape, kwargs, message in (
         ((1, 3, 4), (1, 3), {}, r"`scores` must have shape \(batch, num_boxes, num_classes\)"),
         ((1, 4, 4), (1, 3, 2), {}, r"leading dimensions must match `scores` \(1, 3\)"),
         ((1, 3, 3, 4), (1, 3, 2), {}, r"leading dimensions must match `scores` \(1, 3, 2\)"),
         ((1, 3, 5), (1, 3, 2), {}, r"last dimension of size 4"),
         ((1, 3, 4), (1, 3, 2), {"max_detections": 0}, r"`max_detections` must be a positive int"),
         ((1, 3, 4), (1, 3, 2), {"iou_threshold": 1.5}, r"`iou_threshold` must be in \[0, 1\]"),
-    ],
-)
-def test_nms_bad_input_raises(boxes_shape, scores_shape, kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        box_ops.non_max_suppression(np.zeros(boxes_shape), np.zeros(scores_shape), **kwargs)
+    ):
+        with pytest.raises(ValueError, match=message):
+            box_ops.non_max_suppression(np.zeros(boxes_shape), np.zeros(scores_shape), **kwargs)
