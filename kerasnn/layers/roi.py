@@ -13,24 +13,26 @@ and return ``(batch, num_boxes, output_height, output_width, channels)``.
 Both are vectorized over boxes and bins: no Python loop depends on the number of boxes.
 """
 
+import numbers
+
 import keras
 from keras import ops
 
 
 def _normalize_output_size(output_size):
-    size = (output_size, output_size) if isinstance(output_size, int) else output_size
+    size = (output_size, output_size) if isinstance(output_size, numbers.Integral) else output_size
     try:
         size = tuple(size)
     except TypeError:
         size = (output_size,)
     if len(size) != 2 or any(
-        not isinstance(s, int) or isinstance(s, bool) or s <= 0 for s in size
+        not isinstance(s, numbers.Integral) or isinstance(s, bool) or s <= 0 for s in size
     ):
         raise ValueError(
             "`output_size` must be a positive int or a tuple of 2 positive ints "
             f"(output_height, output_width). Received: output_size={output_size}"
         )
-    return size
+    return tuple(int(s) for s in size)
 
 
 def _check_input_shapes(features_shape, boxes_shape):
@@ -83,7 +85,11 @@ def _prepare(features, boxes, compute_dtype):
 
 
 def _check_sampling_ratio(sampling_ratio):
-    if not isinstance(sampling_ratio, int) or isinstance(sampling_ratio, bool) or sampling_ratio <= 0:
+    if (
+        not isinstance(sampling_ratio, numbers.Integral)
+        or isinstance(sampling_ratio, bool)
+        or sampling_ratio <= 0
+    ):
         raise ValueError(
             "`sampling_ratio` must be a positive int (samples per bin along each axis; the "
             "adaptive mode sampling_ratio <= 0 is not supported). "
@@ -389,7 +395,7 @@ class RoIAlign(_RoILayerBase):
         _check_sampling_ratio(sampling_ratio)
         if not isinstance(aligned, bool):
             raise ValueError(f"`aligned` must be a bool. Received: aligned={aligned!r}")
-        self.sampling_ratio = sampling_ratio
+        self.sampling_ratio = int(sampling_ratio)
         self.aligned = aligned
 
     def call(self, features, boxes):

@@ -24,6 +24,7 @@ each delta is then divided by its ``variance`` (SSD-style scaling; Detectron's
 """
 
 import math
+import numbers
 
 import keras
 from keras import ops
@@ -235,7 +236,7 @@ def generate_anchors(feature_shape, stride, scales, aspect_ratios, offset=0.5):
         ``[y1, x1, y2, x2]`` anchors.
     """
     if len(feature_shape) != 2 or any(
-        not isinstance(s, int) or isinstance(s, bool) or s <= 0 for s in feature_shape
+        not isinstance(s, numbers.Integral) or isinstance(s, bool) or s <= 0 for s in feature_shape
     ):
         raise ValueError(
             f"`feature_shape` must be (height, width) positive ints. Received: {feature_shape}"
@@ -249,6 +250,7 @@ def generate_anchors(feature_shape, stride, scales, aspect_ratios, offset=0.5):
             raise ValueError(
                 f"`{name}` must be a non-empty sequence of positive numbers. Received: {name}={values}"
             )
+    feature_shape = tuple(int(s) for s in feature_shape)
     ratios = ops.convert_to_tensor(list(aspect_ratios), "float32")
     sizes = ops.convert_to_tensor(list(scales), "float32")
     heights = ops.reshape(ops.sqrt(ratios)[:, None] * sizes[None, :], (-1,))  # (k,)
@@ -279,8 +281,8 @@ def non_max_suppression(
     with it (strict, as torchvision and ``tf.image.non_max_suppression``). Boxes whose score is
     not ``> score_threshold``, or is NaN, or that have a NaN coordinate, are never kept. At most
     ``max_detections_per_class`` boxes are kept per class; then the kept boxes of all classes are
-    merged and the ``max_detections`` best (ties: lower class, then higher rank within the class)
-    are returned. Every shape is static, so the function runs under ``jit_compile=True``.
+    merged and the ``max_detections`` best are returned (ties: the lower class first, then the
+    earlier position in that class's ranking). Every shape is static, so the function runs under ``jit_compile=True``.
 
     Args:
         boxes: ``(batch, num_boxes, 4)`` boxes shared by all classes, or
@@ -301,7 +303,7 @@ def non_max_suppression(
         ("max_detections_per_class", max_detections_per_class),
         ("max_detections", max_detections),
     ):
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"`{name}` must be a positive int. Received: {name}={value}")
     if not 0 <= iou_threshold <= 1:
         raise ValueError(f"`iou_threshold` must be in [0, 1]. Received: iou_threshold={iou_threshold}")

@@ -1,5 +1,7 @@
 """Tests of RoIPooling and RoIAlign against hand-computed cases and per-box NumPy references."""
 
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf  # GradientTape and tf.function input signatures
@@ -315,6 +317,14 @@ def test_bad_constructor_arguments_raise(cls):
     for spatial_scale in (0.0, -0.5, float("nan"), float("inf")):
         with pytest.raises(ValueError, match=r"`spatial_scale` must be a positive finite number"):
             cls(2, spatial_scale=spatial_scale)
+
+
+def test_numpy_integer_arguments_are_accepted_and_stored_as_int():
+    layer = RoIAlign(np.int64(3), sampling_ratio=np.int32(2))
+    config = layer.get_config()
+    assert config["output_size"] == (3, 3) and type(config["output_size"][0]) is int
+    assert type(config["sampling_ratio"]) is int
+    json.dumps(config)
 
 
 def test_bad_sampling_ratio_raises():
