@@ -324,7 +324,9 @@ class RoIPooling(_RoILayerBase):
 
     The gradient of each output goes to one cell holding the bin's maximum.
     Implementation: a 2-D sparse table of window maxima answers every bin with four lookups,
-    so the height, width and channels of the features must be static.
+    so the height, width and channels of the features must be static. The table holds
+    ``(floor(log2 H) + 1) * (floor(log2 W) + 1)`` max-filtered copies of the feature map (36 for
+    a 50 x 50 map), about 3.6 times the size of a 512-box 7 x 7 output.
     {shared_rules}
     Args:
         output_size: int or ``(output_height, output_width)``, positive.
