@@ -248,7 +248,8 @@ def generate_anchors(feature_shape, stride, scales, aspect_ratios, offset=0.5):
         values = tuple(values)
         if not values or any(not v > 0 for v in values):
             raise ValueError(
-                f"`{name}` must be a non-empty sequence of positive numbers. Received: {name}={values}"
+                f"`{name}` must be a non-empty sequence of positive numbers. "
+                f"Received: {name}={values}"
             )
     feature_shape = tuple(int(s) for s in feature_shape)
     ratios = ops.convert_to_tensor(list(aspect_ratios), "float32")
@@ -273,6 +274,7 @@ def non_max_suppression(
     max_detections=100,
     iou_threshold=0.5,
     score_threshold=None,
+    max_candidates_per_class=None,
 ):
     """Greedy per-class non-maximum suppression with fixed-size (padded) outputs.
 
@@ -282,7 +284,8 @@ def non_max_suppression(
     not ``> score_threshold``, or is NaN, or that have a NaN coordinate, are never kept. At most
     ``max_detections_per_class`` boxes are kept per class; then the kept boxes of all classes are
     merged and the ``max_detections`` best are returned (ties: the lower class first, then the
-    earlier position in that class's ranking). Every shape is static, so the function runs under ``jit_compile=True``.
+    earlier position in that class's ranking). Every shape is static, so the function runs
+    under ``jit_compile=True``.
 
     Args:
         boxes: ``(batch, num_boxes, 4)`` boxes shared by all classes, or
@@ -292,6 +295,10 @@ def non_max_suppression(
         max_detections: positive int, the size of the padded outputs.
         iou_threshold: float in ``[0, 1]``.
         score_threshold: float or ``None`` (no threshold).
+        max_candidates_per_class: if set, only the best this many boxes of each class enter the
+            suppression (Faster R-CNN's pre-NMS top-k). The suppression holds a
+            ``(batch, num_classes, k, k)`` IoU matrix and loops ``k`` times, where ``k`` is this
+            number or ``num_boxes``, so set it when there are thousands of boxes.
 
     Returns:
         A dict with ``"boxes"`` ``(batch, max_detections, 4)``, ``"scores"``
@@ -299,14 +306,19 @@ def non_max_suppression(
         ``"num_detections"`` ``(batch,)`` int32. Detections are sorted by decreasing score; the
         padding after ``num_detections`` has box 0, score 0 and class -1.
     """
-    for name, value in (
+    checked = [
         ("max_detections_per_class", max_detections_per_class),
         ("max_detections", max_detections),
-    ):
+    ]
+    if max_candidates_per_class is not None:
+        checked.append(("max_candidates_per_class", max_candidates_per_class))
+    for name, value in checked:
         if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"`{name}` must be a positive int. Received: {name}={value}")
     if not 0 <= iou_threshold <= 1:
-        raise ValueError(f"`iou_threshold` must be in [0, 1]. Received: iou_threshold={iou_threshold}")
+        raise ValueError(
+            f"`iou_threshold` must be in [0, 1]. Received: iou_threshold={iou_threshold}"
+        )
     scores = ops.convert_to_tensor(scores)
     if not keras.backend.is_float_dtype(scores.dtype):
         scores = ops.cast(scores, "float32")
@@ -350,14 +362,17 @@ def non_max_suppression(
         valid = ops.logical_and(valid, class_scores > score_threshold)
     neg_inf = ops.convert_to_tensor(-float("inf"), dtype)
     ranked_scores = ops.where(valid, class_scores, neg_inf)
-    if num_boxes == 0:
+    candidates = num_boxes
+    if max_candidates_per_class is not None:
+        candidates = min(num_boxes, int(max_candidates_per_class))
+    if candidates == 0:
         sorted_scores, order = ranked_scores, ops.zeros_like(ranked_scores, dtype="int32")
     else:
-        sorted_scores, order = ops.top_k(ranked_scores, k=num_boxes, sorted=True)
+        sorted_scores, order = ops.top_k(ranked_scores, k=candidates, sorted=True)
     sorted_boxes = ops.take_along_axis(class_boxes, order[..., None], axis=2)
     keep = sorted_scores > neg_inf
     iou = pairwise_iou(sorted_boxes, sorted_boxes)  # (B, C, N, N)
-    positions = ops.arange(num_boxes)
+    positions = ops.arange(candidates)
 
     def suppress_step(i, keep):
         kept_i = ops.take(keep, i, axis=-1)[..., None]  # final: only earlier boxes suppress i
@@ -366,21 +381,22 @@ def non_max_suppression(
         suppressed = ops.logical_and(ops.logical_and(kept_i, overlaps), later)
         return ops.logical_and(keep, ops.logical_not(suppressed))
 
-    keep = ops.fori_loop(0, num_boxes, suppress_step, keep)
+    keep = ops.fori_loop(0, candidates, suppress_step, keep)
     rank = ops.cumsum(ops.cast(keep, "int32"), axis=-1)
     keep = ops.logical_and(keep, rank <= max_detections_per_class)
 
     flat_scores = ops.reshape(ops.where(keep, sorted_scores, neg_inf), (batch, -1))
     flat_boxes = ops.reshape(sorted_boxes, (batch, -1, 4))
-    total = num_classes * num_boxes
+    total = num_classes * candidates
     if total < max_detections:  # pad so that top_k can return max_detections entries
-        flat_scores = ops.pad(flat_scores, [[0, 0], [0, max_detections - total]], constant_values=-float("inf"))
-        flat_boxes = ops.pad(flat_boxes, [[0, 0], [0, max_detections - total], [0, 0]])
+        padding = max_detections - total
+        flat_scores = ops.pad(flat_scores, [[0, 0], [0, padding]], constant_values=-float("inf"))
+        flat_boxes = ops.pad(flat_boxes, [[0, 0], [0, padding], [0, 0]])
     best_scores, best = ops.top_k(flat_scores, k=max_detections, sorted=True)
     found = best_scores > neg_inf
     out_boxes = ops.take_along_axis(flat_boxes, best[..., None], axis=1)
     out_boxes = ops.where(found[..., None], out_boxes, ops.zeros_like(out_boxes))
-    classes = ops.where(found, ops.cast(best // max(num_boxes, 1), "int32"), -1)
+    classes = ops.where(found, ops.cast(best // max(candidates, 1), "int32"), -1)
     return {
         "boxes": out_boxes,
         "scores": ops.where(found, best_scores, ops.zeros_like(best_scores)),

@@ -184,7 +184,8 @@ def test_bad_anchor_arguments_raise():
 # --------------------------------------------------------------------------------------------------
 
 
-def reference_nms(boxes, scores, iou_threshold, max_per_class, max_detections, score_threshold=None):
+def reference_nms(boxes, scores, iou_threshold, max_per_class, max_detections, score_threshold=None,
+                  max_candidates=None):
     """Per-image, per-class greedy NMS in plain NumPy; returns (box, score, class) lists."""
     results = []
     for image in range(scores.shape[0]):
@@ -192,6 +193,7 @@ def reference_nms(boxes, scores, iou_threshold, max_per_class, max_detections, s
         for cls in range(scores.shape[2]):
             class_boxes = boxes[image] if boxes.ndim == 3 else boxes[image, :, cls]
             order = sorted(range(scores.shape[1]), key=lambda i: (-scores[image, i, cls], i))
+            order = order[:max_candidates]
             chosen = []
             for i in order:
                 if score_threshold is not None and not scores[image, i, cls] > score_threshold:
@@ -242,18 +244,28 @@ def test_nms_threshold_is_strict_and_limits_apply():
     np.testing.assert_array_equal(np_(out["num_detections"]), [1])
     out = box_ops.non_max_suppression(boxes, scores, max_detections=3, score_threshold=0.1)
     np.testing.assert_allclose(np_(out["scores"]), [[0.9, 0.8, 0.0]])
+    # Only the best 2 boxes enter the suppression: the low-scoring third one is never considered.
+    out = box_ops.non_max_suppression(boxes, scores, max_detections=3, max_candidates_per_class=2)
+    np.testing.assert_allclose(np_(out["scores"]), [[0.9, 0.8, 0.0]])
+    np.testing.assert_array_equal(np_(out["classes"]), [[0, 0, -1]])
 
 
-@pytest.mark.parametrize("class_specific", [False, True])
-def test_nms_matches_numpy_reference_on_random_boxes(class_specific):
+@pytest.mark.parametrize("class_specific,max_candidates", [(False, None), (True, None), (False, 3)])
+def test_nms_matches_numpy_reference_on_random_boxes(class_specific, max_candidates):
     rng = np.random.default_rng(2)
     prefix = (2, 30, 3) if class_specific else (2, 30)
     corners = rng.uniform(0, 40, size=prefix + (2,))
     size = rng.uniform(5, 20, size=prefix + (2,))
     boxes = np.concatenate([corners, corners + size], axis=-1).astype("float32")
     scores = rng.uniform(size=(2, 30, 3)).astype("float32")
-    out = box_ops.non_max_suppression(boxes, scores, 5, 12, iou_threshold=0.3, score_threshold=0.2)
-    expected = reference_nms(boxes, scores, 0.3, 5, 12, score_threshold=0.2)
+    out = box_ops.non_max_suppression(
+        boxes, scores, 5, 12, iou_threshold=0.3, score_threshold=0.2,
+        max_candidates_per_class=max_candidates,
+    )
+    expected = reference_nms(boxes, scores, 0.3, 5, 12, 0.2, max_candidates)
+    if max_candidates is not None:  # the restriction must matter for this case to test it
+        unrestricted = reference_nms(boxes, scores, 0.3, 5, 12, 0.2)
+        assert [len(e) for e in expected] != [len(e) for e in unrestricted]
     for image in range(2):
         count = len(expected[image])
         assert int(np_(out["num_detections"])[image]) == count
@@ -299,6 +311,7 @@ def test_nms_bad_input_raises():
         ((1, 3, 5), (1, 3, 2), {}, r"last dimension of size 4"),
         ((1, 3, 4), (1, 3, 2), {"max_detections": 0}, r"`max_detections` must be a positive int"),
         ((1, 3, 4), (1, 3, 2), {"iou_threshold": 1.5}, r"`iou_threshold` must be in \[0, 1\]"),
+        ((1, 3, 4), (1, 3, 2), {"max_candidates_per_class": 0}, r"Received: max_candidates_per_class=0"),
     ):
         with pytest.raises(ValueError, match=message):
             box_ops.non_max_suppression(np.zeros(boxes_shape), np.zeros(scores_shape), **kwargs)
