@@ -55,15 +55,15 @@ class TransferHyperModel(keras_tuner.HyperModel):
         head_units = hp.Choice("head_units", [32, 64, 128], default=64)
         dropout = hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.3)
         learning_rate = hp.Float("learning_rate", 1e-3, 3e-2, sampling="log", default=5e-3)
-        num_weighted = len(models.backbone_layers_with_weights(backbone))
-        hp.Int("unfreeze_layers", 0, num_weighted, default=num_weighted // 2)
+        num_tunable = len(models.tunable_layers(backbone))
+        hp.Int("unfreeze_layers", 0, num_tunable, default=num_tunable // 2)
         models.set_trainable_tail(backbone, 0)  # feature extraction first
         model = models.classifier(backbone, self.num_classes, head_units, dropout)
         compile_classifier(model, learning_rate)
         return model
 
     def start_fine_tuning(self, hp, model):
-        """Unfreeze the top ``unfreeze_layers`` weighted layers; recompile with a lower rate."""
+        """Unfreeze the top ``unfreeze_layers`` tunable layers; recompile with a lower rate."""
         models.set_trainable_tail(model.get_layer("backbone"), hp["unfreeze_layers"])
         compile_classifier(model, hp["learning_rate"] * FINE_TUNING_LEARNING_RATE_FACTOR)
 
@@ -166,8 +166,7 @@ def pretrain_on_source(args, run, input_shape):
                                    data_dir=args.data_dir, batch_size=args.batch_size,
                                    image_size=args.image_size, seed=args.seed)
     backbone = models.small_cnn_backbone(input_shape)
-    model = models.classifier(backbone, spec.num_classes, freeze_batch_norm=False,
-                              name="source_classifier")
+    model = models.classifier(backbone, spec.num_classes, name="source_classifier")
     compile_classifier(model, 1e-3)
     history = run.fit("pretrain", model, load("train"), epochs=args.pretrain_epochs,
                       validation_data=load("validation"))
@@ -245,7 +244,7 @@ def main(argv=None):
     scratch_base = models.small_cnn_backbone(input_shape) if args.backbone == "small_cnn" else \
         models.keras_application(args.backbone, input_shape, weights=None)[0]
     scratch = models.classifier(scratch_base, spec.num_classes, hp["head_units"], hp["dropout"],
-                                freeze_batch_norm=False, name="scratch")
+                                name="scratch")
     compile_classifier(scratch, hp["learning_rate"])
     # The same epoch budget as feature extraction and fine-tuning together.
     histories["scratch"] = run.fit("scratch", scratch, train, epochs=2 * args.epochs, **fit)

@@ -9,7 +9,8 @@ layers, put a new head for the new problem, train the head with the convolutiona
 - ``keras_application``: any ``keras.applications`` base by name (``mobilenet_v2``, ``resnet50``,
   ...), without its top, with pooling, and the preprocessing function its weights expect;
 - ``classifier``: backbone -> Dense(head_units, relu) -> Dropout -> Dense(num_classes, softmax);
-- ``set_trainable_tail``: freeze the base except its last ``n`` layers that hold weights.
+- ``set_trainable_tail``: freeze the base except its last ``n`` tunable layers; batch
+  normalization stays frozen, hence in inference mode.
 """
 
 import sys
@@ -81,39 +82,41 @@ def keras_application(name, input_shape, weights=None):
     return backbone, preprocess_input
 
 
-def classifier(backbone, num_classes, head_units=64, dropout=0.3, freeze_batch_norm=True,
-               name="classifier"):
-    """The new head on a base: ``backbone -> Dense(head_units, relu) -> Dropout -> softmax``.
-
-    Args:
-        freeze_batch_norm: run the base with ``training=False``, so its batch-norm layers stay in
-            inference mode even when unfrozen: fine-tuning on a few examples must not overwrite
-            the source statistics. ``False`` for a base trained from scratch.
-    """
+def classifier(backbone, num_classes, head_units=64, dropout=0.3, name="classifier"):
+    """The new head on a base: ``backbone -> Dense(head_units, relu) -> Dropout -> softmax``."""
     inputs = keras.Input(backbone.input_shape[1:])
-    features = backbone(inputs, training=False) if freeze_batch_norm else backbone(inputs)
+    features = backbone(inputs)
     x = keras.layers.Dense(head_units, activation="relu", name="head_dense")(features)
     x = keras.layers.Dropout(dropout, name="head_dropout")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="head_output")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
-def backbone_layers_with_weights(backbone):
-    """The backbone's layers that hold weights, input to output."""
-    return [layer for layer in backbone.layers if layer.weights]
+def tunable_layers(backbone):
+    """The base's layers that fine-tuning may unfreeze: those with weights, except batch norm."""
+    return [
+        layer for layer in backbone.layers
+        if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)
+    ]
 
 
 def set_trainable_tail(backbone, num_layers):
-    """Freeze ``backbone`` except its last ``num_layers`` layers that hold weights.
+    """Freeze ``backbone`` except its last ``num_layers`` tunable layers (``tunable_layers``).
 
     ``num_layers=0`` is feature extraction; a larger value fine-tunes the top of the base.
-    Recompile the model afterwards: trainability is read when the train step is built.
+    Batch-norm layers always stay frozen, and a frozen Keras batch norm runs in inference mode:
+    fine-tuning on a few examples must not overwrite the statistics learned on the source. (Calling
+    the base with ``training=False`` inside a functional model is not enough in Keras 3: ``fit``'s
+    ``training=True`` overrides it.) Recompile the model afterwards: trainability is read when the
+    train step is built.
     """
-    weighted = backbone_layers_with_weights(backbone)
-    if not 0 <= num_layers <= len(weighted):
+    tunable = tunable_layers(backbone)
+    if not 0 <= num_layers <= len(tunable):
         raise ValueError(
-            f"num_layers must be in [0, {len(weighted)}] for this backbone; received {num_layers}."
+            f"num_layers must be in [0, {len(tunable)}] for this backbone; received {num_layers}."
         )
     backbone.trainable = True
-    for index, layer in enumerate(weighted):
-        layer.trainable = index >= len(weighted) - num_layers
+    for layer in backbone.layers:
+        layer.trainable = False
+    for layer in tunable[len(tunable) - num_layers:]:
+        layer.trainable = True
