@@ -54,8 +54,8 @@ def parse(argv):
                         help="random holdout splits to show its variance (default: 5)")
     parser.add_argument("--holdout-fraction", type=cli.positive_float, default=0.2,
                         help="share of the training data held out (default: 0.2)")
-    parser.add_argument("--loo-size", type=cli.positive_int, default=16,
-                        help="examples of the leave-one-out subset (default: 16)")
+    parser.add_argument("--loo-size", type=cli.positive_int, default=12,
+                        help="examples of the leave-one-out subset (default: 12)")
     args = cli.parse_args(parser, argv)
     if args.smoke:
         args.folds, args.holdout_repeats, args.loo_size = 2, 2, 4
