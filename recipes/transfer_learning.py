@@ -35,7 +35,9 @@ transferred to `kerasnn_shapes/target` (stars, rings, crescents, ellipses: class
 seen) with only `--shots` labelled images per class.
 """
 
-FINE_TUNING_LEARNING_RATE_FACTOR = 0.1
+# Fine-tuning moves pretrained convolutions, with batch norm frozen: Adam's first steps are about
+# one learning rate per weight whatever the gradient, so the rate must be far below the head's.
+FINE_TUNING_LEARNING_RATE_FACTOR = 0.01
 
 
 class TransferHyperModel(keras_tuner.HyperModel):
@@ -109,8 +111,8 @@ def parse(argv):
                              "pretrain small_cnn on --source-dataset, ImageNet for applications")
     parser.add_argument("--shots", type=int, default=10,
                         help="labelled training examples per class on the target task; 0 = all (default: 10)")
-    parser.add_argument("--pretrain-epochs", type=cli.positive_int, default=8,
-                        help="epochs of source pretraining for small_cnn (default: 8)")
+    parser.add_argument("--pretrain-epochs", type=cli.positive_int, default=12,
+                        help="epochs of source pretraining for small_cnn (default: 12)")
     parser.add_argument("--patience", type=cli.positive_int, default=10,
                         help="early-stopping patience in epochs (default: 10)")
     parser.add_argument("--image-size", type=cli.positive_int, default=None,
@@ -168,8 +170,9 @@ def pretrain_on_source(args, run, input_shape):
     backbone = models.small_cnn_backbone(input_shape)
     model = models.classifier(backbone, spec.num_classes, name="source_classifier")
     compile_classifier(model, 1e-3)
+    # Keep the best epoch: the source model's validation accuracy still swings between epochs.
     history = run.fit("pretrain", model, load("train"), epochs=args.pretrain_epochs,
-                      validation_data=load("validation"))
+                      validation_data=load("validation"), callbacks=[early_stopping(args.patience)])
     path = run.file("backbone.weights.h5")
     backbone.save_weights(path)
     return path, history
@@ -183,7 +186,7 @@ def pretrain_on_source(args, run, input_shape):
 def target_data(args, preprocess):
     splits = data.standard_splits(args.dataset, args.data_dir)
     subsets = {}
-    for split, per_class in (("train", args.shots), ("validation", max(args.shots, 25))):
+    for split, per_class in (("train", args.shots), ("validation", max(args.shots, 50))):
         x, y = data.load_arrays(args.dataset, splits[split], data_dir=args.data_dir,
                                 image_size=args.image_size)
         if per_class:
