@@ -9,6 +9,7 @@ or raw class scores (``output_activation=None``).
 """
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 
@@ -333,6 +334,13 @@ class NearestNeighbors(layers.Layer):
 
     Returns:
         ``(batch, num_classes)`` vote frequencies.
+
+    Example:
+        >>> layer = NearestNeighbors(num_examples=2, num_classes=2, k=1, distance="l1")
+        >>> layer.build((None, 2))
+        >>> layer.set_weights([np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([0.0, 1.0])])
+        >>> layer(np.array([[0.9, 0.8]])).numpy().argmax(-1)
+        array([1])
     """
 
     def __init__(self, num_examples, num_classes, k=1, distance="l2", **kwargs):
@@ -395,8 +403,6 @@ def nearest_neighbor_classifier(train_inputs, train_labels, num_classes, *, k=1,
         train_labels: ``(N,)`` integer class ids.
         num_classes, k, distance: see ``NearestNeighbors``.
     """
-    import numpy as np
-
     train_inputs = np.asarray(train_inputs, dtype="float32")
     train_labels = np.asarray(train_labels)
     if len(train_inputs) != len(train_labels):
