@@ -1,13 +1,16 @@
-"""Shared test set-up: TensorFlow backend, quiet logs, and a temporary tfds data directory.
+"""Shared test set-up: TensorFlow backend, quiet logs, offline, a temporary tfds data directory.
 
 Every test session builds the embedded tfds datasets into its own temporary directory, so tests
-never read or write the user's ``~/tensorflow_datasets`` and never touch the network.
+never read or write the user's ``~/tensorflow_datasets``, and ``KERASNN_OFFLINE=1`` keeps them
+off the network.
 """
 
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Tests use local data only, whatever the machine can reach (tests of the probe unset this).
+os.environ["KERASNN_OFFLINE"] = "1"
 
 import pytest  # noqa: E402
 

@@ -14,8 +14,10 @@ Set the environment variable ``KERASNN_OFFLINE=1`` to forbid any download attemp
 """
 
 import dataclasses
+import functools
 import os
 import socket
+import threading
 
 import numpy as np
 import tensorflow as tf
@@ -23,7 +25,8 @@ import tensorflow_datasets as tfds
 
 from kerasnn.data import builders
 
-# Datasets smaller than this are cached in memory after decoding (decoding dominates small epochs).
+# Datasets whose decoded examples are smaller than this are cached in memory (decoding
+# dominates the epochs of small datasets).
 CACHE_LIMIT_BYTES = 256 * 2**20
 
 # The host most tfds catalogue datasets download from; used only to decide "online" quickly.
@@ -43,19 +46,36 @@ def embedded_names():
     names = []
     for name, builder_class in builders.EMBEDDED.items():
         configs = builder_class.BUILDER_CONFIGS
-        names.extend(f"{name}/{config.name}" for config in configs) if configs else names.append(name)
+        names.extend([f"{name}/{config.name}" for config in configs] if configs else [name])
     return names
 
 
 def is_online(timeout=3.0):
-    """Whether tfds downloads can work: False when ``KERASNN_OFFLINE`` is set or the probe fails."""
+    """Whether downloads can work: False when ``KERASNN_OFFLINE`` is set or the probe fails.
+
+    The probe (a TCP connection to the host most tfds datasets download from, name lookup
+    included) is bounded by ``timeout`` seconds and its answer is remembered for the process.
+    """
     if os.environ.get("KERASNN_OFFLINE", "").lower() in ("1", "true", "yes"):
         return False
-    try:
-        socket.create_connection(_PROBE_ADDRESS, timeout=timeout).close()
-        return True
-    except OSError:
-        return False
+    return _probe(_PROBE_ADDRESS, timeout)
+
+
+@functools.lru_cache(maxsize=None)
+def _probe(address, timeout):
+    reached = []
+
+    def connect():  # in a thread: socket timeouts do not bound the name lookup
+        try:
+            socket.create_connection(address, timeout=timeout).close()
+            reached.append(True)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=connect, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(reached)
 
 
 def _offline_message(name):
@@ -79,10 +99,6 @@ def get_builder(name, data_dir=None):
             builder.download_and_prepare()
         return builder
 
-    online = is_online()
-    if not online:
-        # Keep tfds from reaching for Google Cloud Storage metadata, which would hang offline.
-        tfds.core.utils.gcs_utils._is_gcs_disabled = True
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError as error:
@@ -91,7 +107,8 @@ def get_builder(name, data_dir=None):
             "nor in the tfds catalogue."
         ) from error
     if not builder.is_prepared():
-        if not online:
+        # Checked before tfds starts: offline, its downloader retries for many minutes.
+        if not is_online():
             raise DatasetUnavailableError(_offline_message(name))
         builder.download_and_prepare()
     return builder
@@ -126,13 +143,17 @@ def standard_splits(name, data_dir=None):
     """tfds split strings for ``train``, ``validation`` and ``test``.
 
     Datasets that lack a split get it sliced from ``train``: without ``validation`` the last 10%
-    of ``train`` is held out; with ``train`` alone (``tf_flowers``) it is cut 70% / 15% / 15%.
+    of ``train`` is held out, without ``test`` the last 15%; with ``train`` alone
+    (``tf_flowers``) it is cut 70% / 15% / 15%. Training parts are always prefixes of ``train``
+    (``train`` or ``train[:N%]``), which is what ``load`` shuffles by default.
     """
     available = describe(name, data_dir).split_sizes
     if "validation" in available and "test" in available:
         return {"train": "train", "validation": "validation", "test": "test"}
     if "test" in available:
         return {"train": "train[:90%]", "validation": "train[90%:]", "test": "test"}
+    if "validation" in available:
+        return {"train": "train[:85%]", "validation": "validation", "test": "train[85%:]"}
     return {"train": "train[:70%]", "validation": "train[70%:85%]", "test": "train[85%:]"}
 
 
@@ -167,14 +188,20 @@ def load(
         image_size: resize square images to this side (``None`` keeps the stored size).
         supervised: ``(image, label)`` pairs; ``False`` gives the full feature dicts (boxes,
             masks, ...), with ``"image"`` scaled like the supervised input.
-        shuffle: shuffle examples every epoch (default: for splits starting with ``"train"``).
+        shuffle: shuffle examples every epoch (default: only for training parts, i.e. ``train``
+            and its prefixes ``train[:N]``, never for held-out slices such as ``train[85%:]``).
         augment: a callable (e.g. a ``keras.Sequential`` of random preprocessing layers) applied
-            to each batch of images; pass it for training data only.
-        cache: keep decoded examples in memory (default: when the dataset is under 256 MiB).
+            to each batch of images with ``training=True``; pass it for training data only.
+        cache: keep the decoded (uint8) examples in memory; default: when they take less than
+            256 MiB.
         seed: shuffle seed.
     """
     builder = get_builder(name, data_dir)
     dataset = builder.as_dataset(split=split, shuffle_files=False)
+    if cache is None:
+        cache = _decoded_bytes(builder.info, split) < CACHE_LIMIT_BYTES
+    if cache:
+        dataset = dataset.cache()
     if supervised:
         input_key, label_key = builder.info.supervised_keys
         dataset = dataset.map(
@@ -186,11 +213,19 @@ def load(
             lambda example: {**example, "image": scale_image(example["image"], image_size)},
             num_parallel_calls=tf.data.AUTOTUNE,
         )
-    if cache is None:
-        cache = (builder.info.dataset_size or 0) < CACHE_LIMIT_BYTES
     if shuffle is None:
-        shuffle = split.startswith("train")
-    return batch(dataset, batch_size, shuffle=shuffle, augment=augment, cache=cache, seed=seed)
+        shuffle = split == "train" or split.startswith("train[:")
+    return batch(dataset, batch_size, shuffle=shuffle, augment=augment, seed=seed)
+
+
+def _decoded_bytes(info, split):
+    """Memory the decoded examples of ``split`` take (infinite when a shape is not fixed)."""
+    per_example = 0
+    for feature in tf.nest.flatten(info.features.get_tensor_info()):
+        if feature.shape is None or None in feature.shape:
+            return float("inf")
+        per_example += int(np.prod(feature.shape, dtype=np.int64)) * feature.dtype.size
+    return per_example * info.splits[split].num_examples
 
 
 def _scale_input(value, image_size):
@@ -199,18 +234,26 @@ def _scale_input(value, image_size):
 
 
 def batch(dataset, batch_size, *, shuffle=False, augment=None, cache=False, seed=0):
-    """Cache, shuffle, batch, augment and prefetch a dataset of examples, in that order."""
+    """Cache, shuffle, batch, augment and prefetch a dataset of examples, in that order.
+
+    ``augment`` applies to the images: the first element of ``(image, label)`` pairs, or the
+    ``"image"`` entry of feature dicts.
+    """
     if cache:
         dataset = dataset.cache()
     if shuffle:
         dataset = dataset.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
     if augment is not None:
-        dataset = dataset.map(
-            lambda images, *rest: (augment(images, training=True), *rest),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
+        dataset = dataset.map(lambda *batch: _augment_images(augment, batch),
+                              num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _augment_images(augment, batch):
+    if len(batch) == 1 and isinstance(batch[0], dict):
+        return {**batch[0], "image": augment(batch[0]["image"], training=True)}
+    return (augment(batch[0], training=True), *batch[1:])
 
 
 def from_arrays(inputs, labels, batch_size=32, **kwargs):

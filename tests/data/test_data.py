@@ -17,6 +17,13 @@ def test_shapes_examples_are_deterministic_and_boxes_match_masks(config):
         example = shapes.generate_example(spec, "train", index)
         again = shapes.generate_example(spec, "train", index)
         np.testing.assert_array_equal(example["image"], again["image"])
+        np.testing.assert_array_equal(example["mask"], again["mask"])
+        assert example["label"] == again["label"]
+        for obj, same in zip(example["objects"], again["objects"], strict=True):
+            np.testing.assert_array_equal(obj["bbox"], same["bbox"])
+            assert obj["label"] == same["label"]
+        # The image-level label is the class of the image's largest object.
+        assert example["label"] in {obj["label"] for obj in example["objects"]}
         assert example["image"].shape == (spec.image_size, spec.image_size, 3)
         assert spec.min_objects <= len(example["objects"]) <= spec.max_objects
         mask = example["mask"][..., 0]
@@ -30,8 +37,6 @@ def test_shapes_examples_are_deterministic_and_boxes_match_masks(config):
                     y0, x0, y1, x1 = np.rint(other["bbox"] * spec.image_size).astype(int)
                     inside[y0:y1, x0:x1] = True
             assert not np.any((mask == obj["label"] + 1) & ~inside)
-    # The image-level label is the class of an object of the image.
-    assert example["label"] in {obj["label"] for obj in example["objects"]}
 
 
 def test_single_object_box_is_the_tight_box_of_its_mask():
@@ -93,12 +98,17 @@ def test_load_applies_augmentation_to_images_only(tfds_data_dir):
     np.testing.assert_array_equal(np.sort(labels), np.sort(expected))
 
 
-def test_unsupervised_load_keeps_boxes_and_masks(tfds_data_dir):
+def test_unsupervised_load_keeps_boxes_and_masks_and_augments_images(tfds_data_dir):
     example = next(iter(data.load("kerasnn_shapes/target", "test[:4]", data_dir=tfds_data_dir,
                                   batch_size=4, supervised=False)))
     assert {"image", "label", "objects", "mask"} <= set(example)
     assert example["image"].dtype.name == "float32"
     assert example["objects"]["bbox"].shape[-1] == 4
+    flipped = next(iter(data.load("kerasnn_shapes/target", "test[:4]", data_dir=tfds_data_dir,
+                                  batch_size=4, supervised=False,
+                                  augment=lambda images, training: images[:, :, ::-1])))
+    np.testing.assert_array_equal(flipped["image"].numpy(), example["image"].numpy()[:, :, ::-1])
+    np.testing.assert_array_equal(flipped["mask"].numpy(), example["mask"].numpy())
 
 
 def test_unknown_dataset_names_the_embedded_ones(tfds_data_dir):
@@ -124,6 +134,43 @@ def test_is_online_answers_quickly_when_the_probe_is_refused(monkeypatch):
     assert time.time() - started < 5
 
 
+def test_is_online_bounds_a_hanging_name_lookup(monkeypatch):
+    monkeypatch.delenv("KERASNN_OFFLINE", raising=False)
+    monkeypatch.setattr(data, "_PROBE_ADDRESS", ("hangs.example", 443))
+
+    def hang(*args, **kwargs):  # what a lookup through an unreachable DNS server does
+        time.sleep(30)
+
+    monkeypatch.setattr(data.socket, "create_connection", hang)
+    started = time.time()
+    assert data.is_online(timeout=0.5) is False
+    assert time.time() - started < 3
+
+
+def test_kerasnn_offline_forbids_downloads_without_probing(monkeypatch):
+    monkeypatch.setenv("KERASNN_OFFLINE", "1")
+    monkeypatch.setattr(data, "_probe", lambda *args: pytest.fail("probed the network"))
+    assert data.is_online() is False
+
+
+def test_training_prefixes_are_shuffled_held_out_slices_are_not(tfds_data_dir):
+    def labels(split):
+        dataset = data.load("kerasnn_digits", split, data_dir=tfds_data_dir, batch_size=1000)
+        return [np.concatenate([y for _, y in dataset.as_numpy_iterator()]) for _ in range(2)]
+
+    first, second = labels("train[:300]")
+    assert not np.array_equal(first, second) and sorted(first) == sorted(second)
+    first, second = labels("train[85%:]")
+    np.testing.assert_array_equal(first, second)
+
+
+def test_cache_decision_uses_decoded_size(tfds_data_dir):
+    info = data.get_builder("kerasnn_digits", tfds_data_dir).info
+    # 8x8x1 uint8 image + int64 label per example.
+    assert data._decoded_bytes(info, "test") == 360 * (64 + 8)
+    assert data._decoded_bytes(info, "train[:10]") == 10 * (64 + 8)
+
+
 def test_per_class_subset_takes_exactly_n_of_each_class():
     labels = np.array([0] * 5 + [1] * 3 + [2] * 7)
     chosen = data.per_class_subset(labels, 3, seed=1)
@@ -136,7 +183,15 @@ def test_per_class_subset_takes_exactly_n_of_each_class():
 def test_standard_splits_slice_what_is_missing(tfds_data_dir, monkeypatch):
     assert data.standard_splits("kerasnn_digits", tfds_data_dir) == {
         "train": "train", "validation": "validation", "test": "test"}
-    only_train = data.DatasetSpec("x", (1,), 2, ("a", "b"), {"train": 10})
-    monkeypatch.setattr(data, "describe", lambda name, data_dir=None: only_train)
+    available = {}
+    monkeypatch.setattr(data, "describe",
+                        lambda name, data_dir=None: data.DatasetSpec("x", (1,), 2, ("a", "b"), available))
+    available.update(train=10)
     assert data.standard_splits("x") == {
         "train": "train[:70%]", "validation": "train[70%:85%]", "test": "train[85%:]"}
+    available.update(test=5)
+    assert data.standard_splits("x") == {"train": "train[:90%]", "validation": "train[90%:]", "test": "test"}
+    del available["test"]
+    available.update(validation=5)
+    assert data.standard_splits("x") == {"train": "train[:85%]", "validation": "validation",
+                                         "test": "train[85%:]"}
