@@ -26,28 +26,24 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received {value}")
-    return value
+def _bounded(convert, noun, is_valid):
+    """An argparse type: ``convert`` the text, then require ``is_valid``; one-line errors."""
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {noun}, received {text!r}") from None
+        if not is_valid(value):
+            raise argparse.ArgumentTypeError(f"expected {noun}, received {value}")
+        return value
+
+    return parse
 
 
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, received {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, received {value}")
-    return value
-
-
-positive_int = _positive_int
-positive_float = _positive_float
+positive_int = _bounded(int, "a positive integer", lambda value: value > 0)
+non_negative_int = _bounded(int, "a non-negative integer", lambda value: value >= 0)
+positive_float = _bounded(float, "a positive number", lambda value: value > 0)
 
 
 def recipe_parser(name, description, *, dataset, epochs, batch_size=32, max_trials=5, tuner="random"):
@@ -63,17 +59,17 @@ def recipe_parser(name, description, *, dataset, epochs, batch_size=32, max_tria
                         help=f"embedded dataset or tfds catalogue name (default: {dataset})")
     parser.add_argument("--data-dir", default=os.environ.get("TFDS_DATA_DIR"),
                         help="tfds data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)")
-    parser.add_argument("--epochs", type=_positive_int, default=epochs,
+    parser.add_argument("--epochs", type=positive_int, default=epochs,
                         help=f"training epochs per run (default: {epochs})")
-    parser.add_argument("--batch-size", type=_positive_int, default=batch_size,
+    parser.add_argument("--batch-size", type=positive_int, default=batch_size,
                         help=f"examples per batch (default: {batch_size})")
     parser.add_argument("--tuner", choices=TUNERS, default=tuner,
                         help=f"KerasTuner search; 'none' trains the default hyperparameters (default: {tuner})")
-    parser.add_argument("--max-trials", type=_positive_int, default=max_trials,
+    parser.add_argument("--max-trials", type=positive_int, default=max_trials,
                         help=f"tuner trials (default: {max_trials})")
     parser.add_argument("--output-dir", default=os.path.join("runs", name),
                         help=f"run directory (default: runs/{name})")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: 0)")
     parser.add_argument("--overwrite", action="store_true",
                         help="start over instead of resuming the run directory")
     parser.add_argument("--smoke", action="store_true",
@@ -90,17 +86,35 @@ def parse_args(parser, argv=None):
     return args
 
 
+# Flags that do not change a run's results: a rerun may change them and still resume.
+NOT_SETTINGS = ("output_dir", "overwrite", "data_dir", "max_trials")
+
+
+def run_directory(args):
+    """The run directory of a parsed command line (``--output-dir``, ``--overwrite``).
+
+    It resumes only a run made with the same settings (every flag but ``NOT_SETTINGS``;
+    ``--max-trials`` may grow to extend a search) and otherwise exits 2 before writing anything.
+    """
+    from kerasnn import reporting
+
+    settings = {name: value for name, value in vars(args).items() if name not in NOT_SETTINGS}
+    return reporting.RunDirectory(args.output_dir, overwrite=args.overwrite, settings=settings)
+
+
 def recipe_main(main):
     """Decorate a recipe's ``main``: user errors exit 2 with one line on stderr, no traceback."""
-    from kerasnn import data  # deferred: parsing ``--help`` should not import TensorFlow
 
     @functools.wraps(main)
     def wrapper(argv=None):
+        from kerasnn import data, reporting  # at call time: the user errors they define
+
         # tf.function retracing notices are about Keras internals, not the person's run.
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
         try:
             return main(argv)
-        except (UserError, data.UnknownDatasetError, data.DatasetUnavailableError) as error:
+        except (UserError, data.UnknownDatasetError, data.DatasetUnavailableError,
+                reporting.RunSettingsMismatch) as error:
             print(f"error: {error}", file=sys.stderr)
             raise SystemExit(2) from None
 

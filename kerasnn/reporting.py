@@ -8,11 +8,13 @@ Layout (``RunDirectory(path)``)::
     model.keras       the final model
     tuner/            the KerasTuner project (resumed on a rerun)
     logs/<phase>/     TensorBoard logs
+    settings.json     the settings of the run (a rerun with other settings is refused)
     phases/           finished phases (weights + history): a rerun skips them
     backup/<phase>/   ``BackupAndRestore`` state of an interrupted phase: a rerun continues it
 
 Running the same command again therefore resumes: finished phases are loaded, an interrupted one
-continues from its last epoch, and the tuner continues its trials.
+continues from its last finished epoch (its history keeps the epochs before the interruption;
+``EarlyStopping``'s best weights from before it are not kept), and the tuner continues its trials.
 """
 
 import csv
@@ -26,14 +28,43 @@ import keras
 import numpy as np
 
 
-class RunDirectory:
-    """A recipe's output directory; ``overwrite=True`` deletes what an earlier run left there."""
+class RunSettingsMismatch(ValueError):
+    """The run directory holds a run made with other settings: resuming it would mix them."""
 
-    def __init__(self, path, *, overwrite=False):
+
+class RunDirectory:
+    """A recipe's output directory.
+
+    Args:
+        path: the directory; created if missing.
+        overwrite: delete what an earlier run left there first.
+        settings: a JSON-able dict of what determines the results (dataset, epochs, seed, ...).
+            A directory that holds a run with other settings raises ``RunSettingsMismatch``
+            before anything is written, rather than resuming it into a mixed result.
+    """
+
+    def __init__(self, path, *, overwrite=False, settings=None):
         self.path = os.path.abspath(path)
         if overwrite and os.path.isdir(self.path):
             shutil.rmtree(self.path)
+        settings_path = self.file("settings.json")
+        if settings is not None:
+            settings = json.loads(json.dumps(settings))  # tuples become lists, as when read back
+            if os.path.exists(settings_path):
+                with open(settings_path) as file:
+                    stored = json.load(file)
+                changed = [f"{key}: {stored.get(key)!r} -> {settings.get(key)!r}"
+                           for key in sorted(set(stored) | set(settings))
+                           if stored.get(key) != settings.get(key)]
+                if changed:
+                    raise RunSettingsMismatch(
+                        f"{self.path} holds a run with other settings ({'; '.join(changed)}); "
+                        "pass --overwrite to start over or choose another --output-dir"
+                    )
         os.makedirs(self.plots_dir, exist_ok=True)
+        if settings is not None:
+            with open(settings_path, "w") as file:
+                json.dump(settings, file, indent=2)
 
     def file(self, *parts):
         return os.path.join(self.path, *parts)
@@ -51,17 +82,26 @@ class RunDirectory:
         return os.path.join(self.plots_dir, f"{name}.png")
 
     def callbacks(self, phase):
-        """What every training run uses: resume after interruption, stop on NaN, TensorBoard."""
+        """What every training run uses: an epoch log that survives interruption, resume after
+        interruption, stop on NaN, TensorBoard."""
         return [
+            # Before BackupAndRestore: an epoch is logged before it is backed up, so an
+            # interruption between the two makes the rerun log it again (``_read_epoch_log``
+            # keeps the last row), never lose it.
+            keras.callbacks.CSVLogger(self._epoch_log(phase), append=True),
             keras.callbacks.BackupAndRestore(self.file("backup", phase)),
             keras.callbacks.TerminateOnNaN(),
             keras.callbacks.TensorBoard(self.file("logs", phase)),
         ]
 
+    def _epoch_log(self, phase):
+        return self.file("backup", f"{phase}.epochs.csv")
+
     def fit(self, phase, model, x, *, epochs, callbacks=(), verbose=2, **fit_kwargs):
         """``model.fit`` that a rerun skips once ``phase`` has finished, or resumes if interrupted.
 
-        Returns the history dict (metric name -> list of per-epoch values).
+        Returns the history dict (metric name -> list of per-epoch values), including the epochs
+        trained before an interruption.
         """
         weights_path = self.file("phases", f"{phase}.weights.h5")
         history_path = self.file("phases", f"{phase}.history.json")
@@ -74,19 +114,21 @@ class RunDirectory:
                 model.load_weights(weights_path)
             with open(history_path) as file:
                 return json.load(file)
+        os.makedirs(self.file("backup"), exist_ok=True)
         fit_kwargs.setdefault("shuffle", False)  # tf.data pipelines shuffle themselves
-        history = model.fit(
+        model.fit(
             x,
             epochs=epochs,
             callbacks=self.callbacks(phase) + list(callbacks),
             verbose=verbose,
             **fit_kwargs,
-        ).history
-        history = {name: [float(value) for value in values] for name, values in history.items()}
+        )
+        history = _read_epoch_log(self._epoch_log(phase))
         os.makedirs(self.file("phases"), exist_ok=True)
         model.save_weights(weights_path)
         with open(history_path, "w") as file:
             json.dump(history, file)
+        os.remove(self._epoch_log(phase))
         return history
 
     def write_metrics(self, metrics):
@@ -139,6 +181,18 @@ class RunDirectory:
         path = self.file("model.keras")
         model.save(path)
         return path
+
+
+def _read_epoch_log(path):
+    """``CSVLogger``'s rows as a history dict; a repeated epoch keeps its last row."""
+    with open(path, newline="") as file:
+        rows = {int(row.pop("epoch")): row for row in csv.DictReader(file)}
+    history = {}
+    for name in next(iter(rows.values()), {}):
+        values = [rows[epoch][name] for epoch in sorted(rows)]
+        if any(value != "NA" for value in values):  # CSVLogger writes NA for absent values
+            history[name] = [float("nan") if value == "NA" else float(value) for value in values]
+    return history
 
 
 def _epochs(values):

@@ -13,11 +13,14 @@ How to run:
         --weights imagenet --image-size 160 --shots 0
 """
 
+import contextlib
 import os
+import socket
 import time
 
 import keras
 import keras_tuner
+import numpy as np
 
 from kerasnn import cli, data, models, reporting, tuning
 
@@ -109,7 +112,7 @@ def parse(argv):
     parser.add_argument("--weights", default=None,
                         help="'imagenet' (keras.applications) or a weights file for the base; default: "
                              "pretrain small_cnn on --source-dataset, ImageNet for applications")
-    parser.add_argument("--shots", type=int, default=10,
+    parser.add_argument("--shots", type=cli.non_negative_int, default=10,
                         help="labelled training examples per class on the target task; 0 = all (default: 10)")
     parser.add_argument("--pretrain-epochs", type=cli.positive_int, default=12,
                         help="epochs of source pretraining for small_cnn (default: 12)")
@@ -118,8 +121,6 @@ def parse(argv):
     parser.add_argument("--image-size", type=cli.positive_int, default=None,
                         help="resize images to this side (default: the dataset's, 160 for applications)")
     args = cli.parse_args(parser, argv)
-    if args.shots < 0:
-        raise cli.UserError(f"--shots must be >= 0; received {args.shots}")
     if args.smoke:
         args.pretrain_epochs, args.shots = 1, min(args.shots, 2) or 2
     return args
@@ -128,6 +129,30 @@ def parse(argv):
 """
 ## The base: pretrained here, or from `keras.applications`
 """
+
+
+def input_shape_for(args, spec):
+    """The base's input shape; settles ``args.image_size`` (160 for applications by default)."""
+    height, width, channels = spec.input_shape
+    if args.image_size is None:
+        if args.backbone != "small_cnn":
+            args.image_size = 160
+        elif height is None or height != width:
+            raise cli.UserError(
+                f"images of {args.dataset} are {height}x{width}, not of one square size; "
+                "pass --image-size")
+    side = args.image_size or height
+    return (side, side, channels)
+
+
+def check_source(args, input_shape):
+    """The source dataset must exist and have the target's channels (it is resized to its side)."""
+    source = data.describe(args.source_dataset, args.data_dir)
+    if source.input_shape[-1] != input_shape[-1]:
+        raise cli.UserError(
+            f"--source-dataset {args.source_dataset} has {source.input_shape[-1]} channels but "
+            f"--dataset {args.dataset} has {input_shape[-1]}: pretrain on images like the target's, "
+            "or pass --weights")
 
 
 def backbone_factory(args, input_shape):
@@ -140,33 +165,60 @@ def backbone_factory(args, input_shape):
             _, preprocess = models.keras_application(args.backbone, input_shape, weights=None)
         except ValueError as error:
             raise cli.UserError(str(error)) from None
-        weights = args.weights or "imagenet"
-        make = lambda: models.keras_application(args.backbone, input_shape,  # noqa: E731
-                                                weights=weights if weights == "imagenet" else None)[0]
+        imagenet = "imagenet" if (args.weights or "imagenet") == "imagenet" else None
+        make = lambda: models.keras_application(args.backbone, input_shape, weights=imagenet)[0]  # noqa: E731
     if args.weights and args.weights != "imagenet":
         if not os.access(args.weights, os.R_OK):
             raise cli.UserError(f"cannot read --weights file {args.weights!r}")
         make = _with_weights(make, args.weights)
 
+    online = data.is_online()
     try:
-        make()  # fail now, before any training, if the weights cannot be had
-    except cli.UserError:
-        raise
+        # Fail now, before any training, if the weights cannot be had. Offline, Keras may still
+        # find ImageNet weights in its cache, but must not try (and hang on) a download.
+        with contextlib.nullcontext() if online else _network_disabled():
+            make()
     except Exception as error:  # Keras raises several types for a bad file or a failed download
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise cli.UserError(f"cannot load the base's weights ({args.weights}): {reason}") from None
+        where = "" if online else "; the network is unreachable and Keras has no cached copy"
+        raise cli.UserError(
+            f"cannot load the base's weights ({args.weights or 'imagenet'}): {reason}{where}") from None
     keras.backend.clear_session()
     return make, preprocess
+
+
+@contextlib.contextmanager
+def _network_disabled():
+    """Within: every new network connection fails at once (downloads use create_connection)."""
+
+    def refuse(*args, **kwargs):
+        raise OSError("network access is disabled (offline or KERASNN_OFFLINE=1)")
+
+    connect = socket.create_connection
+    socket.create_connection = refuse
+    try:
+        yield
+    finally:
+        socket.create_connection = connect
+
+
+def _with_weights(make_backbone, weights_path):
+    def make():
+        backbone = make_backbone()
+        backbone.load_weights(weights_path)
+        return backbone
+
+    return make
 
 
 def pretrain_on_source(args, run, input_shape):
     """Train small_cnn on the source task; return the path of the base's weights."""
     splits = data.standard_splits(args.source_dataset, args.data_dir)
     spec = data.describe(args.source_dataset, args.data_dir)
-    take = "[:256]" if args.smoke else ""
-    load = lambda split: data.load(args.source_dataset, splits[split] + take,  # noqa: E731
-                                   data_dir=args.data_dir, batch_size=args.batch_size,
-                                   image_size=args.image_size, seed=args.seed)
+    resize = None if spec.input_shape[:2] == input_shape[:2] else input_shape[0]
+    load = lambda split: data.load(args.source_dataset, splits[split], data_dir=args.data_dir,  # noqa: E731
+                                   batch_size=args.batch_size, image_size=resize,
+                                   seed=args.seed).take(8 if args.smoke else -1)
     backbone = models.small_cnn_backbone(input_shape)
     model = models.classifier(backbone, spec.num_classes, name="source_classifier")
     compile_classifier(model, 1e-3)
@@ -180,32 +232,41 @@ def pretrain_on_source(args, run, input_shape):
 
 """
 ## Few labelled examples of the target task
+
+`--shots N` keeps N labelled training images per class (and up to 50 per class of the
+validation split, for early stopping and the tuner); `--shots 0` streams whole splits. The test
+split is always used whole.
 """
 
 
 def target_data(args, preprocess):
     splits = data.standard_splits(args.dataset, args.data_dir)
+
+    def prepared(dataset):
+        if preprocess is None:
+            return dataset
+        return dataset.map(lambda x, y: (preprocess(x * 255.0), y))
+
+    def stream(split, batch_size):
+        return prepared(data.load(args.dataset, splits[split], data_dir=args.data_dir,
+                                  batch_size=batch_size, image_size=args.image_size,
+                                  shuffle=split == "train", seed=args.seed))
+
+    test = stream("test", 256).take(1 if args.smoke else -1)
+    if args.shots == 0:
+        return stream("train", args.batch_size), stream("validation", 256), test
     subsets = {}
-    for split, per_class in (("train", args.shots), ("validation", max(args.shots, 50))):
+    for split in ("train", "validation"):
         x, y = data.load_arrays(args.dataset, splits[split], data_dir=args.data_dir,
                                 image_size=args.image_size)
-        if per_class:
-            keep = data.per_class_subset(y, min(per_class, int(min(_counts(y)))), seed=args.seed)
-            x, y = x[keep], y[keep]
-        if preprocess is not None:
-            x = preprocess(x * 255.0)
-        subsets[split] = data.from_arrays(x, y, args.batch_size, shuffle=split == "train", seed=args.seed)
-    test = data.load(args.dataset, splits["test"] + ("[:128]" if args.smoke else ""),
-                     data_dir=args.data_dir, batch_size=256, image_size=args.image_size)
-    if preprocess is not None:
-        test = test.map(lambda x, y: (preprocess(x * 255.0), y))
+        per_class = args.shots if split == "train" else min(max(args.shots, 50), *np.bincount(y)[np.unique(y)])
+        try:
+            keep = data.per_class_subset(y, per_class, seed=args.seed)
+        except ValueError as error:
+            raise cli.UserError(f"--shots {args.shots}: {error}") from None
+        subsets[split] = prepared(data.from_arrays(x[keep], y[keep], args.batch_size,
+                                                   shuffle=split == "train", seed=args.seed))
     return subsets["train"], subsets["validation"], test
-
-
-def _counts(labels):
-    import numpy as np
-
-    return np.bincount(labels)[np.unique(labels)]
 
 
 """
@@ -219,16 +280,17 @@ def main(argv=None):
     started = time.time()
     keras.utils.set_random_seed(args.seed)
     spec = data.describe(args.dataset, args.data_dir)
-    if args.image_size is None and args.backbone != "small_cnn":
-        args.image_size = 160
-    side = args.image_size
-    input_shape = (side, side, spec.input_shape[-1]) if side else spec.input_shape
+    pretrain = args.backbone == "small_cnn" and not args.weights
+    input_shape = input_shape_for(args, spec)
+    if pretrain:
+        check_source(args, input_shape)
     make_backbone, preprocess = backbone_factory(args, input_shape)
     train, validation, test = target_data(args, preprocess)
 
-    run = reporting.RunDirectory(args.output_dir, overwrite=args.overwrite)
+    # Everything above only reads; from here on the run directory is written.
+    run = cli.run_directory(args)
     histories = {}
-    if args.backbone == "small_cnn" and not args.weights:
+    if pretrain:
         weights_path, histories["pretrain"] = pretrain_on_source(args, run, input_shape)
         make_backbone = _with_weights(make_backbone, weights_path)
 
@@ -275,7 +337,7 @@ def main(argv=None):
     run.write_metrics({
         "recipe": "transfer_learning",
         "dataset": args.dataset,
-        "source_dataset": args.source_dataset if args.backbone == "small_cnn" and not args.weights else None,
+        "source_dataset": args.source_dataset if pretrain else None,
         "backbone": args.backbone,
         "weights": args.weights or ("pretrained on source" if args.backbone == "small_cnn" else "imagenet"),
         "shots_per_class": args.shots,
@@ -287,15 +349,6 @@ def main(argv=None):
         "trials": tuning.trials(tuner),
     })
     return accuracy
-
-
-def _with_weights(make_backbone, weights_path):
-    def make():
-        backbone = make_backbone()
-        backbone.load_weights(weights_path)
-        return backbone
-
-    return make
 
 
 def plot_test_accuracy(run, accuracy):

@@ -51,9 +51,24 @@ def test_interrupted_phase_resumes_from_its_last_epoch(tmp_path):
         run.fit("phase", tiny_model(), tiny_data(), epochs=5, callbacks=[Interrupt()], verbose=0)
     model = tiny_model()
     history = run.fit("phase", model, tiny_data(), epochs=5, verbose=0)
-    # Two epochs were backed up before the interruption; the rerun trains the remaining three.
-    assert len(history["loss"]) == 3
+    # Two epochs were backed up before the interruption; the rerun trains the remaining three,
+    # and the history still has all five.
     assert int(model.optimizer.iterations.numpy()) == 5 * 4
+    assert len(history["loss"]) == len(history["accuracy"]) == 5
+    assert history["loss"][-1] < history["loss"][0]
+
+
+def test_settings_mismatch_is_refused_before_anything_is_written(tmp_path):
+    run = reporting.RunDirectory(tmp_path / "run", settings={"epochs": 3, "dataset": "a", "sizes": (1, 2)})
+    run.write_metrics({"recipe": "demo"})
+    # The same settings resume (tuples and lists are the same once stored).
+    reporting.RunDirectory(tmp_path / "run", settings={"epochs": 3, "dataset": "a", "sizes": [1, 2]})
+    with pytest.raises(reporting.RunSettingsMismatch,
+                       match=r"other settings \(epochs: 3 -> 4\); pass --overwrite to start over"):
+        reporting.RunDirectory(tmp_path / "run", settings={"epochs": 4, "dataset": "a", "sizes": [1, 2]})
+    assert sorted(os.listdir(tmp_path / "run")) == ["metrics.json", "plots", "settings.json"]
+    reporting.RunDirectory(tmp_path / "run", overwrite=True, settings={"epochs": 4})
+    assert sorted(os.listdir(tmp_path / "run")) == ["plots", "settings.json"]
 
 
 def test_overwrite_starts_over(tmp_path):

@@ -55,13 +55,14 @@ def application_names():
     return sorted(_application_names().values())
 
 
-def keras_application(name, input_shape, weights=None):
+def keras_application(application, input_shape, weights=None, name="backbone"):
     """A ``keras.applications`` base by name, ``include_top=False`` with average pooling.
 
     Args:
-        name: case- and underscore-insensitive (``mobilenet_v2`` finds ``MobileNetV2``).
+        application: case- and underscore-insensitive (``mobilenet_v2`` finds ``MobileNetV2``).
         input_shape: ``(height, width, 3)``.
         weights: ``None``, ``"imagenet"`` (downloaded by Keras) or a weights file path.
+        name: the model's name (``"backbone"``, like ``small_cnn_backbone``'s).
 
     Returns:
         ``(backbone, preprocess_input)``: the model and the function mapping ``[0, 255]`` RGB
@@ -70,14 +71,15 @@ def keras_application(name, input_shape, weights=None):
     Raises:
         ValueError: unknown name (the message lists the known ones).
     """
-    constructor_name = _application_names().get(name.lower().replace("_", ""))
+    constructor_name = _application_names().get(application.lower().replace("_", ""))
     if constructor_name is None:
         raise ValueError(
-            f"Unknown backbone {name!r}; expected 'small_cnn' or a keras.applications model: "
+            f"Unknown backbone {application!r}; expected 'small_cnn' or a keras.applications model: "
             f"{', '.join(application_names())}."
         )
     constructor = getattr(keras.applications, constructor_name)
-    backbone = constructor(include_top=False, weights=weights, input_shape=input_shape, pooling="avg")
+    backbone = constructor(include_top=False, weights=weights, input_shape=input_shape,
+                           pooling="avg", name=name)
     preprocess_input = sys.modules[constructor.__module__].preprocess_input
     return backbone, preprocess_input
 

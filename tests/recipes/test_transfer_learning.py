@@ -47,14 +47,45 @@ def test_smoke_run_writes_the_run_directory(smoke_run):
     assert phases == {"pretrain", "scratch", "feature_extraction", "fine_tuning"}
 
 
-def test_rerun_resumes_and_overwrite_starts_over(smoke_run):
+def phase_files(output_dir):
+    phases = os.path.join(output_dir, "phases")
+    return {name: os.path.getmtime(os.path.join(phases, name)) for name in os.listdir(phases)}
+
+
+def test_rerun_resumes_and_overwrite_starts_over(smoke_run, capsys):
     argv, output_dir, accuracy = smoke_run
-    before = trial_files(output_dir)
-    assert transfer_learning.main(argv) == pytest.approx(accuracy)  # every phase loaded, not retrained
-    assert trial_files(output_dir) == before  # no trial redone
+    trials, phases = trial_files(output_dir), phase_files(output_dir)
+    assert len(phases) == 8  # weights and history of pretrain, scratch, feature extraction, fine-tuning
+    assert transfer_learning.main(argv) == pytest.approx(accuracy)
+    assert trial_files(output_dir) == trials  # no trial redone
+    assert phase_files(output_dir) == phases  # every phase loaded, none retrained
+    # Other settings in the same directory: refused, nothing touched.
+    with pytest.raises(SystemExit) as exit_info:
+        transfer_learning.main(argv + ["--seed", "1"])
+    assert exit_info.value.code == 2
+    assert "other settings (seed: 0 -> 1)" in capsys.readouterr().err
+    assert phase_files(output_dir) == phases
     transfer_learning.main(argv + ["--overwrite"])
     after = trial_files(output_dir)
-    assert set(after) == set(before) and all(after[name] > before[name] for name in before)
+    assert set(after) == set(trials) and all(after[name] > trials[name] for name in trials)
+
+
+def test_keras_application_base_with_a_local_weights_file(tfds_data_dir, tmp_path):
+    from kerasnn import models
+
+    base, _ = models.keras_application("mobilenet_v3_small", (32, 32, 3))
+    weights = str(tmp_path / "base.weights.h5")
+    base.save_weights(weights)
+    output_dir = str(tmp_path / "run")
+    accuracy = transfer_learning.main([
+        "--smoke", "--tuner", "none", "--backbone", "mobilenet_v3_small", "--weights", weights,
+        "--image-size", "32", "--data-dir", tfds_data_dir, "--output-dir", output_dir])
+    with open(os.path.join(output_dir, "metrics.json")) as file:
+        metrics = json.load(file)
+    assert (metrics["backbone"], metrics["weights"], metrics["source_dataset"]) == (
+        "mobilenet_v3_small", weights, None)
+    assert metrics["test"]["fine_tuning_accuracy"] == pytest.approx(accuracy["fine_tuning"])
+    assert not os.path.exists(os.path.join(output_dir, "phases", "pretrain.weights.h5"))
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -66,19 +97,33 @@ def test_rerun_resumes_and_overwrite_starts_over(smoke_run):
     (["--epochs", "0"], "argument --epochs: expected a positive integer, received 0"),
     (["--batch-size", "-1"], "argument --batch-size: expected a positive integer, received -1"),
     (["--max-trials", "0"], "argument --max-trials: expected a positive integer, received 0"),
-    (["--shots", "-3"], "--shots must be >= 0; received -3"),
+    (["--shots", "-3"], "argument --shots: expected a non-negative integer, received -3"),
+    (["--source-dataset", "no_such_source"], "Unknown dataset 'no_such_source'"),
+    (["--dataset", "kerasnn_digits"],
+     "--source-dataset kerasnn_shapes/source has 3 channels but --dataset kerasnn_digits has 1"),
+    (["--backbone", "mobilenet_v2"], "cannot load the base's weights (imagenet)"),
 ])
 def test_bad_input_exits_2_with_one_line_and_leaves_the_run_untouched(
-        extra, message, tfds_data_dir, tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("KERASNN_OFFLINE", "1")
+        extra, message, tfds_data_dir, tmp_path, capsys):
+    check_refused(["--smoke", *extra], message, tfds_data_dir, tmp_path, capsys)
+
+
+def test_more_shots_than_examples_is_refused(tfds_data_dir, tmp_path, capsys):
+    # Not under --smoke, which caps the shots at 2.
+    check_refused(["--shots", "500"], "--shots 500: Class 0 has ", tfds_data_dir, tmp_path, capsys)
+
+
+def check_refused(extra, message, tfds_data_dir, tmp_path, capsys):
     output_dir = tmp_path / "run"
     output_dir.mkdir()
     (output_dir / "metrics.json").write_text("{}")
     with pytest.raises(SystemExit) as exit_info:
-        transfer_learning.main(["--smoke", "--overwrite", "--data-dir", tfds_data_dir,
+        transfer_learning.main(["--overwrite", "--data-dir", tfds_data_dir,
                                 "--output-dir", str(output_dir), *extra])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1, err
+    # One error line, last; before it at most tfds' progress bars if it built a dataset first.
+    assert "Traceback" not in err and message in err.splitlines()[-1], err
+    assert sum("error:" in line for line in err.splitlines()) == 1, err
     assert sorted(os.listdir(output_dir)) == ["metrics.json"]
     assert (output_dir / "metrics.json").read_text() == "{}"
