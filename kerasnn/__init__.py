@@ -11,12 +11,11 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "cli",
     "data",
-    "explain",
     "layers",
-    "losses",
     "metrics",
     "models",
     "ops",
+    "plots",
     "reporting",
     "tuning",
 )

@@ -51,9 +51,12 @@ def recipe_parser(name, description, *, dataset, epochs, batch_size=32, max_tria
 
     Args:
         name: recipe name, used for the default output directory ``runs/<name>``.
-        description: one paragraph shown by ``--help``.
+        description: shown by ``--help``; a recipe passes its module docstring, of which the
+            ``Description:`` section is kept.
         dataset, epochs, batch_size, max_trials, tuner: this recipe's defaults.
     """
+    if "Description:" in description:
+        description = description.split("Description:")[1].split("How to run:")[0].strip()
     parser = _OneLineParser(prog=f"{name}.py", description=description)
     parser.add_argument("--dataset", default=dataset,
                         help=f"embedded dataset or tfds catalogue name (default: {dataset})")

@@ -18,14 +18,6 @@ import numpy as np
 
 from kerasnn.reporting import format_table
 
-TUNER_CLASSES = {
-    "random": keras_tuner.RandomSearch,
-    "bayesian": keras_tuner.BayesianOptimization,
-    "grid": keras_tuner.GridSearch,
-    "hyperband": keras_tuner.Hyperband,
-}
-
-
 class FreshSessionHyperModel(keras_tuner.HyperModel):
     """Wraps a hypermodel (or a ``build(hp)`` function) and clears the Keras session before
     every build, so the models of finished trials are released."""
@@ -46,6 +38,54 @@ class FreshSessionHyperModel(keras_tuner.HyperModel):
         return super().fit(hp, model, *args, **kwargs)
 
 
+class ResumableGridSearchOracle(keras_tuner.oracles.GridSearchOracle):
+    """``GridSearchOracle`` that resumes: KerasTuner 1.4.8 does not save the order of the grid
+    combinations it tried, so a reloaded grid search creates no new trial. Rebuild that order
+    from the finished trials."""
+
+    def set_state(self, state):
+        super().set_state(state)
+        started = [self.trials[trial_id] for trial_id in self.start_order if trial_id in self.trials]
+        by_values = functools.cmp_to_key(
+            lambda a, b: self._compare(a.hyperparameters.values, b.hyperparameters.values))
+        self._ordered_ids = type(self._ordered_ids)()
+        for trial in sorted(started, key=by_values):
+            self._ordered_ids.insert(trial.trial_id)
+        self._populate_next = list(self.end_order)
+
+
+KINDS = ("random", "bayesian", "grid", "hyperband")
+
+
+def make_oracle(kind, *, objective="val_accuracy", max_trials=5, max_epochs=10, seed=0):
+    """The KerasTuner oracle (search strategy) of ``kind``; every kind resumes from its project.
+
+    Args:
+        kind: ``random``, ``bayesian``, ``grid`` or ``hyperband``.
+        objective: the metric to optimise (name or ``keras_tuner.Objective``).
+        max_trials: number of trials (random, bayesian, grid).
+        max_epochs: Hyperband's largest budget per model (it decides the trials itself).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"Unknown tuner {kind!r}; expected one of none, {', '.join(KINDS)}.")
+    if kind == "hyperband":
+        return keras_tuner.oracles.HyperbandOracle(
+            objective, max_epochs=max_epochs, factor=3, hyperband_iterations=1, seed=seed)
+    oracle_class = {
+        "random": keras_tuner.oracles.RandomSearchOracle,
+        "bayesian": keras_tuner.oracles.BayesianOptimizationOracle,
+        "grid": ResumableGridSearchOracle,
+    }[kind]
+    return oracle_class(objective=objective, max_trials=max_trials, seed=seed)
+
+
+class _HyperbandTuner(keras_tuner.Hyperband):
+    """Hyperband's trial logic (epoch budgets, warm starts) on an oracle from ``make_oracle``."""
+
+    def __init__(self, oracle, **kwargs):
+        keras_tuner.Tuner.__init__(self, oracle=oracle, **kwargs)
+
+
 def make_tuner(
     kind,
     hypermodel,
@@ -64,32 +104,35 @@ def make_tuner(
 
     Args:
         hypermodel: a ``keras_tuner.HyperModel`` or a ``build(hp) -> keras.Model`` function.
-        objective: the metric to optimise (name or ``keras_tuner.Objective``).
-        max_trials: number of trials (random, bayesian, grid).
-        max_epochs: Hyperband's largest budget per model (it decides trials itself).
-        directory, project_name: where the tuner keeps its trials; an existing project resumes.
+        objective, max_trials, max_epochs, seed: the search (``make_oracle``).
+        directory, project_name: where the tuner keeps its trials; an existing project resumes
+            (a larger ``max_trials`` extends the search).
         overwrite: start the search over.
+        **kwargs: other ``keras_tuner.Tuner`` arguments.
     """
     if kind == "none":
         return None
-    if kind not in TUNER_CLASSES:
-        raise ValueError(f"Unknown tuner {kind!r}; expected one of none, {', '.join(TUNER_CLASSES)}.")
-    options = dict(
-        hypermodel=FreshSessionHyperModel(hypermodel),
-        objective=objective,
-        directory=directory,
-        project_name=project_name,
-        overwrite=overwrite,
-        seed=seed,
-        **kwargs,
-    )
-    if kind == "hyperband":
-        options.update(max_epochs=max_epochs, factor=3, hyperband_iterations=1)
-    else:
-        options.update(max_trials=max_trials)
-    tuner = TUNER_CLASSES[kind](**options)
+    oracle = make_oracle(kind, objective=objective, max_trials=max_trials, max_epochs=max_epochs,
+                         seed=seed)
+    tuner_class = _HyperbandTuner if kind == "hyperband" else keras_tuner.Tuner
+    tuner = tuner_class(oracle=oracle, hypermodel=FreshSessionHyperModel(hypermodel),
+                        directory=directory, project_name=project_name, overwrite=overwrite, **kwargs)
     _print_each_trial(tuner)
     return tuner
+
+
+def search(tuner, hypermodel, *fit_args, seed=0, **fit_kwargs):
+    """Run ``tuner``'s search quietly (one line per trial), print its table, and return the best
+    hyperparameters (the defaults without a tuner). Leaves a fresh Keras session seeded with
+    ``seed``, ready to build the final model.
+    """
+    if tuner is not None:
+        tuner.search(*fit_args, verbose=0, **fit_kwargs)
+        print(summary(tuner))
+    hp = best_hyperparameters(tuner, hypermodel)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    return hp
 
 
 def _print_each_trial(tuner):
@@ -123,7 +166,7 @@ def best_hyperparameters(tuner, hypermodel):
 
 
 def trials(tuner):
-    """Every finished trial as a dict (id, score, status, hyperparameter values), best first."""
+    """The completed trials as dicts (id, score, status, hyperparameter values), best first."""
     if tuner is None:
         return []
     rows = []
@@ -144,30 +187,6 @@ def summary(tuner):
 # KerasTuner scores a trial on one validation set. With little data that score is noisy, and the
 # course's answer is k-fold cross-validation: train k times, each time holding out a different
 # fold, and average the k validation scores. ``CrossValidationTuner`` does that for any oracle.
-
-class ResumableGridSearchOracle(keras_tuner.oracles.GridSearchOracle):
-    """``GridSearchOracle`` that resumes: KerasTuner 1.4.8 does not save the order of the grid
-    combinations it tried, so a reloaded grid search creates no new trial. Rebuild that order
-    from the finished trials."""
-
-    def set_state(self, state):
-        super().set_state(state)
-        started = [self.trials[trial_id] for trial_id in self.start_order if trial_id in self.trials]
-        by_values = functools.cmp_to_key(
-            lambda a, b: self._compare(a.hyperparameters.values, b.hyperparameters.values))
-        self._ordered_ids = type(self._ordered_ids)()
-        for trial in sorted(started, key=by_values):
-            self._ordered_ids.insert(trial.trial_id)
-        self._populate_next = list(self.end_order)
-
-
-ORACLE_CLASSES = {
-    "random": keras_tuner.oracles.RandomSearchOracle,
-    "bayesian": keras_tuner.oracles.BayesianOptimizationOracle,
-    "grid": ResumableGridSearchOracle,
-    "hyperband": keras_tuner.oracles.HyperbandOracle,
-}
-
 
 def kfold_indices(num_examples, num_folds, *, seed=0, labels=None):
     """``[(train_indices, validation_indices), ...]`` of k-fold cross-validation.
@@ -322,11 +341,7 @@ def make_cross_validation_tuner(
     for ``kind="none"``."""
     if kind == "none":
         return None
-    if kind not in ORACLE_CLASSES:
-        raise ValueError(f"Unknown tuner {kind!r}; expected one of none, {', '.join(ORACLE_CLASSES)}.")
-    if kind == "hyperband":
-        oracle = ORACLE_CLASSES[kind](objective=objective, max_epochs=max_epochs, factor=3, seed=seed)
-    else:
-        oracle = ORACLE_CLASSES[kind](objective=objective, max_trials=max_trials, seed=seed)
+    oracle = make_oracle(kind, objective=objective, max_trials=max_trials, max_epochs=max_epochs,
+                         seed=seed)
     return CrossValidationTuner(oracle, hypermodel, num_folds=num_folds, stratify=stratify, seed=seed,
                                 directory=directory, project_name=project_name, overwrite=overwrite)

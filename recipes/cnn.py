@@ -94,7 +94,7 @@ class EpochTimer(keras.callbacks.Callback):
 def parse(argv):
     parser = cli.recipe_parser(
         "cnn",
-        __doc__.split("Description:")[1].split("How to run:")[0].strip(),
+        __doc__,
         dataset="kerasnn_digits", epochs=20, batch_size=32, max_trials=3, tuner="random",
     )
     parser.add_argument("--search-epochs", type=cli.positive_int, default=8,
@@ -118,7 +118,7 @@ def main(argv=None):
     train, validation, test = (data.load(args.dataset, splits[name] + take, data_dir=args.data_dir,
                                          batch_size=args.batch_size, seed=args.seed)
                                for name in ("train", "validation", "test"))
-    run = reporting.RunDirectory(args.output_dir, overwrite=args.overwrite)
+    run = cli.run_directory(args)
 
     """
     ## Search the VGG's filters, depth and dropout
@@ -127,10 +127,8 @@ def main(argv=None):
     tuner = tuning.make_tuner(args.tuner, build_vgg, objective="val_accuracy", max_trials=args.max_trials,
                               max_epochs=args.search_epochs, directory=run.tuner_dir,
                               overwrite=args.overwrite, seed=args.seed)
-    if tuner is not None:
-        tuner.search(train, validation_data=validation, epochs=args.search_epochs, verbose=0)
-        print(tuning.summary(tuner))
-    hp = tuning.best_hyperparameters(tuner, build_vgg)
+    hp = tuning.search(tuner, build_vgg, train, validation_data=validation,
+                       epochs=args.search_epochs, seed=args.seed)
 
     """
     ## Train every network the same way

@@ -46,7 +46,7 @@ def make_build_model(input_shape, num_classes):
 def parse(argv):
     parser = cli.recipe_parser(
         "cross_validation",
-        __doc__.split("Description:")[1].split("How to run:")[0].strip(),
+        __doc__,
         dataset="kerasnn_moons", epochs=20, batch_size=32, max_trials=3, tuner="random",
     )
     parser.add_argument("--folds", type=cli.positive_int, default=5, help="k of k-fold (default: 5)")
@@ -139,7 +139,7 @@ def main(argv=None):
     started = time.time()
     (x, y), (x_test, y_test) = load_training_pool(args)
     num_classes = int(max(y.max(), y_test.max())) + 1
-    run = reporting.RunDirectory(args.output_dir, overwrite=args.overwrite)
+    run = cli.run_directory(args)
     build_model = make_build_model(x.shape[1:], num_classes)
     default_hp = tuning.default_hyperparameters(build_model)
 

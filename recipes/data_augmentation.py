@@ -94,7 +94,7 @@ class AugmentedHyperModel(keras_tuner.HyperModel):
 def parse(argv):
     parser = cli.recipe_parser(
         "data_augmentation",
-        __doc__.split("Description:")[1].split("How to run:")[0].strip(),
+        __doc__,
         dataset="kerasnn_digits", epochs=100, batch_size=32, max_trials=4, tuner="none",
     )
     parser.add_argument("--per-class", type=cli.positive_int, default=10,
@@ -135,17 +135,15 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     spec = data.describe(args.dataset, args.data_dir)
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = load_data(args)
-    run = reporting.RunDirectory(args.output_dir, overwrite=args.overwrite)
+    run = cli.run_directory(args)
     plain_train = data.from_arrays(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed)
 
     hypermodel = AugmentedHyperModel(spec.input_shape, spec.num_classes, args)
     tuner = tuning.make_tuner(args.tuner, hypermodel, objective="val_accuracy", max_trials=args.max_trials,
                               max_epochs=args.epochs, directory=run.tuner_dir, overwrite=args.overwrite,
                               seed=args.seed)
-    if tuner is not None:
-        tuner.search(plain_train, validation_data=(x_val, y_val), epochs=args.epochs, verbose=0)
-        print(tuning.summary(tuner))
-    hp = tuning.best_hyperparameters(tuner, hypermodel)
+    hp = tuning.search(tuner, hypermodel, plain_train, validation_data=(x_val, y_val),
+                       epochs=args.epochs, seed=args.seed)
 
     """
     ## Without and with augmentation: same network, same images, same epochs

@@ -59,7 +59,7 @@ def make_build_model(input_shape, num_classes, loss):
 def parse(argv):
     parser = cli.recipe_parser(
         "linear_classifier",
-        __doc__.split("Description:")[1].split("How to run:")[0].strip(),
+        __doc__,
         dataset="kerasnn_digits", epochs=30, batch_size=32, max_trials=4, tuner="random",
     )
     parser.add_argument("--loss", choices=sorted(LOSSES), default="crossentropy",
@@ -96,16 +96,14 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     spec = data.describe(args.dataset, args.data_dir)
     train, validation, test = load_splits(args)
-    run = reporting.RunDirectory(args.output_dir, overwrite=args.overwrite)
+    run = cli.run_directory(args)
 
     build_model = make_build_model(spec.input_shape, spec.num_classes, args.loss)
     tuner = tuning.make_tuner(args.tuner, build_model, objective="val_accuracy", max_trials=args.max_trials,
                               max_epochs=args.epochs, directory=run.tuner_dir, overwrite=args.overwrite,
                               seed=args.seed)
-    if tuner is not None:
-        tuner.search(train, validation_data=validation, epochs=args.epochs, verbose=0)
-        print(tuning.summary(tuner))
-    hp = tuning.best_hyperparameters(tuner, build_model)
+    hp = tuning.search(tuner, build_model, train, validation_data=validation, epochs=args.epochs,
+                       seed=args.seed)
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(args.seed)

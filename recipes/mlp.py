@@ -66,7 +66,7 @@ def load(name, args):
 def parse(argv):
     parser = cli.recipe_parser(
         "mlp",
-        __doc__.split("Description:")[1].split("How to run:")[0].strip(),
+        __doc__,
         dataset="kerasnn_moons", epochs=40, batch_size=32, max_trials=4, tuner="random",
     )
     parser.add_argument("--widths", type=cli.positive_int, nargs="+", default=[1, 2, 4, 8, 16, 64],
@@ -170,7 +170,7 @@ def main(argv=None):
     tuned = load(args.dataset, args)
     task, num_classes = task_of(tuned["train"][1])
     input_shape = tuned["train"][0].shape[1:]
-    run = reporting.RunDirectory(args.output_dir, overwrite=args.overwrite)
+    run = cli.run_directory(args)
 
     width_rows, fits = width_sweep(args, regression)
     plot_width_sweep(width_rows, fits, run.plot_path("universal_approximation"))
@@ -196,13 +196,9 @@ def main(argv=None):
     tuner = tuning.make_tuner(args.tuner, build_model, objective="val_loss", max_trials=args.max_trials,
                               max_epochs=args.epochs, directory=run.tuner_dir, overwrite=args.overwrite,
                               seed=args.seed)
-    if tuner is not None:
-        tuner.search(batches("train", True), validation_data=batches("validation", False),
-                     epochs=args.epochs, verbose=0)
-        print(tuning.summary(tuner))
-    hp = tuning.best_hyperparameters(tuner, build_model)
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(args.seed)
+    hp = tuning.search(tuner, build_model, batches("train", True),
+                       validation_data=batches("validation", False), epochs=args.epochs,
+                       seed=args.seed)
     model = build_model(hp)
     history = run.fit("best", model, batches("train", True), epochs=args.epochs,
                       validation_data=batches("validation", False), verbose=0)

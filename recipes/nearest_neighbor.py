@@ -64,7 +64,7 @@ def seconds_per_image(model, inputs, repeats=3, batch_size=256):
 def parse(argv):
     parser = cli.recipe_parser(
         "nearest_neighbor",
-        __doc__.split("Description:")[1].split("How to run:")[0].strip(),
+        __doc__,
         dataset="kerasnn_digits", epochs=30, batch_size=32, max_trials=2 * len(K_VALUES), tuner="grid",
     )
     return cli.parse_args(parser, argv)
@@ -81,7 +81,7 @@ def main(argv=None):
     arrays = {name: data.load_arrays(args.dataset, splits[name] + take, data_dir=args.data_dir)
               for name in ("train", "validation", "test")}
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = (arrays[n] for n in ("train", "validation", "test"))
-    run = reporting.RunDirectory(args.output_dir, overwrite=args.overwrite)
+    run = cli.run_directory(args)
 
     """
     ## Choose k and the distance on validation data
@@ -90,11 +90,8 @@ def main(argv=None):
     tuner = tuning.make_tuner(args.tuner, hypermodel, objective="val_accuracy", max_trials=args.max_trials,
                               max_epochs=args.epochs, directory=run.tuner_dir, overwrite=args.overwrite,
                               seed=args.seed)
-    if tuner is not None:
-        tuner.search(x_train, y_train, validation_data=(x_val, y_val), epochs=1, verbose=0)
-        print(tuning.summary(tuner))
-    hp = tuning.best_hyperparameters(tuner, hypermodel)
-    keras.backend.clear_session()
+    hp = tuning.search(tuner, hypermodel, x_train, y_train, validation_data=(x_val, y_val),
+                       epochs=1, seed=args.seed)
     knn = hypermodel.build(hp)
     knn_accuracy = accuracy(knn, x_test, y_test)
     knn_time = seconds_per_image(knn, x_test)

@@ -64,7 +64,7 @@ class EpochClock(keras.callbacks.Callback):
 def parse(argv):
     parser = cli.recipe_parser(
         "optimizers",
-        __doc__.split("Description:")[1].split("How to run:")[0].strip(),
+        __doc__,
         dataset="kerasnn_moons", epochs=30, batch_size=32, max_trials=4, tuner="none",
     )
     parser.add_argument("--target-loss", type=cli.positive_float, default=0.15,
@@ -151,7 +151,7 @@ def main(argv=None):
     args = parse(argv)
     started = time.time()
     splits = load(args)
-    run = reporting.RunDirectory(args.output_dir, overwrite=args.overwrite)
+    run = cli.run_directory(args)
 
     results = race(args, splits)
     plot_curves(results, args.target_loss, run.plot_path("loss_curves"))
@@ -176,13 +176,9 @@ def main(argv=None):
     tuner = tuning.make_tuner(args.tuner, build_model, objective="val_loss", max_trials=args.max_trials,
                               max_epochs=args.epochs, directory=run.tuner_dir, overwrite=args.overwrite,
                               seed=args.seed)
-    if tuner is not None:
-        tuner.search(batches("train", True), validation_data=batches("validation", False),
-                     epochs=args.epochs, verbose=0)
-        print(tuning.summary(tuner))
-    hp = tuning.best_hyperparameters(tuner, build_model)
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(args.seed)
+    hp = tuning.search(tuner, build_model, batches("train", True),
+                       validation_data=batches("validation", False), epochs=args.epochs,
+                       seed=args.seed)
     model = build_model(hp)
     history = run.fit("best", model, batches("train", True), epochs=args.epochs,
                       validation_data=batches("validation", False), verbose=0)

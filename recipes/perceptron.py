@@ -44,7 +44,7 @@ def make_build_model(num_features, default_learning_rate):
 def parse(argv):
     parser = cli.recipe_parser(
         "perceptron",
-        __doc__.split("Description:")[1].split("How to run:")[0].strip(),
+        __doc__,
         dataset="kerasnn_blobs", epochs=30, batch_size=32, max_trials=4, tuner="random",
     )
     parser.add_argument("--contrast-dataset", default="kerasnn_xor",
@@ -129,7 +129,7 @@ def main(argv=None):
     started = time.time()
     names = [args.dataset] + ([] if args.contrast_dataset == "none" else [args.contrast_dataset])
     splits = {name: load_splits(name, args) for name in names}
-    run = reporting.RunDirectory(args.output_dir, overwrite=args.overwrite)
+    run = cli.run_directory(args)
 
     """
     ## Search eta, then train on each dataset

@@ -46,7 +46,7 @@ def build(input_shape, num_classes, *, dropout=0.0, weight_decay=0.0, batch_norm
 def parse(argv):
     parser = cli.recipe_parser(
         "regularization",
-        __doc__.split("Description:")[1].split("How to run:")[0].strip(),
+        __doc__,
         dataset="kerasnn_digits", epochs=100, batch_size=32, max_trials=4, tuner="random",
     )
     parser.add_argument("--train-per-class", type=cli.positive_int, default=20,
@@ -176,7 +176,7 @@ def main(argv=None):
     splits = load(args)
     input_shape = splits["train"][0].shape[1:]
     num_classes = int(splits["train"][1].max()) + 1
-    run = reporting.RunDirectory(args.output_dir, overwrite=args.overwrite)
+    run = cli.run_directory(args)
 
     rows, histories = compare_regularizers(args, splits, input_shape, num_classes)
     run.plot_history(histories, metrics=("crossentropy", "accuracy"), name="regularizers")
@@ -200,12 +200,8 @@ def main(argv=None):
     tuner = tuning.make_tuner(args.tuner, build_model, objective="val_crossentropy", max_trials=args.max_trials,
                               max_epochs=args.epochs, directory=run.tuner_dir, overwrite=args.overwrite,
                               seed=args.seed)
-    if tuner is not None:
-        tuner.search(train_batches, validation_data=validation, epochs=args.epochs, verbose=0)
-        print(tuning.summary(tuner))
-    hp = tuning.best_hyperparameters(tuner, build_model)
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(args.seed)
+    hp = tuning.search(tuner, build_model, train_batches, validation_data=validation,
+                       epochs=args.epochs, seed=args.seed)
     model = build_model(hp)
     history = run.fit("tuned", model, train_batches, epochs=args.epochs, validation_data=validation, verbose=0)
     test = model.evaluate(*splits["test"], verbose=0, return_dict=True)

@@ -102,7 +102,7 @@ def early_stopping(patience):
 def parse(argv):
     parser = cli.recipe_parser(
         "transfer_learning",
-        __doc__.split("Description:")[1].split("How to run:")[0].strip(),
+        __doc__,
         dataset="kerasnn_shapes/target", epochs=30, batch_size=32, max_trials=5,
     )
     parser.add_argument("--source-dataset", default="kerasnn_shapes/source",
@@ -298,12 +298,8 @@ def main(argv=None):
     tuner = tuning.make_tuner(args.tuner, hypermodel, objective="val_accuracy",
                               max_trials=args.max_trials, max_epochs=args.epochs,
                               directory=run.tuner_dir, overwrite=args.overwrite, seed=args.seed)
-    if tuner is not None:
-        tuner.search(train, validation_data=validation, epochs=args.epochs, verbose=0)
-        print(tuning.summary(tuner))
-    hp = tuning.best_hyperparameters(tuner, hypermodel)
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(args.seed)
+    hp = tuning.search(tuner, hypermodel, train, validation_data=validation, epochs=args.epochs,
+                       seed=args.seed)
 
     fit = dict(validation_data=validation, callbacks=[early_stopping(args.patience)])
     scratch_base = models.small_cnn_backbone(input_shape) if args.backbone == "small_cnn" else \

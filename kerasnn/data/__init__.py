@@ -116,7 +116,8 @@ def get_builder(name, data_dir=None):
 
 @dataclasses.dataclass(frozen=True)
 class DatasetSpec:
-    """What a model builder needs to know about a dataset."""
+    """What a model builder needs to know about a dataset (``num_classes`` is ``None`` for
+    regression targets)."""
 
     name: str
     input_shape: tuple
@@ -130,11 +131,12 @@ def describe(name, data_dir=None):
     info = get_builder(name, data_dir).info
     input_key, label_key = info.supervised_keys
     label = info.features[label_key]
+    classified = isinstance(label, tfds.features.ClassLabel)  # else a regression target
     return DatasetSpec(
         name=name,
         input_shape=tuple(info.features[input_key].shape),
-        num_classes=label.num_classes,
-        class_names=tuple(label.names),
+        num_classes=label.num_classes if classified else None,
+        class_names=tuple(label.names) if classified else (),
         split_sizes={split: info.splits[split].num_examples for split in info.splits},
     )
 

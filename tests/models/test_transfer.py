@@ -56,7 +56,8 @@ def test_fine_tuning_keeps_the_source_batch_norm_statistics():
 
 def test_keras_application_by_loose_name():
     backbone, preprocess = models.keras_application("mobilenet_v2", (32, 32, 3))
-    assert backbone.name.startswith("mobilenetv2") and backbone.output_shape == (None, 1280)
+    assert backbone.name == "backbone" and backbone.output_shape == (None, 1280)
+    assert any(layer.name.startswith("Conv1") for layer in backbone.layers)  # MobileNetV2's stem
     # MobileNetV2 expects inputs in [-1, 1].
     np.testing.assert_allclose(preprocess(np.array([0.0, 127.5, 255.0])), [-1.0, 0.0, 1.0])
     keras.backend.clear_session()
