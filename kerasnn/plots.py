@@ -1,4 +1,4 @@
-"""Figures for classification runs: confusion matrix and image grids.
+"""Figures: the confusion matrix and image grids, and the one way every figure is saved.
 
 Course section "Confusion Matrix": entry ``(i, j)`` counts the examples of class ``i`` that the
 model classified as class ``j``; a perfect classifier has everything on the diagonal.
@@ -41,7 +41,11 @@ def confusion_matrix(labels, predictions, num_classes=None):
     return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
-def _pyplot():
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend: figures go to files, no screen is needed.
+
+    Imported on first use, so that importing kerasnn does not load matplotlib.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -50,13 +54,21 @@ def _pyplot():
     return plt
 
 
+def save_figure(figure, path):
+    """Lay out, save (110 dpi) and close ``figure``; returns ``path``."""
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    pyplot().close(figure)
+    return path
+
+
 def plot_confusion_matrix(matrix, path, *, class_names=None, normalize=True, title="Confusion matrix"):
     """Save the confusion matrix as a heatmap (rows: true class, columns: predicted class).
 
     With ``normalize=True`` the colours are row fractions (per-class recall) and the cells show
     the counts.
     """
-    plt = _pyplot()
+    plt = pyplot()
     matrix = np.asarray(matrix)
     num_classes = matrix.shape[0]
     names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
@@ -75,10 +87,7 @@ def plot_confusion_matrix(matrix, path, *, class_names=None, normalize=True, tit
     axis.set_ylabel("true class")
     axis.set_title(title)
     figure.colorbar(image, ax=axis, fraction=0.046, label="row fraction" if normalize else "count")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def plot_image_grid(images, path, *, titles=None, columns=8, cmap=None, symmetric=False, title=None):
@@ -90,7 +99,7 @@ def plot_image_grid(images, path, *, titles=None, columns=8, cmap=None, symmetri
         symmetric: colour scale symmetric around 0 (for weights such as class templates); each
             image gets its own scale.
     """
-    plt = _pyplot()
+    plt = pyplot()
     images = np.asarray(images, dtype=np.float32)
     columns = min(columns, len(images))
     rows = int(np.ceil(len(images) / columns))
@@ -114,7 +123,4 @@ def plot_image_grid(images, path, *, titles=None, columns=8, cmap=None, symmetri
             axis.set_title(str(titles[index]), fontsize=8)
     if title:
         figure.suptitle(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)

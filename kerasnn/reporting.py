@@ -27,6 +27,8 @@ import warnings
 import keras
 import numpy as np
 
+from kerasnn import plots
+
 
 class RunSettingsMismatch(ValueError):
     """The run directory holds a run made with other settings: resuming it would mix them."""
@@ -152,13 +154,8 @@ class RunDirectory:
 
     def plot_history(self, histories, metrics=("loss", "accuracy"), name="training_curves"):
         """Training (solid) and validation (dashed) curves of every phase, one panel per metric."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
         metrics = [m for m in metrics if any(m in h for h in histories.values())]
-        figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
+        figure, axes = plots.pyplot().subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
         for axis, metric in zip(axes[0], metrics):
             for index, (phase, history) in enumerate(histories.items()):
                 colour = f"C{index}"
@@ -171,11 +168,7 @@ class RunDirectory:
             axis.set_ylabel(metric)
             axis.grid(alpha=0.3)
         axes[0][-1].legend(fontsize=8)
-        figure.tight_layout()
-        path = self.plot_path(name)
-        figure.savefig(path, dpi=110)
-        plt.close(figure)
-        return path
+        return plots.save_figure(figure, self.plot_path(name))
 
     def save_model(self, model):
         path = self.file("model.keras")

@@ -18,7 +18,7 @@ import time
 import keras
 import numpy as np
 
-from kerasnn import cli, data, models, reporting, tuning
+from kerasnn import cli, data, models, plots, reporting, tuning
 
 """
 ## The model and its search space
@@ -108,10 +108,7 @@ def estimate(name, build, x, y, folds, args):
 
 
 def plot_estimates(rows, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = plots.pyplot()
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     for index, row in enumerate(rows):
@@ -128,9 +125,7 @@ def plot_estimates(rows, path):
         right.annotate(f"{row['trainings']} fits", (index, row["seconds"]), ha="center", va="bottom")
     right.set_ylabel("seconds")
     right.set_title("Cost")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    plots.save_figure(figure, path)
 
 
 @cli.recipe_main

@@ -19,7 +19,7 @@ import time
 import keras
 import numpy as np
 
-from kerasnn import cli, data, models, reporting, tuning
+from kerasnn import cli, data, models, plots, reporting, tuning
 from kerasnn.data.builders import tabular
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
@@ -110,10 +110,7 @@ def width_sweep(args, regression):
 
 
 def plot_width_sweep(rows, fits, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = plots.pyplot()
 
     grid, curves, x, t = fits
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
@@ -131,9 +128,7 @@ def plot_width_sweep(rows, fits, path):
     right.set_xlabel("hidden width")
     right.set_ylabel("MSE")
     right.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    plots.save_figure(figure, path)
 
 
 """

@@ -152,10 +152,7 @@ def plot_validation_accuracy(run, trials):
     """Validation accuracy against k, one line per distance."""
     if not trials:
         return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = plots.pyplot()
 
     figure, axis = plt.subplots(figsize=(5, 3.4))
     for distance in ("l1", "l2"):
@@ -166,9 +163,7 @@ def plot_validation_accuracy(run, trials):
     axis.set_ylabel("validation accuracy")
     axis.grid(alpha=0.3)
     axis.legend()
-    figure.tight_layout()
-    figure.savefig(run.plot_path("validation_accuracy_vs_k"), dpi=110)
-    plt.close(figure)
+    plots.save_figure(figure, run.plot_path("validation_accuracy_vs_k"))
 
 
 if __name__ == "__main__":

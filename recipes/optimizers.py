@@ -18,7 +18,7 @@ import time
 import keras
 import numpy as np
 
-from kerasnn import cli, data, models, reporting, tuning
+from kerasnn import cli, data, models, plots, reporting, tuning
 
 """
 ## The contenders
@@ -124,10 +124,7 @@ def race(args, splits):
 
 
 def plot_curves(results, target, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = plots.pyplot()
 
     figure, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(12, 4.2))
     for index, (name, result) in enumerate(results.items()):
@@ -141,9 +138,7 @@ def plot_curves(results, target, path):
         axis.set_ylabel("training loss (binary cross-entropy)")
         axis.grid(alpha=0.3)
     by_time.legend(fontsize=7, ncol=2)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    plots.save_figure(figure, path)
 
 
 @cli.recipe_main

@@ -18,7 +18,7 @@ import time
 import keras
 import numpy as np
 
-from kerasnn import cli, data, models, reporting, tuning
+from kerasnn import cli, data, models, plots, reporting, tuning
 
 """
 ## The model
@@ -82,10 +82,7 @@ The boundary is the line ``w1 x1 + w2 x2 + b = 0``; the background shows the pre
 
 
 def plot_boundaries(results, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = plots.pyplot()
 
     figure, axes = plt.subplots(1, len(results), figsize=(4.5 * len(results), 4), squeeze=False)
     for axis, (name, result) in zip(axes[0], results.items()):
@@ -99,16 +96,11 @@ def plot_boundaries(results, path):
         axis.set_title(f"{name}: {int(result['mistakes'][-1])} mistakes in the last epoch", fontsize=9)
         axis.set_xlabel("x1")
         axis.set_ylabel("x2")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    plots.save_figure(figure, path)
 
 
 def plot_mistakes(results, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = plots.pyplot()
 
     figure, axis = plt.subplots(figsize=(6, 3.6))
     for name, result in results.items():
@@ -118,9 +110,7 @@ def plot_mistakes(results, path):
     axis.set_title("Hebbian learning: mistakes per epoch")
     axis.grid(alpha=0.3)
     axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    plots.save_figure(figure, path)
 
 
 @cli.recipe_main

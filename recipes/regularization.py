@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasnn import cli, data, models, reporting, tuning
+from kerasnn import cli, data, models, plots, reporting, tuning
 
 """
 ## The over-parameterized baseline and its regularized variants
@@ -148,10 +148,7 @@ def gradient_norms(args, splits, input_shape, num_classes, depth=6, width=64):
 
 
 def plot_gradient_norms(rows, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = plots.pyplot()
 
     figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for axis, activation in zip(axes, ("sigmoid", "relu")):
@@ -164,9 +161,7 @@ def plot_gradient_norms(rows, path):
         axis.grid(alpha=0.3)
     axes[0].set_ylabel("||dL/dW|| (zeros drawn at 1e-12)")
     axes[1].legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    plots.save_figure(figure, path)
 
 
 @cli.recipe_main

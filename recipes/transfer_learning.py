@@ -22,7 +22,7 @@ import keras
 import keras_tuner
 import numpy as np
 
-from kerasnn import cli, data, models, reporting, tuning
+from kerasnn import cli, data, models, plots, reporting, tuning
 
 """
 ## The course's recipe
@@ -348,10 +348,7 @@ def main(argv=None):
 
 
 def plot_test_accuracy(run, accuracy):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = plots.pyplot()
 
     figure, axis = plt.subplots(figsize=(5, 3.2))
     names = list(accuracy)
@@ -360,9 +357,7 @@ def plot_test_accuracy(run, accuracy):
     axis.set_ylim(0, 1.05)
     axis.set_ylabel("test accuracy")
     axis.set_title("Same test split, same few labelled examples")
-    figure.tight_layout()
-    figure.savefig(run.plot_path("test_accuracy"), dpi=110)
-    plt.close(figure)
+    plots.save_figure(figure, run.plot_path("test_accuracy"))
 
 
 if __name__ == "__main__":

@@ -226,7 +226,7 @@ def _decoded_bytes(info, split):
     for feature in tf.nest.flatten(info.features.get_tensor_info()):
         if feature.shape is None or None in feature.shape:
             return float("inf")
-        per_example += int(np.prod(feature.shape, dtype=np.int64)) * feature.dtype.size
+        per_example += int(np.prod(feature.shape, dtype=np.int64)) * np.dtype(feature.np_dtype).itemsize
     return per_example * info.splits[split].num_examples
 
 
