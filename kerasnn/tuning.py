@@ -33,6 +33,8 @@ class FreshSessionHyperModel(keras_tuner.HyperModel):
         return self.hypermodel(hp)
 
     def fit(self, hp, model, *args, **kwargs):
+        if args and hasattr(args[0], "element_spec"):
+            kwargs.setdefault("shuffle", False)  # a tf.data pipeline shuffles itself
         if isinstance(self.hypermodel, keras_tuner.HyperModel):
             return self.hypermodel.fit(hp, model, *args, **kwargs)
         return super().fit(hp, model, *args, **kwargs)
