@@ -89,15 +89,16 @@ def parse_args(parser, argv=None):
     return args
 
 
-# Flags that do not change a run's results: a rerun may change them and still resume.
-NOT_SETTINGS = ("output_dir", "overwrite", "data_dir", "max_trials")
+# Flags that do not change a run's results: a rerun may change them and still resume. (Not
+# --max-trials: a longer search can pick other hyperparameters than the finished phases used.)
+NOT_SETTINGS = ("output_dir", "overwrite", "data_dir")
 
 
 def run_directory(args):
     """The run directory of a parsed command line (``--output-dir``, ``--overwrite``).
 
-    It resumes only a run made with the same settings (every flag but ``NOT_SETTINGS``;
-    ``--max-trials`` may grow to extend a search) and otherwise exits 2 before writing anything.
+    It resumes only a run made with the same settings (every flag but ``NOT_SETTINGS``) and
+    otherwise exits 2 before writing anything.
     """
     from kerasnn import reporting
 

@@ -91,25 +91,27 @@ class RunDirectory:
             # interruption between the two makes the rerun log it again (``_read_epoch_log``
             # keeps the last row), never lose it.
             keras.callbacks.CSVLogger(self._epoch_log(phase), append=True),
-            keras.callbacks.BackupAndRestore(self.file("backup", phase)),
+            keras.callbacks.BackupAndRestore(self.file("backup", _file_name(phase))),
             keras.callbacks.TerminateOnNaN(),
-            keras.callbacks.TensorBoard(self.file("logs", phase)),
+            keras.callbacks.TensorBoard(self.file("logs", _file_name(phase))),
         ]
 
     def _epoch_log(self, phase):
-        return self.file("backup", f"{phase}.epochs.csv")
+        return self.file("backup", f"{_file_name(phase)}.epochs.csv")
 
     def fit(self, phase, model, x, *, epochs, callbacks=(), verbose=2, **fit_kwargs):
         """``model.fit`` that a rerun skips once ``phase`` has finished, or resumes if interrupted.
 
         Returns the history dict (metric name -> list of per-epoch values), including the epochs
-        trained before an interruption.
+        trained before an interruption. A phase whose loss became NaN (``TerminateOnNaN``) is
+        not recorded as finished: a rerun trains it again.
         """
-        weights_path = self.file("phases", f"{phase}.weights.h5")
-        history_path = self.file("phases", f"{phase}.history.json")
+        weights_path = self.file("phases", f"{_file_name(phase)}.weights.h5")
+        history_path = self.file("phases", f"{_file_name(phase)}.history.json")
+        is_dataset = hasattr(x, "element_spec")
         if os.path.exists(weights_path) and os.path.exists(history_path):
             if not model.built:
-                model.build(x.element_spec[0].shape)
+                model.build(x.element_spec[0].shape if is_dataset else (None, *x.shape[1:]))
             with warnings.catch_warnings():
                 # The saved optimizer has state, the fresh one none yet: only weights matter here.
                 warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
@@ -117,7 +119,8 @@ class RunDirectory:
             with open(history_path) as file:
                 return json.load(file)
         os.makedirs(self.file("backup"), exist_ok=True)
-        fit_kwargs.setdefault("shuffle", False)  # tf.data pipelines shuffle themselves
+        if is_dataset:
+            fit_kwargs.setdefault("shuffle", False)  # a tf.data pipeline shuffles itself
         model.fit(
             x,
             epochs=epochs,
@@ -126,11 +129,13 @@ class RunDirectory:
             **fit_kwargs,
         )
         history = _read_epoch_log(self._epoch_log(phase))
+        os.remove(self._epoch_log(phase))
+        if any(math.isnan(value) for value in history.get("loss", [])):
+            return history
         os.makedirs(self.file("phases"), exist_ok=True)
         model.save_weights(weights_path)
         with open(history_path, "w") as file:
             json.dump(history, file)
-        os.remove(self._epoch_log(phase))
         return history
 
     def write_metrics(self, metrics):
@@ -174,6 +179,11 @@ class RunDirectory:
         path = self.file("model.keras")
         model.save(path)
         return path
+
+
+def _file_name(phase):
+    """A phase name as a file name (phases may be named after datasets such as ``a/b``)."""
+    return phase.replace("/", "_").replace(os.sep, "_")
 
 
 def _read_epoch_log(path):

@@ -114,9 +114,9 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     spec = data.describe(args.dataset, args.data_dir)
     splits = data.standard_splits(args.dataset, args.data_dir)
-    take = "[:64]" if args.smoke else ""
-    train, validation, test = (data.load(args.dataset, splits[name] + take, data_dir=args.data_dir,
-                                         batch_size=args.batch_size, seed=args.seed)
+    batches = max(1, 64 // args.batch_size) if args.smoke else -1  # --smoke: about 64 examples
+    train, validation, test = (data.load(args.dataset, splits[name], data_dir=args.data_dir,
+                                         batch_size=args.batch_size, seed=args.seed).take(batches)
                                for name in ("train", "validation", "test"))
     run = cli.run_directory(args)
 

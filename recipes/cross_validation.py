@@ -70,10 +70,9 @@ def parse(argv):
 
 def load_training_pool(args):
     """Train and validation splits together: cross-validation makes its own validation folds."""
-    take = "[:64]" if args.smoke else ""
-    x_train, y_train = data.load_arrays(args.dataset, "train" + take, data_dir=args.data_dir)
-    x_validation, y_validation = data.load_arrays(args.dataset, "validation" + take, data_dir=args.data_dir)
-    x_test, y_test = data.load_arrays(args.dataset, "test" + take, data_dir=args.data_dir)
+    splits = data.load_splits(args.dataset, data_dir=args.data_dir, limit=64 if args.smoke else None)
+    (x_train, y_train), (x_validation, y_validation), (x_test, y_test) = (
+        splits[part] for part in ("train", "validation", "test"))
     if args.loo_size > len(x_train) + len(x_validation):
         raise cli.UserError(f"--loo-size {args.loo_size} exceeds the {len(x_train) + len(x_validation)} "
                             "training examples")

@@ -122,9 +122,9 @@ def load_data(args):
         keep = data.per_class_subset(y_train, args.per_class, seed=args.seed)
     except ValueError as error:
         raise cli.UserError(f"--per-class {args.per_class}: {error}") from None
-    take = "[:64]" if args.smoke else ""
-    validation = data.load_arrays(args.dataset, splits["validation"] + take, data_dir=args.data_dir)
-    test = data.load_arrays(args.dataset, splits["test"] + take, data_dir=args.data_dir)
+    limit = 64 if args.smoke else None
+    validation = data.load_arrays(args.dataset, splits["validation"], data_dir=args.data_dir, limit=limit)
+    test = data.load_arrays(args.dataset, splits["test"], data_dir=args.data_dir, limit=limit)
     return (x_train[keep], y_train[keep]), validation, test
 
 

@@ -104,9 +104,6 @@ def main(argv=None):
                               seed=args.seed)
     hp = tuning.search(tuner, build_model, train, validation_data=validation, epochs=args.epochs,
                        seed=args.seed)
-
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(args.seed)
     model = build_model(hp)
     fit_started = time.time()
     history = run.fit("train", model, train, epochs=args.epochs, validation_data=validation)

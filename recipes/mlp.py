@@ -58,9 +58,7 @@ def train(model, x, y, args):
 
 
 def load(name, args):
-    take = "[:64]" if args.smoke else ""
-    return {split: data.load_arrays(name, split + take, data_dir=args.data_dir)
-            for split in ("train", "validation", "test")}
+    return data.load_splits(name, data_dir=args.data_dir, limit=64 if args.smoke else None)
 
 
 def parse(argv):

@@ -76,10 +76,7 @@ def main(argv=None):
     started = time.time()
     keras.utils.set_random_seed(args.seed)
     spec = data.describe(args.dataset, args.data_dir)
-    splits = data.standard_splits(args.dataset, args.data_dir)
-    take = "[:64]" if args.smoke else ""
-    arrays = {name: data.load_arrays(args.dataset, splits[name] + take, data_dir=args.data_dir)
-              for name in ("train", "validation", "test")}
+    arrays = data.load_splits(args.dataset, data_dir=args.data_dir, limit=64 if args.smoke else None)
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = (arrays[n] for n in ("train", "validation", "test"))
     run = cli.run_directory(args)
 

@@ -75,9 +75,7 @@ def parse(argv):
 
 
 def load(args):
-    take = "[:64]" if args.smoke else ""
-    splits = {split: data.load_arrays(args.dataset, split + take, data_dir=args.data_dir)
-              for split in ("train", "validation", "test")}
+    splits = data.load_splits(args.dataset, data_dir=args.data_dir, limit=64 if args.smoke else None)
     labels = splits["train"][1]
     if np.issubdtype(labels.dtype, np.floating) or labels.max() > 1:
         raise cli.UserError(f"This recipe trains a binary classifier; {args.dataset!r} is not a 2-class dataset.")

@@ -56,9 +56,9 @@ def parse(argv):
 
 def load_splits(name, args):
     """Whole splits as arrays (a few hundred 2-D points); 64 training points under --smoke."""
-    take = "[:64]" if args.smoke else ""
-    splits = {split: data.load_arrays(name, split + (take if split == "train" else ""), data_dir=args.data_dir)
-              for split in ("train", "validation", "test")}
+    splits = data.load_splits(name, data_dir=args.data_dir)
+    if args.smoke:
+        splits["train"] = tuple(array[:64] for array in splits["train"])
     if splits["train"][0].ndim != 2 or len(np.unique(splits["train"][1])) > 2:
         raise cli.UserError(f"The perceptron needs 2-class feature vectors; {name!r} is not such a dataset.")
     return splits

@@ -66,17 +66,17 @@ def parse(argv):
 
 
 def load(args):
-    x, y = data.load_arrays(args.dataset, "train", data_dir=args.data_dir)
+    splits = data.load_splits(args.dataset, data_dir=args.data_dir)
+    x, y = splits["train"]
     if np.issubdtype(y.dtype, np.floating):
         raise cli.UserError(f"This recipe needs a classification dataset; {args.dataset!r} has float targets.")
     try:
         subset = data.per_class_subset(y, args.train_per_class, seed=args.seed)
     except ValueError as error:
         raise cli.UserError(f"--train-per-class {args.train_per_class}: {error}") from None
-    take = "[:64]" if args.smoke else ""
+    held_out = slice(64 if args.smoke else None)
     return {"train": (x[subset], y[subset]),
-            "validation": data.load_arrays(args.dataset, "validation" + take, data_dir=args.data_dir),
-            "test": data.load_arrays(args.dataset, "test" + take, data_dir=args.data_dir)}
+            **{part: tuple(array[held_out] for array in splits[part]) for part in ("validation", "test")}}
 
 
 def train(args, model, splits, callbacks=()):

@@ -157,7 +157,11 @@ def check_source(args, input_shape):
 
 def backbone_factory(args, input_shape):
     """A function returning a fresh base with the pretrained weights; checks them once, now."""
+    offline = False
     if args.backbone == "small_cnn":
+        if args.weights == "imagenet":
+            raise cli.UserError("--weights imagenet needs a keras.applications --backbone; small_cnn is "
+                                "pretrained here on --source-dataset, or loads --weights PATH")
         make = lambda: models.small_cnn_backbone(input_shape)  # noqa: E731
         preprocess = None
     else:
@@ -166,21 +170,20 @@ def backbone_factory(args, input_shape):
         except ValueError as error:
             raise cli.UserError(str(error)) from None
         imagenet = "imagenet" if (args.weights or "imagenet") == "imagenet" else None
+        # Offline, Keras may still find ImageNet weights in its cache, but must not try (and
+        # hang on) a download. Probed only here, where a download could happen.
+        offline = imagenet is not None and not data.is_online()
         make = lambda: models.keras_application(args.backbone, input_shape, weights=imagenet)[0]  # noqa: E731
     if args.weights and args.weights != "imagenet":
         if not os.access(args.weights, os.R_OK):
             raise cli.UserError(f"cannot read --weights file {args.weights!r}")
         make = _with_weights(make, args.weights)
-
-    online = data.is_online()
     try:
-        # Fail now, before any training, if the weights cannot be had. Offline, Keras may still
-        # find ImageNet weights in its cache, but must not try (and hang on) a download.
-        with contextlib.nullcontext() if online else _network_disabled():
-            make()
+        with _network_disabled() if offline else contextlib.nullcontext():
+            make()  # fail now, before any training, if the weights cannot be had
     except Exception as error:  # Keras raises several types for a bad file or a failed download
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        where = "" if online else "; the network is unreachable and Keras has no cached copy"
+        where = "; the network is unreachable and Keras has no cached copy" if offline else ""
         raise cli.UserError(
             f"cannot load the base's weights ({args.weights or 'imagenet'}): {reason}{where}") from None
     keras.backend.clear_session()

@@ -71,6 +71,27 @@ def test_settings_mismatch_is_refused_before_anything_is_written(tmp_path):
     assert sorted(os.listdir(tmp_path / "run")) == ["plots", "settings.json"]
 
 
+def test_phase_names_may_contain_slashes_and_arrays_work(tmp_path):
+    run = reporting.RunDirectory(tmp_path / "run")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 3)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    history = run.fit("kerasnn_shapes/source", tiny_model(), x, y=y, epochs=2, batch_size=8, verbose=0)
+    assert len(history["loss"]) == 2
+    assert os.path.exists(run.file("phases", "kerasnn_shapes_source.weights.h5"))
+    again = tiny_model()
+    assert run.fit("kerasnn_shapes/source", again, x, y=y, epochs=2, verbose=0) == history
+
+
+def test_a_phase_that_ends_in_nan_is_not_recorded_as_finished(tmp_path):
+    model = tiny_model()
+    run = reporting.RunDirectory(tmp_path / "run")
+    x = np.full((16, 3), np.nan, "float32")
+    history = run.fit("diverges", model, x, y=np.zeros(16, "int64"), epochs=5, batch_size=8, verbose=0)
+    assert np.isnan(history["loss"][-1]) and len(history["loss"]) < 5  # TerminateOnNaN stopped it
+    assert not os.path.exists(run.file("phases", "diverges.history.json"))
+
+
 def test_overwrite_starts_over(tmp_path):
     run = reporting.RunDirectory(tmp_path / "run")
     run.fit("phase", tiny_model(), tiny_data(), epochs=1, verbose=0)

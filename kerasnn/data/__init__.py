@@ -263,11 +263,25 @@ def from_arrays(inputs, labels, batch_size=32, **kwargs):
     return batch(tf.data.Dataset.from_tensor_slices((inputs, labels)), batch_size, **kwargs)
 
 
-def load_arrays(name, split="train", *, data_dir=None, image_size=None):
-    """A whole split as NumPy arrays ``(inputs, labels)``: for small data and non-Keras methods."""
+def load_arrays(name, split="train", *, data_dir=None, image_size=None, limit=None):
+    """A split as NumPy arrays ``(inputs, labels)``: for small data and non-Keras methods.
+
+    ``limit`` keeps only the first examples (``--smoke`` runs).
+    """
     dataset = load(name, split, data_dir=data_dir, batch_size=4096, image_size=image_size, shuffle=False)
+    if limit is not None:
+        dataset = dataset.unbatch().take(limit).batch(4096)
     inputs, labels = zip(*dataset.as_numpy_iterator())
     return np.concatenate(inputs), np.concatenate(labels)
+
+
+def load_splits(name, *, data_dir=None, image_size=None, limit=None):
+    """``{"train", "validation", "test"}`` -> ``(inputs, labels)`` arrays, each part taken from
+    ``standard_splits`` (so datasets without a validation or test split work too)."""
+    return {
+        part: load_arrays(name, split, data_dir=data_dir, image_size=image_size, limit=limit)
+        for part, split in standard_splits(name, data_dir).items()
+    }
 
 
 def per_class_subset(labels, per_class, seed=0):

@@ -106,6 +106,7 @@ def test_both_phases_work_on_a_keras_application_base():
     (["--dataset", "kerasnn_digits"],
      "--source-dataset kerasnn_shapes/source has 3 channels but --dataset kerasnn_digits has 1"),
     (["--backbone", "mobilenet_v2"], "cannot load the base's weights (imagenet)"),
+    (["--weights", "imagenet"], "--weights imagenet needs a keras.applications --backbone"),
 ])
 def test_bad_input_exits_2_with_one_line_and_leaves_the_run_untouched(
         extra, message, tfds_data_dir, tmp_path, capsys):
