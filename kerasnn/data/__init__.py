@@ -13,9 +13,11 @@ Images come out as ``float32`` in ``[0, 1]`` (optionally resized); labels as ``i
 Set the environment variable ``KERASNN_OFFLINE=1`` to forbid any download attempt.
 """
 
+import contextlib
 import dataclasses
 import functools
 import os
+import random
 import socket
 import threading
 
@@ -96,7 +98,8 @@ def get_builder(name, data_dir=None):
                 f"Unknown dataset {name!r}; embedded datasets are: {', '.join(embedded_names())}."
             ) from error
         if not builder.is_prepared():
-            builder.download_and_prepare()
+            with _caller_random_state_kept():
+                builder.download_and_prepare()
         return builder
 
     try:
@@ -110,8 +113,21 @@ def get_builder(name, data_dir=None):
         # Checked before tfds starts: offline, its downloader retries for many minutes.
         if not is_online():
             raise DatasetUnavailableError(_offline_message(name))
-        builder.download_and_prepare()
+        with _caller_random_state_kept():
+            builder.download_and_prepare()
     return builder
+
+
+@contextlib.contextmanager
+def _caller_random_state_kept():
+    """Preparing a dataset draws from Python's and NumPy's global generators; a seeded run must
+    give the same results whether or not its datasets had to be built first."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -111,6 +111,18 @@ def test_unsupervised_load_keeps_boxes_and_masks_and_augments_images(tfds_data_d
     np.testing.assert_array_equal(flipped["mask"].numpy(), example["mask"].numpy())
 
 
+def test_building_a_dataset_leaves_the_global_random_state_alone(tmp_path):
+    import random
+
+    random.seed(7)
+    np.random.seed(7)
+    expected = (random.random(), np.random.random())
+    random.seed(7)
+    np.random.seed(7)
+    data.get_builder("kerasnn_digits", str(tmp_path))  # a new data dir: the dataset is built here
+    assert (random.random(), np.random.random()) == expected
+
+
 def test_unknown_dataset_names_the_embedded_ones(tfds_data_dir):
     with pytest.raises(data.UnknownDatasetError, match="kerasnn_digits"):
         data.load("no_such_dataset_anywhere", data_dir=tfds_data_dir)
