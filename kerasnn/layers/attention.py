@@ -13,6 +13,8 @@ import math
 import keras
 from keras import ops
 
+from kerasnn.layers.arguments import check_positive_int, check_rate
+
 
 def _large_negative_number(dtype):
     # -1e9 overflows float16; -3e4 is still "minus infinity" after a softmax.
@@ -83,21 +85,6 @@ def check_padding_mask_shape(name, mask, expected_shape):
         )
 
 
-def _check_positive_int(name, value, allow_none=False):
-    if value is None and allow_none:
-        return
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(
-            f"Argument `{name}` must be a positive integer. Received: {name}={value!r}"
-        )
-
-
-def _check_dropout(value):
-    if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(f"Argument `dropout` must be a float in [0, 1). Received: dropout={value!r}")
-    return float(value)
-
-
 def _attend(query, key, value, mask, scale, dropout_layer=None, training=None):
     """softmax(Q K^T * scale) V over the last two axes; any leading axes are batch axes."""
     query = ops.multiply(query, ops.cast(scale, query.dtype))
@@ -143,7 +130,7 @@ class ScaledDotProductAttention(keras.layers.Layer):
 
     def __init__(self, dropout=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.dropout = _check_dropout(dropout)
+        self.dropout = check_rate("dropout", dropout)
         self.seed = seed
         self.supports_masking = True
         self._dropout_layer = keras.layers.Dropout(self.dropout, seed=seed, dtype=self.dtype_policy)
@@ -289,9 +276,9 @@ class MultiHeadAttention(keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
-        _check_positive_int("num_heads", num_heads)
-        _check_positive_int("key_dim", key_dim)
-        _check_positive_int("value_dim", value_dim, allow_none=True)
+        check_positive_int("num_heads", num_heads)
+        check_positive_int("key_dim", key_dim)
+        check_positive_int("value_dim", value_dim, allow_none=True)
         if isinstance(output_shape, (list, tuple)):
             if len(output_shape) != 1:
                 raise ValueError(
@@ -299,12 +286,12 @@ class MultiHeadAttention(keras.layers.Layer):
                     f"Received: output_shape={output_shape!r}"
                 )
             output_shape = output_shape[0]
-        _check_positive_int("output_shape", output_shape, allow_none=True)
+        check_positive_int("output_shape", output_shape, allow_none=True)
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.num_heads = num_heads
         self.key_dim = key_dim
         self.value_dim = value_dim if value_dim else key_dim
-        self.dropout = _check_dropout(dropout)
+        self.dropout = check_rate("dropout", dropout)
         self.use_bias = use_bias
         self._output_shape = None if output_shape is None else (output_shape,)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -580,7 +567,7 @@ class BahdanauAttention(_SourceAttention):
         kernel_constraint=None,
         **kwargs,
     ):
-        _check_positive_int("units", units)
+        check_positive_int("units", units)
         super().__init__(**kwargs)
         self.units = units
         self.kernel_initializer = keras.initializers.get(kernel_initializer)

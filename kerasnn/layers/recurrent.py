@@ -12,6 +12,8 @@ from keras import ops
 # equivalent, so we borrow it to behave exactly like `keras.layers.LSTMCell` under dropout.
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
+from kerasnn.layers.arguments import check_rate
+
 GATE_NAMES = (
     "input_gate",
     "forget_gate",
@@ -20,14 +22,6 @@ GATE_NAMES = (
     "memory",
     "hidden",
 )
-
-
-def _check_rate(name, value):
-    if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(
-            f"Argument `{name}` must be a float in [0, 1). Received: {name}={value!r}"
-        )
-    return float(value)
 
 
 @keras.saving.register_keras_serializable(package="kerasnn")
@@ -123,8 +117,8 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
         self.recurrent_constraint = keras.constraints.get(recurrent_constraint)
         self.bias_constraint = keras.constraints.get(bias_constraint)
-        self.dropout = _check_rate("dropout", dropout)
-        self.recurrent_dropout = _check_rate("recurrent_dropout", recurrent_dropout)
+        self.dropout = check_rate("dropout", dropout)
+        self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
         self.state_size = [units, units]

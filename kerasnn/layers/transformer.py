@@ -7,12 +7,8 @@ attention inside the blocks is ``kerasnn.layers.MultiHeadAttention``.
 import keras
 from keras import ops
 
-from kerasnn.layers.attention import (
-    MultiHeadAttention,
-    _check_dropout,
-    _check_positive_int,
-    check_padding_mask_shape,
-)
+from kerasnn.layers.arguments import check_positive_int, check_rate
+from kerasnn.layers.attention import MultiHeadAttention, check_padding_mask_shape
 
 LAYOUTS = ("concatenated", "interleaved")
 
@@ -79,7 +75,7 @@ class SinusoidalPositionalEncoding(keras.layers.Layer):
     """
 
     def __init__(self, max_length, layout="concatenated", max_wavelength=10000.0, **kwargs):
-        _check_positive_int("max_length", max_length)
+        check_positive_int("max_length", max_length)
         if layout not in LAYOUTS:
             raise ValueError(
                 f"Argument `layout` must be one of {LAYOUTS}. Received: layout={layout!r}"
@@ -180,11 +176,11 @@ class PositionwiseFeedForward(keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
-        _check_positive_int("intermediate_dim", intermediate_dim)
+        check_positive_int("intermediate_dim", intermediate_dim)
         super().__init__(**kwargs)
         self.intermediate_dim = intermediate_dim
         self.activation = keras.activations.get(activation)
-        self.dropout = _check_dropout(dropout)
+        self.dropout = check_rate("dropout", dropout)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
@@ -245,14 +241,14 @@ class _TransformerBlock(keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
-        _check_positive_int("num_heads", num_heads)
-        _check_positive_int("intermediate_dim", intermediate_dim)
-        _check_positive_int("key_dim", key_dim, allow_none=True)
+        check_positive_int("num_heads", num_heads)
+        check_positive_int("intermediate_dim", intermediate_dim)
+        check_positive_int("key_dim", key_dim, allow_none=True)
         super().__init__(**kwargs)
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
         self.key_dim = key_dim
-        self.dropout = _check_dropout(dropout)
+        self.dropout = check_rate("dropout", dropout)
         self.activation = keras.activations.get(activation)
         self.layer_norm_epsilon = layer_norm_epsilon
         self.kernel_initializer = keras.initializers.get(kernel_initializer)

@@ -12,6 +12,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from kerasnn.layers.arguments import check_rate
+
 
 def _check_positive(name, value):
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -26,11 +28,6 @@ def _check_input_shape(input_shape, rank=3):
             f"received input_shape={input_shape!r}."
         )
     return shape
-
-
-def _check_rate(name, value):
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"Argument `{name}` must be in [0, 1); received {name}={value!r}.")
 
 
 def _classifier_head(x, num_classes, output_activation):
@@ -89,7 +86,7 @@ def mlp_classifier(input_shape, num_classes, *, hidden_units=(128,), activation=
     _check_positive("num_classes", num_classes)
     for units in hidden_units:
         _check_positive("hidden_units", units)
-    _check_rate("dropout", dropout)
+    check_rate("dropout", dropout)
     inputs = keras.Input(input_shape, name="image")
     x = layers.Flatten(name="unroll")(inputs)
     for index, units in enumerate(hidden_units, start=1):
@@ -186,7 +183,7 @@ def vgg(input_shape, num_classes, *, filters=VGG16_FILTERS, convs_per_block=VGG1
         _check_positive("filters", value)
     for value in convs_per_block:
         _check_positive("convs_per_block", value)
-    _check_rate("dropout", dropout)
+    check_rate("dropout", dropout)
 
     inputs = keras.Input(input_shape, name="image")
     x = inputs
@@ -286,7 +283,7 @@ def inception_net(input_shape, num_classes, *, stem_filters=32, modules=SMALL_IN
     input_shape = _check_input_shape(input_shape)
     _check_positive("num_classes", num_classes)
     _check_positive("stem_filters", stem_filters)
-    _check_rate("dropout", dropout)
+    check_rate("dropout", dropout)
     modules = tuple(tuple(module) for module in modules)
     if not modules or any(len(module) != 6 for module in modules):
         raise ValueError(
