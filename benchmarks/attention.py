@@ -88,14 +88,21 @@ def main(argv=None):
         parser.error("--repeats and --batch-size must be positive")
     keras.utils.set_random_seed(0)
     device = tf.config.list_physical_devices("GPU")
-    print(f"device: {'GPU ' + device[0].name if device else 'CPU'}; "
-          f"{args.repeats} steps per layer, batch {args.batch_size}")
+    print(
+        f"device: {'GPU ' + device[0].name if device else 'CPU'}; "
+        f"{args.repeats} steps per layer, batch {args.batch_size}"
+    )
     print(f"{'forward+backward, median ms':<40} {'ours':>9} {'built-in':>11} {'ratio':>9}")
     batch = args.batch_size
-    compare("MultiHeadAttention (T=64, D=128, 8h)", *attention_models(batch, 64, 128, 8), args.repeats)
+    compare(
+        "MultiHeadAttention (T=64, D=128, 8h)", *attention_models(batch, 64, 128, 8), args.repeats
+    )
     compare("RNN(LSTMCell) vs LSTM (T=50, 64u)", *lstm_models(batch, 50, 32, 64), args.repeats)
-    compare("TransformerEncoderBlock (T=64, D=128)", *encoder_models(batch, 64, 128, 8, 256),
-            args.repeats)
+    compare(
+        "TransformerEncoderBlock (T=64, D=128)",
+        *encoder_models(batch, 64, 128, 8, 256),
+        args.repeats,
+    )
 
 
 if __name__ == "__main__":

@@ -86,7 +86,9 @@ def _compare(name, ours, reference, inputs, steps, repeats, note=""):
         reference_times.append(_time(reference_step, inputs, reference_upstream, steps))
     ours_ms = 1e3 * statistics.median(ours_times)
     reference_ms = 1e3 * statistics.median(reference_times)
-    print(f"{name:<42} {ours_ms:9.2f} ms {reference_ms:9.2f} ms {ours_ms / reference_ms:7.2f}x  {note}")
+    print(
+        f"{name:<42} {ours_ms:9.2f} ms {reference_ms:9.2f} ms {ours_ms / reference_ms:7.2f}x  {note}"
+    )
     return ours_ms / reference_ms
 
 
@@ -107,8 +109,10 @@ def main(argv=None):
     shape = (args.batch, args.size, args.size, args.channels)
     x = tf.random.normal(shape)
     run = dict(steps=args.steps, repeats=args.repeats)
-    print(f"input {shape}, float32, {args.repeats} x {args.steps} steps, tf.function, "
-          f"{os.cpu_count()} CPU(s), TensorFlow {tf.__version__}, Keras {keras.__version__}")
+    print(
+        f"input {shape}, float32, {args.repeats} x {args.steps} steps, tf.function, "
+        f"{os.cpu_count()} CPU(s), TensorFlow {tf.__version__}, Keras {keras.__version__}"
+    )
     print(f"{'layer (ours vs reference)':<42} {'ours':>12} {'reference':>12} {'ratio':>8}")
 
     def built(layer, example):
@@ -117,42 +121,79 @@ def main(argv=None):
 
     keras_bn = built(keras.layers.BatchNormalization(), x)
     bn = built(layers.BatchNormalization(), x)
-    _compare("BatchNormalization (training)", (_training_call(bn), bn.trainable_weights),
-             (_training_call(keras_bn), keras_bn.trainable_weights), x, **run)
+    _compare(
+        "BatchNormalization (training)",
+        (_training_call(bn), bn.trainable_weights),
+        (_training_call(keras_bn), keras_bn.trainable_weights),
+        x,
+        **run,
+    )
     ghost = built(layers.GhostBatchNormalization(virtual_batch_size=16), x)
-    _compare("GhostBatchNormalization(16) (training)",
-             (_training_call(ghost), ghost.trainable_weights),
-             (_training_call(keras_bn), keras_bn.trainable_weights), x, **run)
+    _compare(
+        "GhostBatchNormalization(16) (training)",
+        (_training_call(ghost), ghost.trainable_weights),
+        (_training_call(keras_bn), keras_bn.trainable_weights),
+        x,
+        **run,
+    )
     sequence = tf.reshape(x, (args.batch, args.size * args.size, args.channels))
     keras_bn_sequence = built(keras.layers.BatchNormalization(), sequence)
     time_step = built(layers.TimeStepBatchNormalization(), sequence)
-    _compare("TimeStepBatchNormalization (training)",
-             (_training_call(time_step), time_step.trainable_weights),
-             (_training_call(keras_bn_sequence), keras_bn_sequence.trainable_weights),
-             sequence, **run, note="per-step statistics")
+    _compare(
+        "TimeStepBatchNormalization (training)",
+        (_training_call(time_step), time_step.trainable_weights),
+        (_training_call(keras_bn_sequence), keras_bn_sequence.trainable_weights),
+        sequence,
+        **run,
+        note="per-step statistics",
+    )
 
     gap, keras_gap = layers.GlobalAveragePooling2D(), keras.layers.GlobalAveragePooling2D()
     _compare("GlobalAveragePooling2D", (gap, []), (keras_gap, []), x, **run)
 
     cam = built(layers.ClassActivationMapping(10), x)
     dense = built(keras.layers.Dense(10), keras_gap(x))
-    _compare("ClassActivationMapping (scores)", (cam, cam.trainable_weights),
-             (lambda t: dense(keras_gap(t)), dense.trainable_weights), x, **run,
-             note="vs GAP -> Dense")
+    _compare(
+        "ClassActivationMapping (scores)",
+        (cam, cam.trainable_weights),
+        (lambda t: dense(keras_gap(t)), dense.trainable_weights),
+        x,
+        **run,
+        note="vs GAP -> Dense",
+    )
 
     pool, keras_pool = layers.MaxPoolingWithArgmax2D(), keras.layers.MaxPooling2D()
-    _compare("MaxPoolingWithArgmax2D (values+indices)", (pool, []),
-             (keras_pool, []), x, **run, note="reference has no indices")
+    _compare(
+        "MaxPoolingWithArgmax2D (values+indices)",
+        (pool, []),
+        (keras_pool, []),
+        x,
+        **run,
+        note="reference has no indices",
+    )
 
     native = tf.autograph.experimental.do_not_convert(
-        lambda t: tf.nn.max_pool_with_argmax(t, 2, 2, "VALID", include_batch_in_index=False))
-    _compare("MaxPoolingWithArgmax2D vs TF native op", (pool, []), (native, []), x, **run,
-             note="tf.nn.max_pool_with_argmax")
+        lambda t: tf.nn.max_pool_with_argmax(t, 2, 2, "VALID", include_batch_in_index=False)
+    )
+    _compare(
+        "MaxPoolingWithArgmax2D vs TF native op",
+        (pool, []),
+        (native, []),
+        x,
+        **run,
+        note="tf.nn.max_pool_with_argmax",
+    )
 
     pooled = keras_pool(x)
     nails, nearest = layers.BedOfNailsUpsampling2D(), keras.layers.UpSampling2D()
-    _compare("BedOfNailsUpsampling2D", (nails, []), (nearest, []), pooled, **run,
-             note="vs nearest UpSampling2D")
+    _compare(
+        "BedOfNailsUpsampling2D",
+        (nails, []),
+        (nearest, []),
+        pooled,
+        **run,
+        note="vs nearest UpSampling2D",
+    )
 
     values, indices = pool(x)
     unpool = layers.MaxUnpooling2D()
@@ -162,8 +203,14 @@ def main(argv=None):
         upsampled = keras.ops.repeat(keras.ops.repeat(v, 2, axis=1), 2, axis=2)
         return upsampled * keras.ops.cast(keras.ops.equal(x, upsampled), v.dtype)
 
-    _compare("MaxUnpooling2D (scatter)", (lambda v: unpool([v, indices]), []),
-             (naive_unpool, []), values, **run, note="vs naive gather-free formulation")
+    _compare(
+        "MaxUnpooling2D (scatter)",
+        (lambda v: unpool([v, indices]), []),
+        (naive_unpool, []),
+        values,
+        **run,
+        note="vs naive gather-free formulation",
+    )
 
 
 if __name__ == "__main__":

@@ -58,7 +58,9 @@ def naive_roi_align(features, boxes, output_size, spatial_scale, sampling_ratio,
             rows = rows * inside_y[:, None, None]
             left = ops.take(rows, x0, axis=1)
             right = ops.take(rows, x1i, axis=1)
-            samples = (left * (1 - lx)[None, :, None] + right * lx[None, :, None]) * inside_x[None, :, None]
+            samples = (left * (1 - lx)[None, :, None] + right * lx[None, :, None]) * inside_x[
+                None, :, None
+            ]
             samples = ops.reshape(
                 samples, (output_size, sampling_ratio, output_size, sampling_ratio, -1)
             )
@@ -101,7 +103,9 @@ def best_time(fn, repeats):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--boxes", type=int, default=512, help="boxes per image")
-    parser.add_argument("--naive-boxes", type=int, default=32, help="boxes per image for the naive loop")
+    parser.add_argument(
+        "--naive-boxes", type=int, default=32, help="boxes per image for the naive loop"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 

@@ -18,6 +18,9 @@ _SUBMODULES = (
     "plots",
     "reporting",
     "tuning",
+    "losses",
+    "arguments",
+    "recipe",
 )
 
 

@@ -46,7 +46,9 @@ non_negative_int = _bounded(int, "a non-negative integer", lambda value: value >
 positive_float = _bounded(float, "a positive number", lambda value: value > 0)
 
 
-def recipe_parser(name, description, *, dataset, epochs, batch_size=32, max_trials=5, tuner="random"):
+def recipe_parser(
+    name, description, *, dataset, epochs, batch_size=32, max_trials=5, tuner="random"
+):
     """The shared recipe flags with this recipe's defaults; add recipe-specific flags to it.
 
     Args:
@@ -58,25 +60,54 @@ def recipe_parser(name, description, *, dataset, epochs, batch_size=32, max_tria
     if "Description:" in description:
         description = description.split("Description:")[1].split("How to run:")[0].strip()
     parser = _OneLineParser(prog=f"{name}.py", description=description)
-    parser.add_argument("--dataset", default=dataset,
-                        help=f"embedded dataset or tfds catalogue name (default: {dataset})")
-    parser.add_argument("--data-dir", default=os.environ.get("TFDS_DATA_DIR"),
-                        help="tfds data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)")
-    parser.add_argument("--epochs", type=positive_int, default=epochs,
-                        help=f"training epochs per run (default: {epochs})")
-    parser.add_argument("--batch-size", type=positive_int, default=batch_size,
-                        help=f"examples per batch (default: {batch_size})")
-    parser.add_argument("--tuner", choices=TUNERS, default=tuner,
-                        help=f"KerasTuner search; 'none' trains the default hyperparameters (default: {tuner})")
-    parser.add_argument("--max-trials", type=positive_int, default=max_trials,
-                        help=f"tuner trials (default: {max_trials})")
-    parser.add_argument("--output-dir", default=os.path.join("runs", name),
-                        help=f"run directory (default: runs/{name})")
+    parser.add_argument(
+        "--dataset",
+        default=dataset,
+        help=f"embedded dataset or tfds catalogue name (default: {dataset})",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("TFDS_DATA_DIR"),
+        help="tfds data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=epochs,
+        help=f"training epochs per run (default: {epochs})",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=batch_size,
+        help=f"examples per batch (default: {batch_size})",
+    )
+    parser.add_argument(
+        "--tuner",
+        choices=TUNERS,
+        default=tuner,
+        help=f"KerasTuner search; 'none' trains the default hyperparameters (default: {tuner})",
+    )
+    parser.add_argument(
+        "--max-trials",
+        type=positive_int,
+        default=max_trials,
+        help=f"tuner trials (default: {max_trials})",
+    )
+    parser.add_argument(
+        "--output-dir",
+        default=os.path.join("runs", name),
+        help=f"run directory (default: runs/{name})",
+    )
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="start over instead of resuming the run directory")
-    parser.add_argument("--smoke", action="store_true",
-                        help="tiny data, one epoch, one trial: a seconds-long end-to-end check")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="start over instead of resuming the run directory"
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny data, one epoch, one trial: a seconds-long end-to-end check",
+    )
     return parser
 
 
@@ -117,8 +148,12 @@ def recipe_main(main):
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
         try:
             return main(argv)
-        except (UserError, data.UnknownDatasetError, data.DatasetUnavailableError,
-                reporting.RunSettingsMismatch) as error:
+        except (
+            UserError,
+            data.UnknownDatasetError,
+            data.DatasetUnavailableError,
+            reporting.RunSettingsMismatch,
+        ) as error:
             print(f"error: {error}", file=sys.stderr)
             raise SystemExit(2) from None
 

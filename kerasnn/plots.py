@@ -1,44 +1,9 @@
-"""Figures: the confusion matrix and image grids, and the one way every figure is saved.
+"""Figures: the confusion matrix plot and image grids, and the one way every figure is saved.
 
-Course section "Confusion Matrix": entry ``(i, j)`` counts the examples of class ``i`` that the
-model classified as class ``j``; a perfect classifier has everything on the diagonal.
+The matrix itself is computed by ``kerasnn.metrics.confusion_matrix``.
 """
 
 import numpy as np
-
-
-def confusion_matrix(labels, predictions, num_classes=None):
-    """The exact confusion matrix: ``matrix[i, j]`` = number of examples of class ``i``
-    predicted as class ``j``.
-
-    Args:
-        labels: ``(N,)`` true class ids.
-        predictions: ``(N,)`` predicted class ids, or ``(N, num_classes)`` scores / posteriors
-            (their argmax is the prediction).
-        num_classes: matrix size (default: one more than the largest id seen).
-
-    Returns:
-        ``(num_classes, num_classes)`` int64 array.
-    """
-    labels = np.asarray(labels).reshape(-1)
-    predictions = np.asarray(predictions)
-    if predictions.ndim == 2:
-        predictions = predictions.argmax(axis=-1)
-    predictions = predictions.reshape(-1)
-    if labels.shape != predictions.shape:
-        raise ValueError(
-            f"`labels` and `predictions` must hold the same number of examples; received "
-            f"{labels.shape[0]} and {predictions.shape[0]}."
-        )
-    if labels.size and min(labels.min(), predictions.min()) < 0:
-        raise ValueError("Class ids must be non-negative.")
-    largest = int(max(labels.max(initial=-1), predictions.max(initial=-1))) + 1
-    if num_classes is None:
-        num_classes = largest
-    elif largest > num_classes:
-        raise ValueError(f"Class id {largest - 1} is out of range for num_classes={num_classes}.")
-    flat = labels.astype(np.int64) * num_classes + predictions.astype(np.int64)
-    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
 def pyplot():
@@ -62,7 +27,9 @@ def save_figure(figure, path):
     return path
 
 
-def plot_confusion_matrix(matrix, path, *, class_names=None, normalize=True, title="Confusion matrix"):
+def plot_confusion_matrix(
+    matrix, path, *, class_names=None, normalize=True, title="Confusion matrix"
+):
     """Save the confusion matrix as a heatmap (rows: true class, columns: predicted class).
 
     With ``normalize=True`` the colours are row fractions (per-class recall) and the cells show
@@ -79,8 +46,15 @@ def plot_confusion_matrix(matrix, path, *, class_names=None, normalize=True, tit
     for i in range(num_classes):
         for j in range(num_classes):
             if matrix[i, j]:
-                axis.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8,
-                          color="white" if colours[i, j] > 0.6 * colours.max() else "black")
+                axis.text(
+                    j,
+                    i,
+                    str(matrix[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if colours[i, j] > 0.6 * colours.max() else "black",
+                )
     axis.set_xticks(range(num_classes), names, rotation=45 if max(map(len, names)) > 2 else 0)
     axis.set_yticks(range(num_classes), names)
     axis.set_xlabel("predicted class")
@@ -90,7 +64,9 @@ def plot_confusion_matrix(matrix, path, *, class_names=None, normalize=True, tit
     return save_figure(figure, path)
 
 
-def plot_image_grid(images, path, *, titles=None, columns=8, cmap=None, symmetric=False, title=None):
+def plot_image_grid(
+    images, path, *, titles=None, columns=8, cmap=None, symmetric=False, title=None
+):
     """Save a grid of images ``(N, height, width, channels)``.
 
     Args:

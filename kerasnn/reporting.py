@@ -22,12 +22,24 @@ import json
 import math
 import os
 import shutil
+import time
 import warnings
 
 import keras
 import numpy as np
 
 from kerasnn import plots
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds ``seconds``, the wall time of the epoch (training and validation), to its logs."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["seconds"] = time.perf_counter() - self._started
 
 
 class RunSettingsMismatch(ValueError):
@@ -55,9 +67,11 @@ class RunDirectory:
             if os.path.exists(settings_path):
                 with open(settings_path) as file:
                     stored = json.load(file)
-                changed = [f"{key}: {stored.get(key)!r} -> {settings.get(key)!r}"
-                           for key in sorted(set(stored) | set(settings))
-                           if stored.get(key) != settings.get(key)]
+                changed = [
+                    f"{key}: {stored.get(key)!r} -> {settings.get(key)!r}"
+                    for key in sorted(set(stored) | set(settings))
+                    if stored.get(key) != settings.get(key)
+                ]
                 if changed:
                     raise RunSettingsMismatch(
                         f"{self.path} holds a run with other settings ({'; '.join(changed)}); "
@@ -85,8 +99,9 @@ class RunDirectory:
 
     def callbacks(self, phase):
         """What every training run uses: an epoch log that survives interruption, resume after
-        interruption, stop on NaN, TensorBoard."""
+        interruption, stop on NaN, TensorBoard, and the seconds of each epoch (``seconds``)."""
         return [
+            EpochTimer(),  # first: the loggers after it see ``logs["seconds"]``
             # Before BackupAndRestore: an epoch is logged before it is backed up, so an
             # interruption between the two makes the rerun log it again (``_read_epoch_log``
             # keeps the last row), never lose it.
@@ -144,6 +159,11 @@ class RunDirectory:
             json.dump(metrics, file, indent=2, default=_to_json, sort_keys=False)
             file.write("\n")
 
+    def read_metrics(self):
+        """``metrics.json`` as written (plain JSON types)."""
+        with open(self.file("metrics.json")) as file:
+            return json.load(file)
+
     def write_history(self, histories):
         """Write ``history.csv`` from ``{phase: history dict}``: one row per phase and epoch."""
         names = sorted({name for history in histories.values() for name in history})
@@ -153,22 +173,33 @@ class RunDirectory:
             for phase, history in histories.items():
                 num_epochs = max((len(values) for values in history.values()), default=0)
                 for epoch in range(num_epochs):
-                    row = [history.get(name, [])[epoch] if epoch < len(history.get(name, [])) else ""
-                           for name in names]
+                    row = [
+                        history.get(name, [])[epoch] if epoch < len(history.get(name, [])) else ""
+                        for name in names
+                    ]
                     writer.writerow([phase, epoch + 1, *row])
 
     def plot_history(self, histories, metrics=("loss", "accuracy"), name="training_curves"):
         """Training (solid) and validation (dashed) curves of every phase, one panel per metric."""
         metrics = [m for m in metrics if any(m in h for h in histories.values())]
-        figure, axes = plots.pyplot().subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
+        figure, axes = plots.pyplot().subplots(
+            1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False
+        )
         for axis, metric in zip(axes[0], metrics):
             for index, (phase, history) in enumerate(histories.items()):
                 colour = f"C{index}"
                 if metric in history:
-                    axis.plot(_epochs(history[metric]), history[metric], color=colour, label=f"{phase}")
+                    axis.plot(
+                        _epochs(history[metric]), history[metric], color=colour, label=f"{phase}"
+                    )
                 if f"val_{metric}" in history:
-                    axis.plot(_epochs(history[f"val_{metric}"]), history[f"val_{metric}"],
-                              color=colour, linestyle="--", label=f"{phase} (validation)")
+                    axis.plot(
+                        _epochs(history[f"val_{metric}"]),
+                        history[f"val_{metric}"],
+                        color=colour,
+                        linestyle="--",
+                        label=f"{phase} (validation)",
+                    )
             axis.set_xlabel("epoch")
             axis.set_ylabel(metric)
             axis.grid(alpha=0.3)
@@ -222,8 +253,12 @@ def format_table(rows, columns=None):
         return "" if value is None else str(value)
 
     cells = [[cell(row.get(column)) for column in columns] for row in rows]
-    widths = [max(len(str(column)), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)]
+    widths = [
+        max(len(str(column)), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)
+    ]
     lines = ["  ".join(str(column).ljust(width) for column, width in zip(columns, widths))]
     lines.append("  ".join("-" * width for width in widths))
-    lines.extend("  ".join(value.ljust(width) for value, width in zip(line, widths)) for line in cells)
+    lines.extend(
+        "  ".join(value.ljust(width) for value, width in zip(line, widths)) for line in cells
+    )
     return "\n".join(lines)

@@ -18,6 +18,7 @@ import numpy as np
 
 from kerasnn.reporting import format_table
 
+
 class FreshSessionHyperModel(keras_tuner.HyperModel):
     """Wraps a hypermodel (or a ``build(hp)`` function) and clears the Keras session before
     every build, so the models of finished trials are released."""
@@ -47,9 +48,12 @@ class ResumableGridSearchOracle(keras_tuner.oracles.GridSearchOracle):
 
     def set_state(self, state):
         super().set_state(state)
-        started = [self.trials[trial_id] for trial_id in self.start_order if trial_id in self.trials]
+        started = [
+            self.trials[trial_id] for trial_id in self.start_order if trial_id in self.trials
+        ]
         by_values = functools.cmp_to_key(
-            lambda a, b: self._compare(a.hyperparameters.values, b.hyperparameters.values))
+            lambda a, b: self._compare(a.hyperparameters.values, b.hyperparameters.values)
+        )
         self._ordered_ids = type(self._ordered_ids)()
         for trial in sorted(started, key=by_values):
             self._ordered_ids.insert(trial.trial_id)
@@ -72,7 +76,8 @@ def make_oracle(kind, *, objective="val_accuracy", max_trials=5, max_epochs=10, 
         raise ValueError(f"Unknown tuner {kind!r}; expected one of none, {', '.join(KINDS)}.")
     if kind == "hyperband":
         return keras_tuner.oracles.HyperbandOracle(
-            objective, max_epochs=max_epochs, factor=3, hyperband_iterations=1, seed=seed)
+            objective, max_epochs=max_epochs, factor=3, hyperband_iterations=1, seed=seed
+        )
     oracle_class = {
         "random": keras_tuner.oracles.RandomSearchOracle,
         "bayesian": keras_tuner.oracles.BayesianOptimizationOracle,
@@ -114,11 +119,18 @@ def make_tuner(
     """
     if kind == "none":
         return None
-    oracle = make_oracle(kind, objective=objective, max_trials=max_trials, max_epochs=max_epochs,
-                         seed=seed)
+    oracle = make_oracle(
+        kind, objective=objective, max_trials=max_trials, max_epochs=max_epochs, seed=seed
+    )
     tuner_class = _HyperbandTuner if kind == "hyperband" else keras_tuner.Tuner
-    tuner = tuner_class(oracle=oracle, hypermodel=FreshSessionHyperModel(hypermodel),
-                        directory=directory, project_name=project_name, overwrite=overwrite, **kwargs)
+    tuner = tuner_class(
+        oracle=oracle,
+        hypermodel=FreshSessionHyperModel(hypermodel),
+        directory=directory,
+        project_name=project_name,
+        overwrite=overwrite,
+        **kwargs,
+    )
     _print_each_trial(tuner)
     return tuner
 
@@ -144,9 +156,11 @@ def _print_each_trial(tuner):
     def on_trial_end_with_progress(trial):
         on_trial_end(trial)
         score = "failed" if trial.score is None else f"{trial.score:.4g}"
-        values = ", ".join(f"{name}={value:.3g}" if isinstance(value, float) else f"{name}={value}"
-                           for name, value in trial.hyperparameters.values.items()
-                           if not name.startswith("tuner/"))
+        values = ", ".join(
+            f"{name}={value:.3g}" if isinstance(value, float) else f"{name}={value}"
+            for name, value in trial.hyperparameters.values.items()
+            if not name.startswith("tuner/")
+        )
         print(f"trial {trial.trial_id}: {score} ({values})", flush=True)
 
     tuner.on_trial_end = on_trial_end_with_progress
@@ -173,8 +187,14 @@ def trials(tuner):
         return []
     rows = []
     for trial in tuner.oracle.get_best_trials(len(tuner.oracle.trials)):
-        rows.append({"trial": trial.trial_id, "score": trial.score, "status": trial.status,
-                     **trial.hyperparameters.values})
+        rows.append(
+            {
+                "trial": trial.trial_id,
+                "score": trial.score,
+                "status": trial.status,
+                **trial.hyperparameters.values,
+            }
+        )
     return rows
 
 
@@ -189,6 +209,7 @@ def summary(tuner):
 # KerasTuner scores a trial on one validation set. With little data that score is noisy, and the
 # course's answer is k-fold cross-validation: train k times, each time holding out a different
 # fold, and average the k validation scores. ``CrossValidationTuner`` does that for any oracle.
+
 
 def kfold_indices(num_examples, num_folds, *, seed=0, labels=None):
     """``[(train_indices, validation_indices), ...]`` of k-fold cross-validation.
@@ -209,11 +230,25 @@ def kfold_indices(num_examples, num_folds, *, seed=0, labels=None):
         order = order[np.argsort(labels[order], kind="stable")]
     fold_of = np.empty(num_examples, dtype=np.int64)
     fold_of[order] = np.arange(num_examples) % num_folds
-    return [(np.flatnonzero(fold_of != fold), np.flatnonzero(fold_of == fold)) for fold in range(num_folds)]
+    return [
+        (np.flatnonzero(fold_of != fold), np.flatnonzero(fold_of == fold))
+        for fold in range(num_folds)
+    ]
 
 
-def cross_validate(build_model, x, y, folds, *, metric="accuracy", seed=0, fit=None,
-                   monitor_validation=False, batch_size=32, **fit_kwargs):
+def cross_validate(
+    build_model,
+    x,
+    y,
+    folds,
+    *,
+    metric="accuracy",
+    seed=0,
+    fit=None,
+    monitor_validation=False,
+    batch_size=32,
+    **fit_kwargs,
+):
     """Train a fresh ``build_model()`` on each fold's training part; return its ``metric`` on each
     fold's validation part (``model.evaluate``), one score per fold.
 
@@ -242,13 +277,21 @@ def cross_validate(build_model, x, y, folds, *, metric="accuracy", seed=0, fit=N
         keras.backend.clear_session()
         keras.utils.set_random_seed(seed + fold)
         model = build_model()
-        train = data.from_arrays(x[train_index], y[train_index], batch_size, shuffle=True, cache=True,
-                                 seed=seed + fold)
+        train = data.from_arrays(
+            x[train_index], y[train_index], batch_size, shuffle=True, cache=True, seed=seed + fold
+        )
         validation = data.from_arrays(x[validation_index], y[validation_index], 4096, cache=True)
-        fit(model, train, **({"validation_data": validation} if monitor_validation else {}), **fit_kwargs)
+        fit(
+            model,
+            train,
+            **({"validation_data": validation} if monitor_validation else {}),
+            **fit_kwargs,
+        )
         results = model.evaluate(validation, return_dict=True, verbose=0)
         if metric not in results:
-            raise ValueError(f"Expected the model to report {metric!r}; it reports {sorted(results)}")
+            raise ValueError(
+                f"Expected the model to report {metric!r}; it reports {sorted(results)}"
+            )
         scores.append(float(results[metric]))
     return scores
 
@@ -288,8 +331,17 @@ class CrossValidationTuner(keras_tuner.Tuner):
         **kwargs: ``keras_tuner.Tuner`` arguments (``directory``, ``project_name``, ``overwrite``).
     """
 
-    def __init__(self, oracle, hypermodel, *, num_folds=5, stratify=True, seed=0, monitor_validation=False,
-                 **kwargs):
+    def __init__(
+        self,
+        oracle,
+        hypermodel,
+        *,
+        num_folds=5,
+        stratify=True,
+        seed=0,
+        monitor_validation=False,
+        **kwargs,
+    ):
         if num_folds < 2:
             raise ValueError(f"Expected num_folds >= 2, received num_folds={num_folds}")
         objective_name = getattr(oracle.objective, "name", None)
@@ -306,9 +358,13 @@ class CrossValidationTuner(keras_tuner.Tuner):
 
     def run_trial(self, trial, x, y, **fit_kwargs):
         if "validation_data" in fit_kwargs or "validation_split" in fit_kwargs:
-            raise ValueError("CrossValidationTuner makes its own validation folds; pass no validation_data")
+            raise ValueError(
+                "CrossValidationTuner makes its own validation folds; pass no validation_data"
+            )
         if hasattr(x, "element_spec"):  # a tf.data.Dataset cannot be cut into folds
-            raise ValueError("CrossValidationTuner needs array inputs (x, y) to cut into folds, received a Dataset")
+            raise ValueError(
+                "CrossValidationTuner needs array inputs (x, y) to cut into folds, received a Dataset"
+            )
         x, y = np.asarray(x), np.asarray(y)
         hp = trial.hyperparameters
         if "tuner/epochs" in hp.values:
@@ -316,13 +372,25 @@ class CrossValidationTuner(keras_tuner.Tuner):
             fit_kwargs["epochs"] = hp.values["tuner/epochs"]
             fit_kwargs.pop("initial_epoch", None)
         name = self.oracle.objective.name
-        folds = kfold_indices(len(x), self.num_folds, seed=self.seed, labels=y if self.stratify else None)
+        folds = kfold_indices(
+            len(x), self.num_folds, seed=self.seed, labels=y if self.stratify else None
+        )
         scores = cross_validate(
-            lambda: self.hypermodel.build(hp), x, y, folds, metric=name[len("val_"):], seed=self.seed,
+            lambda: self.hypermodel.build(hp),
+            x,
+            y,
+            folds,
+            metric=name[len("val_") :],
+            seed=self.seed,
             fit=lambda model, *args, **kwargs: self.hypermodel.fit(hp, model, *args, **kwargs),
-            monitor_validation=self.monitor_validation, **fit_kwargs)
-        return {name: float(np.mean(scores)), f"{name}_std": float(np.std(scores)),
-                **{f"{name}_fold_{fold}": score for fold, score in enumerate(scores)}}
+            monitor_validation=self.monitor_validation,
+            **fit_kwargs,
+        )
+        return {
+            name: float(np.mean(scores)),
+            f"{name}_std": float(np.std(scores)),
+            **{f"{name}_fold_{fold}": score for fold, score in enumerate(scores)},
+        }
 
 
 def make_cross_validation_tuner(
@@ -343,7 +411,16 @@ def make_cross_validation_tuner(
     for ``kind="none"``."""
     if kind == "none":
         return None
-    oracle = make_oracle(kind, objective=objective, max_trials=max_trials, max_epochs=max_epochs,
-                         seed=seed)
-    return CrossValidationTuner(oracle, hypermodel, num_folds=num_folds, stratify=stratify, seed=seed,
-                                directory=directory, project_name=project_name, overwrite=overwrite)
+    oracle = make_oracle(
+        kind, objective=objective, max_trials=max_trials, max_epochs=max_epochs, seed=seed
+    )
+    return CrossValidationTuner(
+        oracle,
+        hypermodel,
+        num_folds=num_folds,
+        stratify=stratify,
+        seed=seed,
+        directory=directory,
+        project_name=project_name,
+        overwrite=overwrite,
+    )

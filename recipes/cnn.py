@@ -19,7 +19,8 @@ import time
 import keras
 import numpy as np
 
-from kerasnn import cli, data, models, plots, reporting, tuning
+from kerasnn import cli, data, metrics, models, plots, reporting, tuning
+from kerasnn.ops import geometry
 
 """
 ## The VGG hypermodel
@@ -33,8 +34,11 @@ LEARNING_RATE = 1e-3
 
 
 def compile_model(model):
-    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(LEARNING_RATE),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -44,8 +48,14 @@ def vgg_builder(input_shape, num_classes):
         blocks = hp.Int("blocks", 1, 3, default=2)
         convs_per_block = hp.Int("convs_per_block", 1, 2, default=2)
         dropout = hp.Float("dropout", 0.0, 0.5, step=0.25, default=0.25)
-        model = models.vgg(input_shape, num_classes, filters=[filters * 2**i for i in range(blocks)],
-                           convs_per_block=convs_per_block, dense_units=(128,), dropout=dropout)
+        model = models.vgg(
+            input_shape,
+            num_classes,
+            filters=[filters * 2**i for i in range(blocks)],
+            convs_per_block=convs_per_block,
+            dense_units=(128,),
+            dropout=dropout,
+        )
         return compile_model(model)
 
     return build_model
@@ -63,21 +73,27 @@ connections, weight sharing), not size.
 def matching_mlp(input_shape, num_classes, num_params):
     pixels = int(np.prod(input_shape))
     hidden = max(1, round((num_params - num_classes) / (pixels + 1 + num_classes)))
-    return models.mlp_classifier(input_shape, num_classes, hidden_units=(hidden,), dropout=0.25,
-                                 name="mlp_same_size")
+    return models.mlp(
+        input_shape, num_classes, hidden_units=(hidden,), dropout=0.25, name="mlp_same_size"
+    )
 
 
 def sequential_receptive_field(model):
     """Receptive field of a chain of convolutions and poolings (LeNet-5, VGG)."""
-    local = [layer for layer in model.layers
-             if isinstance(layer, (keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D))]
-    return models.receptive_field(local).size[0]
+    local = [
+        layer
+        for layer in model.layers
+        if isinstance(
+            layer, (keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+        )
+    ]
+    return geometry.receptive_field(local).size[0]
 
 
 def inception_receptive_field(num_modules):
     """The widest path: 3x3 stem, then each module's 5x5 branch, 2x2 pooling between modules."""
     path = [(3, 1), (5, 1)] + [(2, 2), (5, 1)] * (num_modules - 1)
-    return models.receptive_field(path).size
+    return geometry.receptive_field(path).size
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -95,12 +111,24 @@ def parse(argv):
     parser = cli.recipe_parser(
         "cnn",
         __doc__,
-        dataset="kerasnn_digits", epochs=20, batch_size=32, max_trials=3, tuner="random",
+        dataset="kerasnn_digits",
+        epochs=20,
+        batch_size=32,
+        max_trials=3,
+        tuner="random",
     )
-    parser.add_argument("--search-epochs", type=cli.positive_int, default=8,
-                        help="epochs per tuner trial (default: 8)")
-    parser.add_argument("--patience", type=cli.positive_int, default=6,
-                        help="early-stopping patience on validation loss (default: 6)")
+    parser.add_argument(
+        "--search-epochs",
+        type=cli.positive_int,
+        default=8,
+        help="epochs per tuner trial (default: 8)",
+    )
+    parser.add_argument(
+        "--patience",
+        type=cli.positive_int,
+        default=6,
+        help="early-stopping patience on validation loss (default: 6)",
+    )
     args = cli.parse_args(parser, argv)
     if args.smoke:
         args.search_epochs = 1
@@ -115,20 +143,40 @@ def main(argv=None):
     spec = data.describe(args.dataset, args.data_dir)
     splits = data.standard_splits(args.dataset, args.data_dir)
     batches = max(1, 64 // args.batch_size) if args.smoke else -1  # --smoke: about 64 examples
-    train, validation, test = (data.load(args.dataset, splits[name], data_dir=args.data_dir,
-                                         batch_size=args.batch_size, seed=args.seed).take(batches)
-                               for name in ("train", "validation", "test"))
+    train, validation, test = (
+        data.load(
+            args.dataset,
+            splits[name],
+            data_dir=args.data_dir,
+            batch_size=args.batch_size,
+            seed=args.seed,
+        ).take(batches)
+        for name in ("train", "validation", "test")
+    )
     run = cli.run_directory(args)
 
     """
     ## Search the VGG's filters, depth and dropout
     """
     build_vgg = vgg_builder(spec.input_shape, spec.num_classes)
-    tuner = tuning.make_tuner(args.tuner, build_vgg, objective="val_accuracy", max_trials=args.max_trials,
-                              max_epochs=args.search_epochs, directory=run.tuner_dir,
-                              overwrite=args.overwrite, seed=args.seed)
-    hp = tuning.search(tuner, build_vgg, train, validation_data=validation,
-                       epochs=args.search_epochs, seed=args.seed)
+    tuner = tuning.make_tuner(
+        args.tuner,
+        build_vgg,
+        objective="val_accuracy",
+        max_trials=args.max_trials,
+        max_epochs=args.search_epochs,
+        directory=run.tuner_dir,
+        overwrite=args.overwrite,
+        seed=args.seed,
+    )
+    hp = tuning.search(
+        tuner,
+        build_vgg,
+        train,
+        validation_data=validation,
+        epochs=args.search_epochs,
+        seed=args.seed,
+    )
 
     """
     ## Train every network the same way
@@ -141,29 +189,45 @@ def main(argv=None):
         "inception": compile_model(models.inception_net(spec.input_shape, spec.num_classes)),
     }
     networks["mlp_same_size"] = compile_model(
-        matching_mlp(spec.input_shape, spec.num_classes, networks["vgg"].count_params()))
-    receptive_fields = {"lenet5": sequential_receptive_field(networks["lenet5"]),
-                        "vgg": sequential_receptive_field(networks["vgg"]),
-                        "inception": inception_receptive_field(len(models.classification.SMALL_INCEPTION_MODULES))}
+        matching_mlp(spec.input_shape, spec.num_classes, networks["vgg"].count_params())
+    )
+    receptive_fields = {
+        "lenet5": sequential_receptive_field(networks["lenet5"]),
+        "vgg": sequential_receptive_field(networks["vgg"]),
+        "inception": inception_receptive_field(len(models.cnn.SMALL_INCEPTION_MODULES)),
+    }
 
     histories, rows = {}, []
     for name, model in networks.items():
         timer = EpochTimer()
-        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience, restore_best_weights=True)
-        histories[name] = run.fit(name, model, train, epochs=args.epochs, validation_data=validation,
-                                  callbacks=[timer, stop], verbose=0)
+        stop = keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=args.patience, restore_best_weights=True
+        )
+        histories[name] = run.fit(
+            name,
+            model,
+            train,
+            epochs=args.epochs,
+            validation_data=validation,
+            callbacks=[timer, stop],
+            verbose=0,
+        )
         _, test_accuracy = model.evaluate(test, verbose=0)
-        rows.append({
-            "model": name,
-            "params": model.count_params(),
-            "val_accuracy": max(histories[name]["val_accuracy"]),
-            "val_loss": min(histories[name]["val_loss"]),
-            "test_accuracy": float(test_accuracy),
-            # a resumed (already finished) phase has no fresh timing
-            "epoch_seconds": float(np.median(timer.seconds)) if getattr(timer, "seconds", None) else None,
-            "epochs": len(histories[name]["loss"]),
-            "receptive_field": receptive_fields.get(name),
-        })
+        rows.append(
+            {
+                "model": name,
+                "params": model.count_params(),
+                "val_accuracy": max(histories[name]["val_accuracy"]),
+                "val_loss": min(histories[name]["val_loss"]),
+                "test_accuracy": float(test_accuracy),
+                # a resumed (already finished) phase has no fresh timing
+                "epoch_seconds": float(np.median(timer.seconds))
+                if getattr(timer, "seconds", None)
+                else None,
+                "epochs": len(histories[name]["loss"]),
+                "receptive_field": receptive_fields.get(name),
+            }
+        )
         print(f"{name}: test accuracy {test_accuracy:.4f}")
 
     """
@@ -173,27 +237,36 @@ def main(argv=None):
     best = max(cnn_rows, key=lambda row: (row["val_accuracy"], -row["val_loss"]))
     best_model = networks[best["model"]]
     images, labels = zip(*test.as_numpy_iterator())
-    matrix = plots.confusion_matrix(np.concatenate(labels), best_model.predict(np.concatenate(images), verbose=0),
-                                    spec.num_classes)
-    plots.plot_confusion_matrix(matrix, run.plot_path("confusion_matrix"), class_names=spec.class_names,
-                                title=f"{best['model']} (best CNN on validation), test split")
+    matrix = metrics.confusion_matrix(
+        np.concatenate(labels),
+        best_model.predict(np.concatenate(images), verbose=0),
+        spec.num_classes,
+    )
+    plots.plot_confusion_matrix(
+        matrix,
+        run.plot_path("confusion_matrix"),
+        class_names=spec.class_names,
+        title=f"{best['model']} (best CNN on validation), test split",
+    )
     run.plot_history(histories)
     run.write_history(histories)
     run.save_model(best_model)
     print(reporting.format_table(rows))
     print(f"best CNN (validation): {best['model']}, test accuracy {best['test_accuracy']:.4f}")
-    run.write_metrics({
-        "recipe": "cnn",
-        "dataset": args.dataset,
-        "seed": args.seed,
-        "wall_seconds": time.time() - started,
-        "test": {f"{row['model']}_accuracy": row["test_accuracy"] for row in rows}
-        | {"best_cnn": best["model"], "best_cnn_accuracy": best["test_accuracy"]},
-        "models": rows,
-        "confusion_matrix": matrix,
-        "best_hyperparameters": hp.values,
-        "trials": tuning.trials(tuner),
-    })
+    run.write_metrics(
+        {
+            "recipe": "cnn",
+            "dataset": args.dataset,
+            "seed": args.seed,
+            "wall_seconds": time.time() - started,
+            "test": {f"{row['model']}_accuracy": row["test_accuracy"] for row in rows}
+            | {"best_cnn": best["model"], "best_cnn_accuracy": best["test_accuracy"]},
+            "models": rows,
+            "confusion_matrix": matrix,
+            "best_hyperparameters": hp.values,
+            "trials": tuning.trials(tuner),
+        }
+    )
     return rows
 
 

@@ -23,7 +23,7 @@ from kerasnn import cli, data, models, plots, reporting, tuning
 """
 ## The model and its search space
 
-A one- or two-layer MLP (``models.feedforward``) with a softmax output; the search covers width,
+A one- or two-layer MLP (``models.mlp``) with a softmax output; the search covers width,
 depth, activation and learning rate. Its defaults are "the model" whose error we estimate.
 """
 
@@ -34,10 +34,18 @@ def make_build_model(input_shape, num_classes):
         depth = hp.Int("depth", 1, 2, default=1)
         activation = hp.Choice("activation", ["relu", "tanh"], default="relu")
         learning_rate = hp.Float("learning_rate", 1e-3, 3e-2, sampling="log", default=1e-2)
-        model = models.feedforward(input_shape, (units,) * depth, activation=activation,
-                                   output_units=num_classes, output_activation="softmax")
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
+        model = models.mlp(
+            input_shape,
+            num_classes,
+            hidden_units=(units,) * depth,
+            activation=activation,
+            output_activation="softmax",
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
         return model
 
     return build_model
@@ -47,15 +55,33 @@ def parse(argv):
     parser = cli.recipe_parser(
         "cross_validation",
         __doc__,
-        dataset="kerasnn_moons", epochs=20, batch_size=32, max_trials=3, tuner="random",
+        dataset="kerasnn_moons",
+        epochs=20,
+        batch_size=32,
+        max_trials=3,
+        tuner="random",
     )
-    parser.add_argument("--folds", type=cli.positive_int, default=5, help="k of k-fold (default: 5)")
-    parser.add_argument("--holdout-repeats", type=cli.positive_int, default=5,
-                        help="random holdout splits to show its variance (default: 5)")
-    parser.add_argument("--holdout-fraction", type=cli.positive_float, default=0.2,
-                        help="share of the training data held out (default: 0.2)")
-    parser.add_argument("--loo-size", type=cli.positive_int, default=12,
-                        help="examples of the leave-one-out subset (default: 12)")
+    parser.add_argument(
+        "--folds", type=cli.positive_int, default=5, help="k of k-fold (default: 5)"
+    )
+    parser.add_argument(
+        "--holdout-repeats",
+        type=cli.positive_int,
+        default=5,
+        help="random holdout splits to show its variance (default: 5)",
+    )
+    parser.add_argument(
+        "--holdout-fraction",
+        type=cli.positive_float,
+        default=0.2,
+        help="share of the training data held out (default: 0.2)",
+    )
+    parser.add_argument(
+        "--loo-size",
+        type=cli.positive_int,
+        default=12,
+        help="examples of the leave-one-out subset (default: 12)",
+    )
     args = cli.parse_args(parser, argv)
     if args.smoke:
         args.folds, args.holdout_repeats, args.loo_size = 2, 2, 4
@@ -70,13 +96,21 @@ def parse(argv):
 
 def load_training_pool(args):
     """Train and validation splits together: cross-validation makes its own validation folds."""
-    splits = data.load_splits(args.dataset, data_dir=args.data_dir, limit=64 if args.smoke else None)
+    splits = data.load_splits(
+        args.dataset, data_dir=args.data_dir, limit=64 if args.smoke else None
+    )
     (x_train, y_train), (x_validation, y_validation), (x_test, y_test) = (
-        splits[part] for part in ("train", "validation", "test"))
+        splits[part] for part in ("train", "validation", "test")
+    )
     if args.loo_size > len(x_train) + len(x_validation):
-        raise cli.UserError(f"--loo-size {args.loo_size} exceeds the {len(x_train) + len(x_validation)} "
-                            "training examples")
-    return (np.concatenate([x_train, x_validation]), np.concatenate([y_train, y_validation])), (x_test, y_test)
+        raise cli.UserError(
+            f"--loo-size {args.loo_size} exceeds the {len(x_train) + len(x_validation)} "
+            "training examples"
+        )
+    return (np.concatenate([x_train, x_validation]), np.concatenate([y_train, y_validation])), (
+        x_test,
+        y_test,
+    )
 
 
 """
@@ -99,11 +133,26 @@ def holdout_splits(num_examples, fraction, repeats, seed):
 
 def estimate(name, build, x, y, folds, args):
     started = time.time()
-    accuracies = tuning.cross_validate(build, x, y, folds, metric="accuracy", seed=args.seed,
-                                       epochs=args.epochs, batch_size=args.batch_size)
+    accuracies = tuning.cross_validate(
+        build,
+        x,
+        y,
+        folds,
+        metric="accuracy",
+        seed=args.seed,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+    )
     errors = 1.0 - np.array(accuracies)
-    return {"method": name, "examples": len(x), "trainings": len(folds), "error": float(errors.mean()),
-            "error_std": float(errors.std()), "seconds": time.time() - started, "errors": errors.tolist()}
+    return {
+        "method": name,
+        "examples": len(x),
+        "trainings": len(folds),
+        "error": float(errors.mean()),
+        "error_std": float(errors.std()),
+        "seconds": time.time() - started,
+        "errors": errors.tolist(),
+    }
 
 
 def plot_estimates(rows, path):
@@ -118,10 +167,15 @@ def plot_estimates(rows, path):
     left.set_ylabel("held-out error (dots: one training each)")
     left.set_title("Estimate and spread")
     left.grid(alpha=0.3)
-    right.bar([row["method"] for row in rows], [row["seconds"] for row in rows],
-              color=[f"C{i}" for i in range(len(rows))])
+    right.bar(
+        [row["method"] for row in rows],
+        [row["seconds"] for row in rows],
+        color=[f"C{i}" for i in range(len(rows))],
+    )
     for index, row in enumerate(rows):
-        right.annotate(f"{row['trainings']} fits", (index, row["seconds"]), ha="center", va="bottom")
+        right.annotate(
+            f"{row['trainings']} fits", (index, row["seconds"]), ha="center", va="bottom"
+        )
     right.set_ylabel("seconds")
     right.set_title("Cost")
     plots.save_figure(figure, path)
@@ -143,21 +197,51 @@ def main(argv=None):
     rng = np.random.default_rng(args.seed)
     loo_subset = np.sort(rng.choice(len(x), args.loo_size, replace=False))
     estimates = [
-        estimate("holdout", build_default, x, y,
-                 holdout_splits(len(x), args.holdout_fraction, args.holdout_repeats, args.seed), args),
-        estimate(f"{args.folds}-fold", build_default, x, y,
-                 tuning.kfold_indices(len(x), args.folds, seed=args.seed, labels=y), args),
-        estimate("leave-one-out", build_default, x[loo_subset], y[loo_subset],
-                 tuning.kfold_indices(args.loo_size, args.loo_size, seed=args.seed), args),
+        estimate(
+            "holdout",
+            build_default,
+            x,
+            y,
+            holdout_splits(len(x), args.holdout_fraction, args.holdout_repeats, args.seed),
+            args,
+        ),
+        estimate(
+            f"{args.folds}-fold",
+            build_default,
+            x,
+            y,
+            tuning.kfold_indices(len(x), args.folds, seed=args.seed, labels=y),
+            args,
+        ),
+        estimate(
+            "leave-one-out",
+            build_default,
+            x[loo_subset],
+            y[loo_subset],
+            tuning.kfold_indices(args.loo_size, args.loo_size, seed=args.seed),
+            args,
+        ),
     ]
-    print(reporting.format_table([{k: v for k, v in row.items() if k != "errors"} for row in estimates]))
+    print(
+        reporting.format_table(
+            [{k: v for k, v in row.items() if k != "errors"} for row in estimates]
+        )
+    )
 
     """
     ## k-fold KerasTuner search, then one assessment on the test set
     """
     tuner = tuning.make_cross_validation_tuner(
-        args.tuner, build_model, num_folds=args.folds, objective="val_accuracy", max_trials=args.max_trials,
-        max_epochs=args.epochs, directory=run.tuner_dir, overwrite=args.overwrite, seed=args.seed)
+        args.tuner,
+        build_model,
+        num_folds=args.folds,
+        objective="val_accuracy",
+        max_trials=args.max_trials,
+        max_epochs=args.epochs,
+        directory=run.tuner_dir,
+        overwrite=args.overwrite,
+        seed=args.seed,
+    )
     if tuner is not None:
         tuner.search(x, y, epochs=args.epochs, batch_size=args.batch_size, verbose=0)
         print(tuning.summary(tuner))
@@ -170,8 +254,13 @@ def main(argv=None):
     keras.backend.clear_session()
     keras.utils.set_random_seed(args.seed)
     model = build_model(hp)
-    history = run.fit("final", model, data.from_arrays(x, y, args.batch_size, shuffle=True, seed=args.seed),
-                      epochs=args.epochs, verbose=0)
+    history = run.fit(
+        "final",
+        model,
+        data.from_arrays(x, y, args.batch_size, shuffle=True, seed=args.seed),
+        epochs=args.epochs,
+        verbose=0,
+    )
     test = model.evaluate(x_test, y_test, verbose=0, return_dict=True)
 
     """
@@ -181,21 +270,26 @@ def main(argv=None):
     run.plot_history({"final": history})
     run.write_history({"final": history})
     run.save_model(model)
-    final_row = {"model": "best (retrained on all training data)", "cv_accuracy": float(np.mean(best_fold_scores))
-                 if best_fold_scores else None, "test_accuracy": float(test["accuracy"]),
-                 "test_error": 1.0 - float(test["accuracy"])}
+    final_row = {
+        "model": "best (retrained on all training data)",
+        "cv_accuracy": float(np.mean(best_fold_scores)) if best_fold_scores else None,
+        "test_accuracy": float(test["accuracy"]),
+        "test_error": 1.0 - float(test["accuracy"]),
+    }
     print(reporting.format_table([final_row]))
-    run.write_metrics({
-        "recipe": "cross_validation",
-        "dataset": args.dataset,
-        "seed": args.seed,
-        "wall_seconds": time.time() - started,
-        "test": {"accuracy": float(test["accuracy"]), "loss": float(test["loss"])},
-        "best_hyperparameters": hp.values,
-        "best_fold_scores": best_fold_scores,
-        "estimates": {row["method"]: row for row in estimates},
-        "trials": tuning.trials(tuner),
-    })
+    run.write_metrics(
+        {
+            "recipe": "cross_validation",
+            "dataset": args.dataset,
+            "seed": args.seed,
+            "wall_seconds": time.time() - started,
+            "test": {"accuracy": float(test["accuracy"]), "loss": float(test["loss"])},
+            "best_hyperparameters": hp.values,
+            "best_fold_scores": best_fold_scores,
+            "estimates": {row["method"]: row for row in estimates},
+            "trials": tuning.trials(tuner),
+        }
+    )
     return estimates, final_row
 
 

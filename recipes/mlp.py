@@ -41,13 +41,24 @@ def task_of(labels):
     return ("binary" if num_classes == 2 else "categorical"), num_classes
 
 
-def build(input_shape, task, num_classes, hidden_units, activation, learning_rate, steps_per_execution=1):
+def build(
+    input_shape, task, num_classes, hidden_units, activation, learning_rate, steps_per_execution=1
+):
     units, output_activation, loss = models.task_head(task, num_classes)
-    model = models.feedforward(input_shape, hidden_units, activation=activation, output_units=units,
-                               output_activation=output_activation)
+    model = models.mlp(
+        input_shape,
+        units,
+        hidden_units=hidden_units,
+        activation=activation,
+        output_activation=output_activation,
+    )
     metrics = ["mean_squared_error"] if task == "regression" else ["accuracy"]
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics,
-                  steps_per_execution=steps_per_execution)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=loss,
+        metrics=metrics,
+        steps_per_execution=steps_per_execution,
+    )
     return model
 
 
@@ -65,17 +76,39 @@ def parse(argv):
     parser = cli.recipe_parser(
         "mlp",
         __doc__,
-        dataset="kerasnn_moons", epochs=40, batch_size=32, max_trials=4, tuner="random",
+        dataset="kerasnn_moons",
+        epochs=40,
+        batch_size=32,
+        max_trials=4,
+        tuner="random",
     )
-    parser.add_argument("--widths", type=cli.positive_int, nargs="+", default=[1, 2, 4, 8, 16, 64],
-                        help="hidden widths of the universal-approximation sweep (default: 1 2 4 8 16 64)")
-    parser.add_argument("--regression-passes", type=cli.positive_int, default=600,
-                        help="passes over the data of each width-sweep fit (default: 600)")
-    parser.add_argument("--activations", nargs="+", choices=ACTIVATIONS, default=list(ACTIVATIONS),
-                        help="activations to compare (default: all four)")
+    parser.add_argument(
+        "--widths",
+        type=cli.positive_int,
+        nargs="+",
+        default=[1, 2, 4, 8, 16, 64],
+        help="hidden widths of the universal-approximation sweep (default: 1 2 4 8 16 64)",
+    )
+    parser.add_argument(
+        "--regression-passes",
+        type=cli.positive_int,
+        default=600,
+        help="passes over the data of each width-sweep fit (default: 600)",
+    )
+    parser.add_argument(
+        "--activations",
+        nargs="+",
+        choices=ACTIVATIONS,
+        default=list(ACTIVATIONS),
+        help="activations to compare (default: all four)",
+    )
     args = cli.parse_args(parser, argv)
     if args.smoke:
-        args.widths, args.regression_passes, args.activations = args.widths[:2], 1, args.activations[:1]
+        args.widths, args.regression_passes, args.activations = (
+            args.widths[:2],
+            1,
+            args.activations[:1],
+        )
     return args
 
 
@@ -95,14 +128,29 @@ def width_sweep(args, regression):
     for width in args.widths:
         keras.backend.clear_session()
         keras.utils.set_random_seed(args.seed)
-        model = build((1,), "regression", 1, (width,), "tanh", 1e-2, steps_per_execution=steps_per_pass)
-        batches = data.from_arrays(x, t, args.batch_size, shuffle=True, cache=True, seed=args.seed).repeat()
-        model.fit(batches, epochs=args.regression_passes // passes_per_epoch, verbose=0, shuffle=False,
-                  steps_per_epoch=steps_per_pass * passes_per_epoch)
+        model = build(
+            (1,), "regression", 1, (width,), "tanh", 1e-2, steps_per_execution=steps_per_pass
+        )
+        batches = data.from_arrays(
+            x, t, args.batch_size, shuffle=True, cache=True, seed=args.seed
+        ).repeat()
+        model.fit(
+            batches,
+            epochs=args.regression_passes // passes_per_epoch,
+            verbose=0,
+            shuffle=False,
+            steps_per_epoch=steps_per_pass * passes_per_epoch,
+        )
         train_mse = model.evaluate(x, t, verbose=0, return_dict=True)["mean_squared_error"]
         test_mse = model.evaluate(x_test, t_test, verbose=0, return_dict=True)["mean_squared_error"]
-        rows.append({"width": width, "params": model.count_params(), "train_mse": float(train_mse),
-                     "test_mse": float(test_mse)})
+        rows.append(
+            {
+                "width": width,
+                "params": model.count_params(),
+                "train_mse": float(train_mse),
+                "test_mse": float(test_mse),
+            }
+        )
         curves[width] = model.predict(grid, verbose=0, batch_size=1024)[:, 0]
     return rows, (grid[:, 0], curves, x[:, 0], t)
 
@@ -120,7 +168,7 @@ def plot_width_sweep(rows, fits, path):
     left.set_title("One hidden tanh layer of growing width")
     right.plot([r["width"] for r in rows], [r["train_mse"] for r in rows], "o-", label="train")
     right.plot([r["width"] for r in rows], [r["test_mse"] for r in rows], "s-", label="test")
-    right.axhline(tabular.NOISE_STD ** 2, color="gray", linestyle=":", label="noise variance")
+    right.axhline(tabular.NOISE_STD**2, color="gray", linestyle=":", label="noise variance")
     right.set_xscale("log", base=2)
     right.set_yscale("log")
     right.set_xlabel("hidden width")
@@ -143,14 +191,26 @@ def compare_activations(args, moons, digits):
         model = build(x.shape[1:], "binary", 2, (16, 16), activation, 1e-2)
         histories[activation] = train(model, x, y, args)
         test = model.evaluate(x_test, y_test, verbose=0, return_dict=True)
-        rows.append({"task": "moons, binary CE", "activation": activation,
-                     "final_train_loss": histories[activation]["loss"][-1], "test_accuracy": test["accuracy"]})
+        rows.append(
+            {
+                "task": "moons, binary CE",
+                "activation": activation,
+                "final_train_loss": histories[activation]["loss"][-1],
+                "test_accuracy": test["accuracy"],
+            }
+        )
     keras.backend.clear_session()
     model = build(digits["train"][0].shape[1:], "categorical", 10, (64,), "relu", 1e-3)
     histories["digits (softmax)"] = train(model, *digits["train"], args)
     test = model.evaluate(*digits["test"], verbose=0, return_dict=True)
-    rows.append({"task": "digits, categorical CE", "activation": "relu",
-                 "final_train_loss": histories["digits (softmax)"]["loss"][-1], "test_accuracy": test["accuracy"]})
+    rows.append(
+        {
+            "task": "digits, categorical CE",
+            "activation": "relu",
+            "final_train_loss": histories["digits (softmax)"]["loss"][-1],
+            "test_accuracy": test["accuracy"],
+        }
+    )
     return rows, histories
 
 
@@ -158,8 +218,9 @@ def compare_activations(args, moons, digits):
 def main(argv=None):
     args = parse(argv)
     started = time.time()
-    regression, moons, digits = (load(name, args) for name in ("kerasnn_regression1d", "kerasnn_moons",
-                                                                "kerasnn_digits"))
+    regression, moons, digits = (
+        load(name, args) for name in ("kerasnn_regression1d", "kerasnn_moons", "kerasnn_digits")
+    )
     tuned = load(args.dataset, args)
     task, num_classes = task_of(tuned["train"][1])
     input_shape = tuned["train"][0].shape[1:]
@@ -184,39 +245,73 @@ def main(argv=None):
         return build(input_shape, task, num_classes, (width,) * depth, activation, learning_rate)
 
     def batches(split, shuffle):
-        return data.from_arrays(*tuned[split], args.batch_size, shuffle=shuffle, cache=True, seed=args.seed)
+        return data.from_arrays(
+            *tuned[split], args.batch_size, shuffle=shuffle, cache=True, seed=args.seed
+        )
 
-    tuner = tuning.make_tuner(args.tuner, build_model, objective="val_loss", max_trials=args.max_trials,
-                              max_epochs=args.epochs, directory=run.tuner_dir, overwrite=args.overwrite,
-                              seed=args.seed)
-    hp = tuning.search(tuner, build_model, batches("train", True),
-                       validation_data=batches("validation", False), epochs=args.epochs,
-                       seed=args.seed)
+    tuner = tuning.make_tuner(
+        args.tuner,
+        build_model,
+        objective="val_loss",
+        max_trials=args.max_trials,
+        max_epochs=args.epochs,
+        directory=run.tuner_dir,
+        overwrite=args.overwrite,
+        seed=args.seed,
+    )
+    hp = tuning.search(
+        tuner,
+        build_model,
+        batches("train", True),
+        validation_data=batches("validation", False),
+        epochs=args.epochs,
+        seed=args.seed,
+    )
     model = build_model(hp)
-    history = run.fit("best", model, batches("train", True), epochs=args.epochs,
-                      validation_data=batches("validation", False), verbose=0)
+    history = run.fit(
+        "best",
+        model,
+        batches("train", True),
+        epochs=args.epochs,
+        validation_data=batches("validation", False),
+        verbose=0,
+    )
     test = model.evaluate(*tuned["test"], verbose=0, return_dict=True)
 
     """
     ## Report
     """
     run.plot_history({"best": history}, metrics=("loss", "accuracy", "mean_squared_error"))
-    run.write_history({"best": history, **{f"activation_{k}": v for k, v in activation_histories.items()}})
+    run.write_history(
+        {"best": history, **{f"activation_{k}": v for k, v in activation_histories.items()}}
+    )
     run.save_model(model)
-    print(reporting.format_table([{"dataset": args.dataset, "task": task, **hp.values,
-                                   **{f"test_{k}": v for k, v in test.items()}}]))
-    run.write_metrics({
-        "recipe": "mlp",
-        "dataset": args.dataset,
-        "seed": args.seed,
-        "wall_seconds": time.time() - started,
-        "task": task,
-        "test": test,
-        "best_hyperparameters": hp.values,
-        "width_sweep": width_rows,
-        "activations": activation_rows,
-        "trials": tuning.trials(tuner),
-    })
+    print(
+        reporting.format_table(
+            [
+                {
+                    "dataset": args.dataset,
+                    "task": task,
+                    **hp.values,
+                    **{f"test_{k}": v for k, v in test.items()},
+                }
+            ]
+        )
+    )
+    run.write_metrics(
+        {
+            "recipe": "mlp",
+            "dataset": args.dataset,
+            "seed": args.seed,
+            "wall_seconds": time.time() - started,
+            "task": task,
+            "test": test,
+            "best_hyperparameters": hp.values,
+            "width_sweep": width_rows,
+            "activations": activation_rows,
+            "trials": tuning.trials(tuner),
+        }
+    )
     return width_rows, activation_rows
 
 

@@ -17,7 +17,7 @@ import keras
 import keras_tuner
 import numpy as np
 
-from kerasnn import cli, data, models, plots, reporting, tuning
+from kerasnn import cli, data, metrics, models, plots, reporting, tuning
 
 """
 ## k-NN as a (weightless) Keras model
@@ -33,13 +33,18 @@ K_VALUES = (1, 3, 5, 7, 9)
 class NearestNeighborHyperModel(keras_tuner.HyperModel):
     def __init__(self, train_inputs, train_labels, num_classes):
         super().__init__()
-        self.train_inputs, self.train_labels, self.num_classes = train_inputs, train_labels, num_classes
+        self.train_inputs, self.train_labels, self.num_classes = (
+            train_inputs,
+            train_labels,
+            num_classes,
+        )
 
     def build(self, hp):
         k = hp.Choice("k", [k for k in K_VALUES if k <= len(self.train_labels)], default=1)
         distance = hp.Choice("distance", ["l1", "l2"], default="l2")
-        return models.nearest_neighbor_classifier(self.train_inputs, self.train_labels, self.num_classes,
-                                                  k=k, distance=distance)
+        return models.nearest_neighbor_classifier(
+            self.train_inputs, self.train_labels, self.num_classes, k=k, distance=distance
+        )
 
     def fit(self, hp, model, *args, validation_data=None, **kwargs):
         inputs, labels = validation_data
@@ -47,7 +52,9 @@ class NearestNeighborHyperModel(keras_tuner.HyperModel):
 
 
 def accuracy(model, inputs, labels, batch_size=256):
-    return float(np.mean(model.predict(inputs, batch_size=batch_size, verbose=0).argmax(-1) == labels))
+    return float(
+        np.mean(model.predict(inputs, batch_size=batch_size, verbose=0).argmax(-1) == labels)
+    )
 
 
 def seconds_per_image(model, inputs, repeats=3, batch_size=256):
@@ -65,7 +72,11 @@ def parse(argv):
     parser = cli.recipe_parser(
         "nearest_neighbor",
         __doc__,
-        dataset="kerasnn_digits", epochs=30, batch_size=32, max_trials=2 * len(K_VALUES), tuner="grid",
+        dataset="kerasnn_digits",
+        epochs=30,
+        batch_size=32,
+        max_trials=2 * len(K_VALUES),
+        tuner="grid",
     )
     return cli.parse_args(parser, argv)
 
@@ -76,19 +87,37 @@ def main(argv=None):
     started = time.time()
     keras.utils.set_random_seed(args.seed)
     spec = data.describe(args.dataset, args.data_dir)
-    arrays = data.load_splits(args.dataset, data_dir=args.data_dir, limit=64 if args.smoke else None)
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = (arrays[n] for n in ("train", "validation", "test"))
+    arrays = data.load_splits(
+        args.dataset, data_dir=args.data_dir, limit=64 if args.smoke else None
+    )
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = (
+        arrays[n] for n in ("train", "validation", "test")
+    )
     run = cli.run_directory(args)
 
     """
     ## Choose k and the distance on validation data
     """
     hypermodel = NearestNeighborHyperModel(x_train, y_train, spec.num_classes)
-    tuner = tuning.make_tuner(args.tuner, hypermodel, objective="val_accuracy", max_trials=args.max_trials,
-                              max_epochs=args.epochs, directory=run.tuner_dir, overwrite=args.overwrite,
-                              seed=args.seed)
-    hp = tuning.search(tuner, hypermodel, x_train, y_train, validation_data=(x_val, y_val),
-                       epochs=1, seed=args.seed)
+    tuner = tuning.make_tuner(
+        args.tuner,
+        hypermodel,
+        objective="val_accuracy",
+        max_trials=args.max_trials,
+        max_epochs=args.epochs,
+        directory=run.tuner_dir,
+        overwrite=args.overwrite,
+        seed=args.seed,
+    )
+    hp = tuning.search(
+        tuner,
+        hypermodel,
+        x_train,
+        y_train,
+        validation_data=(x_val, y_val),
+        epochs=1,
+        seed=args.seed,
+    )
     knn = hypermodel.build(hp)
     knn_accuracy = accuracy(knn, x_test, y_test)
     knn_time = seconds_per_image(knn, x_test)
@@ -101,8 +130,11 @@ def main(argv=None):
     """
     keras.utils.set_random_seed(args.seed)
     linear = models.linear_classifier(spec.input_shape, spec.num_classes, l2=1e-4)
-    linear.compile(optimizer=keras.optimizers.Adam(1e-2),
-                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    linear.compile(
+        optimizer=keras.optimizers.Adam(1e-2),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     train = data.from_arrays(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed)
     history = run.fit("linear", linear, train, epochs=args.epochs, validation_data=(x_val, y_val))
     linear_accuracy = accuracy(linear, x_test, y_test)
@@ -113,35 +145,53 @@ def main(argv=None):
     """
     pixels = int(np.prod(spec.input_shape))
     rows = [
-        {"model": f"{hp['k']}-NN ({hp['distance']})", "test_accuracy": knn_accuracy,
-         "multiply_adds_per_image": len(x_train) * pixels, "stored_values": knn.count_params(),
-         "us_per_test_image": 1e6 * knn_time},
-        {"model": "linear Wx+b", "test_accuracy": linear_accuracy,
-         "multiply_adds_per_image": spec.num_classes * pixels, "stored_values": linear.count_params(),
-         "us_per_test_image": 1e6 * linear_time},
+        {
+            "model": f"{hp['k']}-NN ({hp['distance']})",
+            "test_accuracy": knn_accuracy,
+            "multiply_adds_per_image": len(x_train) * pixels,
+            "stored_values": knn.count_params(),
+            "us_per_test_image": 1e6 * knn_time,
+        },
+        {
+            "model": "linear Wx+b",
+            "test_accuracy": linear_accuracy,
+            "multiply_adds_per_image": spec.num_classes * pixels,
+            "stored_values": linear.count_params(),
+            "us_per_test_image": 1e6 * linear_time,
+        },
     ]
     print(reporting.format_table(rows))
     print(f"k-NN test time / linear test time: {knn_time / linear_time:.1f}x")
-    matrix = plots.confusion_matrix(y_test, knn.predict(x_test, verbose=0), spec.num_classes)
-    plots.plot_confusion_matrix(matrix, run.plot_path("confusion_matrix"), class_names=spec.class_names,
-                                title=f"{hp['k']}-NN ({hp['distance']}), test split")
+    matrix = metrics.confusion_matrix(y_test, knn.predict(x_test, verbose=0), spec.num_classes)
+    plots.plot_confusion_matrix(
+        matrix,
+        run.plot_path("confusion_matrix"),
+        class_names=spec.class_names,
+        title=f"{hp['k']}-NN ({hp['distance']}), test split",
+    )
     plot_validation_accuracy(run, tuning.trials(tuner))
     run.write_history({"linear": history})
     run.plot_history({"linear": history})
     run.save_model(knn)
-    run.write_metrics({
-        "recipe": "nearest_neighbor",
-        "dataset": args.dataset,
-        "seed": args.seed,
-        "wall_seconds": time.time() - started,
-        "test": {"knn_accuracy": knn_accuracy, "linear_accuracy": linear_accuracy,
-                 "knn_seconds_per_image": knn_time, "linear_seconds_per_image": linear_time,
-                 "knn_over_linear_time": knn_time / linear_time},
-        "comparison": rows,
-        "confusion_matrix": matrix,
-        "best_hyperparameters": hp.values,
-        "trials": tuning.trials(tuner),
-    })
+    run.write_metrics(
+        {
+            "recipe": "nearest_neighbor",
+            "dataset": args.dataset,
+            "seed": args.seed,
+            "wall_seconds": time.time() - started,
+            "test": {
+                "knn_accuracy": knn_accuracy,
+                "linear_accuracy": linear_accuracy,
+                "knn_seconds_per_image": knn_time,
+                "linear_seconds_per_image": linear_time,
+                "knn_over_linear_time": knn_time / linear_time,
+            },
+            "comparison": rows,
+            "confusion_matrix": matrix,
+            "best_hyperparameters": hp.values,
+            "trials": tuning.trials(tuner),
+        }
+    )
     return rows
 
 
@@ -153,7 +203,11 @@ def plot_validation_accuracy(run, trials):
 
     figure, axis = plt.subplots(figsize=(5, 3.4))
     for distance in ("l1", "l2"):
-        points = sorted((t["k"], t["score"]) for t in trials if t.get("distance") == distance and t["score"] is not None)
+        points = sorted(
+            (t["k"], t["score"])
+            for t in trials
+            if t.get("distance") == distance and t["score"] is not None
+        )
         if points:
             axis.plot(*zip(*points), marker="o", label=distance.upper())
     axis.set_xlabel("k (neighbours that vote)")

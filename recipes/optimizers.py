@@ -44,10 +44,15 @@ OPTIMIZERS = {
 
 
 def build(input_shape, optimizer, steps_per_execution=1):
-    model = models.feedforward(input_shape, (16, 16), activation="tanh", output_units=1,
-                               output_activation="sigmoid")
-    model.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=["accuracy"],
-                  steps_per_execution=steps_per_execution)
+    model = models.mlp(
+        input_shape, 1, hidden_units=(16, 16), activation="tanh", output_activation="sigmoid"
+    )
+    model.compile(
+        optimizer=optimizer,
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
+    )
     return model
 
 
@@ -65,20 +70,38 @@ def parse(argv):
     parser = cli.recipe_parser(
         "optimizers",
         __doc__,
-        dataset="kerasnn_moons", epochs=30, batch_size=32, max_trials=4, tuner="none",
+        dataset="kerasnn_moons",
+        epochs=30,
+        batch_size=32,
+        max_trials=4,
+        tuner="none",
     )
-    parser.add_argument("--target-loss", type=cli.positive_float, default=0.15,
-                        help="training loss counted as reached (default: 0.15)")
-    parser.add_argument("--optimizers", nargs="+", choices=list(OPTIMIZERS), default=list(OPTIMIZERS),
-                        metavar="NAME", help=f"which to compare (default: all of {', '.join(OPTIMIZERS)})")
+    parser.add_argument(
+        "--target-loss",
+        type=cli.positive_float,
+        default=0.15,
+        help="training loss counted as reached (default: 0.15)",
+    )
+    parser.add_argument(
+        "--optimizers",
+        nargs="+",
+        choices=list(OPTIMIZERS),
+        default=list(OPTIMIZERS),
+        metavar="NAME",
+        help=f"which to compare (default: all of {', '.join(OPTIMIZERS)})",
+    )
     return cli.parse_args(parser, argv)
 
 
 def load(args):
-    splits = data.load_splits(args.dataset, data_dir=args.data_dir, limit=64 if args.smoke else None)
+    splits = data.load_splits(
+        args.dataset, data_dir=args.data_dir, limit=64 if args.smoke else None
+    )
     labels = splits["train"][1]
     if np.issubdtype(labels.dtype, np.floating) or labels.max() > 1:
-        raise cli.UserError(f"This recipe trains a binary classifier; {args.dataset!r} is not a 2-class dataset.")
+        raise cli.UserError(
+            f"This recipe trains a binary classifier; {args.dataset!r} is not a 2-class dataset."
+        )
     return splits
 
 
@@ -107,16 +130,23 @@ def race(args, splits):
         initial_loss = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
         clock = EpochClock()
         batches = data.from_arrays(x, y, batch_size, shuffle=True, cache=True, seed=args.seed)
-        history = model.fit(batches, epochs=args.epochs, verbose=0, shuffle=False, callbacks=[clock]).history
+        history = model.fit(
+            batches, epochs=args.epochs, verbose=0, shuffle=False, callbacks=[clock]
+        ).history
         reached = [epoch for epoch, loss in enumerate(history["loss"]) if loss <= args.target_loss]
         test = model.evaluate(*splits["test"], verbose=0, return_dict=True)
         results[name] = {
-            "optimizer": name, "batch_size": batch_size, "steps": steps_per_epoch * args.epochs,
-            "initial_loss": float(initial_loss), "final_loss": history["loss"][-1],
+            "optimizer": name,
+            "batch_size": batch_size,
+            "steps": steps_per_epoch * args.epochs,
+            "initial_loss": float(initial_loss),
+            "final_loss": history["loss"][-1],
             "epochs_to_target": reached[0] + 1 if reached else None,
             "seconds_to_target": clock.seconds[reached[0]] if reached else None,
-            "total_seconds": clock.seconds[-1], "test_accuracy": float(test["accuracy"]),
-            "losses": history["loss"], "seconds": clock.seconds,
+            "total_seconds": clock.seconds[-1],
+            "test_accuracy": float(test["accuracy"]),
+            "losses": history["loss"],
+            "seconds": clock.seconds,
         }
     return results
 
@@ -148,8 +178,15 @@ def main(argv=None):
 
     results = race(args, splits)
     plot_curves(results, args.target_loss, run.plot_path("loss_curves"))
-    columns = ["optimizer", "batch_size", "steps", "epochs_to_target", "seconds_to_target", "final_loss",
-               "test_accuracy"]
+    columns = [
+        "optimizer",
+        "batch_size",
+        "steps",
+        "epochs_to_target",
+        "seconds_to_target",
+        "final_loss",
+        "test_accuracy",
+    ]
     print(reporting.format_table(list(results.values()), columns))
 
     """
@@ -160,41 +197,69 @@ def main(argv=None):
     def build_model(hp):
         name = hp.Choice("optimizer", ["SGD", "RMSprop", "Adam", "Nadam"], default="Adam")
         learning_rate = hp.Float("learning_rate", 1e-3, 1e-1, sampling="log", default=1e-2)
-        return build(x_shape, keras.optimizers.get({"class_name": name,
-                                                    "config": {"learning_rate": learning_rate}}))
+        return build(
+            x_shape,
+            keras.optimizers.get({"class_name": name, "config": {"learning_rate": learning_rate}}),
+        )
 
     def batches(split, shuffle):
-        return data.from_arrays(*splits[split], args.batch_size, shuffle=shuffle, cache=True, seed=args.seed)
+        return data.from_arrays(
+            *splits[split], args.batch_size, shuffle=shuffle, cache=True, seed=args.seed
+        )
 
-    tuner = tuning.make_tuner(args.tuner, build_model, objective="val_loss", max_trials=args.max_trials,
-                              max_epochs=args.epochs, directory=run.tuner_dir, overwrite=args.overwrite,
-                              seed=args.seed)
-    hp = tuning.search(tuner, build_model, batches("train", True),
-                       validation_data=batches("validation", False), epochs=args.epochs,
-                       seed=args.seed)
+    tuner = tuning.make_tuner(
+        args.tuner,
+        build_model,
+        objective="val_loss",
+        max_trials=args.max_trials,
+        max_epochs=args.epochs,
+        directory=run.tuner_dir,
+        overwrite=args.overwrite,
+        seed=args.seed,
+    )
+    hp = tuning.search(
+        tuner,
+        build_model,
+        batches("train", True),
+        validation_data=batches("validation", False),
+        epochs=args.epochs,
+        seed=args.seed,
+    )
     model = build_model(hp)
-    history = run.fit("best", model, batches("train", True), epochs=args.epochs,
-                      validation_data=batches("validation", False), verbose=0)
+    history = run.fit(
+        "best",
+        model,
+        batches("train", True),
+        epochs=args.epochs,
+        validation_data=batches("validation", False),
+        verbose=0,
+    )
     test = model.evaluate(*splits["test"], verbose=0, return_dict=True)
 
     """
     ## Report
     """
-    run.write_history({"best": history, **{name: {"loss": r["losses"], "seconds": r["seconds"]}
-                                           for name, r in results.items()}})
+    run.write_history(
+        {
+            "best": history,
+            **{name: {"loss": r["losses"], "seconds": r["seconds"]} for name, r in results.items()},
+        }
+    )
     run.plot_history({"best": history})
     run.save_model(model)
-    run.write_metrics({
-        "recipe": "optimizers",
-        "dataset": args.dataset,
-        "seed": args.seed,
-        "wall_seconds": time.time() - started,
-        "target_loss": args.target_loss,
-        "test": test,
-        "best_hyperparameters": hp.values,
-        "optimizers": results,
-        "trials": tuning.trials(tuner),
-    })
+    run.write_metrics(
+        {
+            "recipe": "optimizers",
+            "dataset": args.dataset,
+            "seed": args.seed,
+            "wall_seconds": time.time() - started,
+            "target_loss": args.target_loss,
+            "test": test,
+            "best_hyperparameters": hp.values,
+            "optimizers": results,
+            "trials": tuning.trials(tuner),
+        }
+    )
     return results
 
 

@@ -34,12 +34,22 @@ WIDE = (512, 512)
 
 
 def build(input_shape, num_classes, *, dropout=0.0, weight_decay=0.0, batch_normalization=False):
-    model = models.feedforward(input_shape, WIDE, activation="relu", output_units=num_classes,
-                               output_activation="softmax", dropout=dropout, weight_decay=weight_decay,
-                               batch_normalization=batch_normalization)
+    model = models.mlp(
+        input_shape,
+        num_classes,
+        hidden_units=WIDE,
+        activation="relu",
+        output_activation="softmax",
+        dropout=dropout,
+        weight_decay=weight_decay,
+        batch_normalization=batch_normalization,
+    )
     # "crossentropy" is the data term alone: the loss also holds the weight-decay penalty.
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy", keras.metrics.SparseCategoricalCrossentropy(name="crossentropy")])
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy", keras.metrics.SparseCategoricalCrossentropy(name="crossentropy")],
+    )
     return model
 
 
@@ -47,16 +57,36 @@ def parse(argv):
     parser = cli.recipe_parser(
         "regularization",
         __doc__,
-        dataset="kerasnn_digits", epochs=100, batch_size=32, max_trials=4, tuner="random",
+        dataset="kerasnn_digits",
+        epochs=100,
+        batch_size=32,
+        max_trials=4,
+        tuner="random",
     )
-    parser.add_argument("--train-per-class", type=cli.positive_int, default=20,
-                        help="training images per class: few, so that the baseline overfits (default: 20)")
-    parser.add_argument("--patience", type=cli.positive_int, default=10,
-                        help="early stopping patience in epochs (default: 10)")
-    parser.add_argument("--weight-decay", type=cli.positive_float, default=1e-4,
-                        help="gamma of the L2 penalty when no tuner runs (default: 1e-4)")
-    parser.add_argument("--dropout", type=cli.positive_float, default=0.5,
-                        help="dropout rate p when no tuner runs (default: 0.5)")
+    parser.add_argument(
+        "--train-per-class",
+        type=cli.positive_int,
+        default=20,
+        help="training images per class: few, so that the baseline overfits (default: 20)",
+    )
+    parser.add_argument(
+        "--patience",
+        type=cli.positive_int,
+        default=10,
+        help="early stopping patience in epochs (default: 10)",
+    )
+    parser.add_argument(
+        "--weight-decay",
+        type=cli.positive_float,
+        default=1e-4,
+        help="gamma of the L2 penalty when no tuner runs (default: 1e-4)",
+    )
+    parser.add_argument(
+        "--dropout",
+        type=cli.positive_float,
+        default=0.5,
+        help="dropout rate p when no tuner runs (default: 0.5)",
+    )
     args = cli.parse_args(parser, argv)
     if not args.dropout < 1:
         raise cli.UserError(f"--dropout must be below 1, received {args.dropout}")
@@ -69,22 +99,37 @@ def load(args):
     splits = data.load_splits(args.dataset, data_dir=args.data_dir)
     x, y = splits["train"]
     if np.issubdtype(y.dtype, np.floating):
-        raise cli.UserError(f"This recipe needs a classification dataset; {args.dataset!r} has float targets.")
+        raise cli.UserError(
+            f"This recipe needs a classification dataset; {args.dataset!r} has float targets."
+        )
     try:
         subset = data.per_class_subset(y, args.train_per_class, seed=args.seed)
     except ValueError as error:
         raise cli.UserError(f"--train-per-class {args.train_per_class}: {error}") from None
     held_out = slice(64 if args.smoke else None)
-    return {"train": (x[subset], y[subset]),
-            **{part: tuple(array[held_out] for array in splits[part]) for part in ("validation", "test")}}
+    return {
+        "train": (x[subset], y[subset]),
+        **{
+            part: tuple(array[held_out] for array in splits[part])
+            for part in ("validation", "test")
+        },
+    }
 
 
 def train(args, model, splits, callbacks=()):
     """Same seed, same shuffling, same split for every variant."""
-    train_batches = data.from_arrays(*splits["train"], args.batch_size, shuffle=True, cache=True, seed=args.seed)
+    train_batches = data.from_arrays(
+        *splits["train"], args.batch_size, shuffle=True, cache=True, seed=args.seed
+    )
     validation = data.from_arrays(*splits["validation"], 4096, cache=True)
-    history = model.fit(train_batches, validation_data=validation, epochs=args.epochs, verbose=0, shuffle=False,
-                        callbacks=list(callbacks)).history
+    history = model.fit(
+        train_batches,
+        validation_data=validation,
+        epochs=args.epochs,
+        verbose=0,
+        shuffle=False,
+        callbacks=list(callbacks),
+    ).history
     final = model.evaluate(validation, verbose=0, return_dict=True)
     return history, final
 
@@ -92,8 +137,14 @@ def train(args, model, splits, callbacks=()):
 def compare_regularizers(args, splits, input_shape, num_classes):
     variants = {
         "baseline": (dict(), []),
-        f"early stopping (patience {args.patience})": (dict(), [keras.callbacks.EarlyStopping(
-            "val_loss", patience=args.patience, restore_best_weights=True)]),
+        f"early stopping (patience {args.patience})": (
+            dict(),
+            [
+                keras.callbacks.EarlyStopping(
+                    "val_loss", patience=args.patience, restore_best_weights=True
+                )
+            ],
+        ),
         f"weight decay (gamma {args.weight_decay:g})": (dict(weight_decay=args.weight_decay), []),
         f"dropout (p {args.dropout:g})": (dict(dropout=args.dropout), []),
         "batch normalization": (dict(batch_normalization=True), []),
@@ -104,9 +155,16 @@ def compare_regularizers(args, splits, input_shape, num_classes):
         keras.utils.set_random_seed(args.seed)
         history, final = train(args, build(input_shape, num_classes, **options), splits, callbacks)
         histories[name] = history
-        rows.append({"variant": name, "epochs_run": len(history["loss"]),
-                     "train_crossentropy": history["crossentropy"][-1], "val_crossentropy": final["crossentropy"],
-                     "val_accuracy": final["accuracy"], "min_val_crossentropy": min(history["val_crossentropy"])})
+        rows.append(
+            {
+                "variant": name,
+                "epochs_run": len(history["loss"]),
+                "train_crossentropy": history["crossentropy"][-1],
+                "val_crossentropy": final["crossentropy"],
+                "val_accuracy": final["accuracy"],
+                "min_val_crossentropy": min(history["val_crossentropy"]),
+            }
+        )
     return rows, histories
 
 
@@ -133,17 +191,31 @@ def gradient_norms(args, splits, input_shape, num_classes, depth=6, width=64):
         for name, initializer in INITIALIZERS.items():
             keras.backend.clear_session()
             keras.utils.set_random_seed(args.seed)
-            model = models.feedforward(input_shape, (width,) * depth, activation=activation,
-                                       output_units=num_classes, output_activation="softmax",
-                                       kernel_initializer=initializer())
+            model = models.mlp(
+                input_shape,
+                num_classes,
+                hidden_units=(width,) * depth,
+                activation=activation,
+                output_activation="softmax",
+                kernel_initializer=initializer(),
+            )
             kernels = [model.get_layer(f"hidden_{index}").kernel for index in range(depth)]
             with tf.GradientTape() as tape:
                 loss = keras.losses.sparse_categorical_crossentropy(y, model(x, training=True))
                 loss = keras.ops.mean(loss)
             gradients = tape.gradient(loss, kernels)
-            norms = [float(keras.ops.convert_to_numpy(keras.ops.norm(gradient))) for gradient in gradients]
-            rows.append({"activation": activation, "initializer": name, "loss": float(loss),
-                         **{f"layer_{index + 1}": norm for index, norm in enumerate(norms)}})
+            norms = [
+                float(keras.ops.convert_to_numpy(keras.ops.norm(gradient)))
+                for gradient in gradients
+            ]
+            rows.append(
+                {
+                    "activation": activation,
+                    "initializer": name,
+                    "loss": float(loss),
+                    **{f"layer_{index + 1}": norm for index, norm in enumerate(norms)},
+                }
+            )
     return rows
 
 
@@ -154,7 +226,12 @@ def plot_gradient_norms(rows, path):
     for axis, activation in zip(axes, ("sigmoid", "relu")):
         for row in (r for r in rows if r["activation"] == activation):
             norms = [value for key, value in row.items() if key.startswith("layer_")]
-            axis.plot(np.arange(1, len(norms) + 1), np.maximum(norms, 1e-12), marker="o", label=row["initializer"])
+            axis.plot(
+                np.arange(1, len(norms) + 1),
+                np.maximum(norms, 1e-12),
+                marker="o",
+                label=row["initializer"],
+            )
         axis.set_yscale("log")
         axis.set_xlabel("hidden layer (1 = next to the input)")
         axis.set_title(f"{activation}: gradient norm at the start")
@@ -186,19 +263,38 @@ def main(argv=None):
     """
 
     def build_model(hp):
-        weight_decay = hp.Float("weight_decay", 1e-5, 1e-2, sampling="log", default=args.weight_decay)
+        weight_decay = hp.Float(
+            "weight_decay", 1e-5, 1e-2, sampling="log", default=args.weight_decay
+        )
         dropout = hp.Float("dropout", 0.0, 0.7, default=min(args.dropout, 0.7))
         return build(input_shape, num_classes, dropout=dropout, weight_decay=weight_decay)
 
-    train_batches = data.from_arrays(*splits["train"], args.batch_size, shuffle=True, cache=True, seed=args.seed)
+    train_batches = data.from_arrays(
+        *splits["train"], args.batch_size, shuffle=True, cache=True, seed=args.seed
+    )
     validation = data.from_arrays(*splits["validation"], 4096, cache=True)
-    tuner = tuning.make_tuner(args.tuner, build_model, objective="val_crossentropy", max_trials=args.max_trials,
-                              max_epochs=args.epochs, directory=run.tuner_dir, overwrite=args.overwrite,
-                              seed=args.seed)
-    hp = tuning.search(tuner, build_model, train_batches, validation_data=validation,
-                       epochs=args.epochs, seed=args.seed)
+    tuner = tuning.make_tuner(
+        args.tuner,
+        build_model,
+        objective="val_crossentropy",
+        max_trials=args.max_trials,
+        max_epochs=args.epochs,
+        directory=run.tuner_dir,
+        overwrite=args.overwrite,
+        seed=args.seed,
+    )
+    hp = tuning.search(
+        tuner,
+        build_model,
+        train_batches,
+        validation_data=validation,
+        epochs=args.epochs,
+        seed=args.seed,
+    )
     model = build_model(hp)
-    history = run.fit("tuned", model, train_batches, epochs=args.epochs, validation_data=validation, verbose=0)
+    history = run.fit(
+        "tuned", model, train_batches, epochs=args.epochs, validation_data=validation, verbose=0
+    )
     test = model.evaluate(*splits["test"], verbose=0, return_dict=True)
 
     """
@@ -207,20 +303,32 @@ def main(argv=None):
     run.write_history({**histories, "tuned": history})
     run.plot_history({"tuned": history})
     run.save_model(model)
-    print(reporting.format_table([{"model": "tuned", **hp.values, "test_crossentropy": test["crossentropy"],
-                                   "test_accuracy": test["accuracy"]}]))
-    run.write_metrics({
-        "recipe": "regularization",
-        "dataset": args.dataset,
-        "seed": args.seed,
-        "wall_seconds": time.time() - started,
-        "train_examples": len(splits["train"][0]),
-        "test": test,
-        "best_hyperparameters": hp.values,
-        "regularizers": rows,
-        "gradient_norms": gradient_rows,
-        "trials": tuning.trials(tuner),
-    })
+    print(
+        reporting.format_table(
+            [
+                {
+                    "model": "tuned",
+                    **hp.values,
+                    "test_crossentropy": test["crossentropy"],
+                    "test_accuracy": test["accuracy"],
+                }
+            ]
+        )
+    )
+    run.write_metrics(
+        {
+            "recipe": "regularization",
+            "dataset": args.dataset,
+            "seed": args.seed,
+            "wall_seconds": time.time() - started,
+            "train_examples": len(splits["train"][0]),
+            "test": test,
+            "best_hyperparameters": hp.values,
+            "regularizers": rows,
+            "gradient_norms": gradient_rows,
+            "trials": tuning.trials(tuner),
+        }
+    )
     return rows, gradient_rows
 
 

@@ -103,23 +103,51 @@ def parse(argv):
     parser = cli.recipe_parser(
         "transfer_learning",
         __doc__,
-        dataset="kerasnn_shapes/target", epochs=30, batch_size=32, max_trials=5,
+        dataset="kerasnn_shapes/target",
+        epochs=30,
+        batch_size=32,
+        max_trials=5,
     )
-    parser.add_argument("--source-dataset", default="kerasnn_shapes/source",
-                        help="dataset the small_cnn base is pretrained on (default: kerasnn_shapes/source)")
-    parser.add_argument("--backbone", default="small_cnn",
-                        help="'small_cnn' or any keras.applications model, e.g. mobilenet_v2")
-    parser.add_argument("--weights", default=None,
-                        help="'imagenet' (keras.applications) or a weights file for the base; default: "
-                             "pretrain small_cnn on --source-dataset, ImageNet for applications")
-    parser.add_argument("--shots", type=cli.non_negative_int, default=10,
-                        help="labelled training examples per class on the target task; 0 = all (default: 10)")
-    parser.add_argument("--pretrain-epochs", type=cli.positive_int, default=12,
-                        help="epochs of source pretraining for small_cnn (default: 12)")
-    parser.add_argument("--patience", type=cli.positive_int, default=10,
-                        help="early-stopping patience in epochs (default: 10)")
-    parser.add_argument("--image-size", type=cli.positive_int, default=None,
-                        help="resize images to this side (default: the dataset's, 160 for applications)")
+    parser.add_argument(
+        "--source-dataset",
+        default="kerasnn_shapes/source",
+        help="dataset the small_cnn base is pretrained on (default: kerasnn_shapes/source)",
+    )
+    parser.add_argument(
+        "--backbone",
+        default="small_cnn",
+        help="'small_cnn' or any keras.applications model, e.g. mobilenet_v2",
+    )
+    parser.add_argument(
+        "--weights",
+        default=None,
+        help="'imagenet' (keras.applications) or a weights file for the base; default: "
+        "pretrain small_cnn on --source-dataset, ImageNet for applications",
+    )
+    parser.add_argument(
+        "--shots",
+        type=cli.non_negative_int,
+        default=10,
+        help="labelled training examples per class on the target task; 0 = all (default: 10)",
+    )
+    parser.add_argument(
+        "--pretrain-epochs",
+        type=cli.positive_int,
+        default=12,
+        help="epochs of source pretraining for small_cnn (default: 12)",
+    )
+    parser.add_argument(
+        "--patience",
+        type=cli.positive_int,
+        default=10,
+        help="early-stopping patience in epochs (default: 10)",
+    )
+    parser.add_argument(
+        "--image-size",
+        type=cli.positive_int,
+        default=None,
+        help="resize images to this side (default: the dataset's, 160 for applications)",
+    )
     args = cli.parse_args(parser, argv)
     if args.smoke:
         args.pretrain_epochs, args.shots = 1, min(args.shots, 2) or 2
@@ -140,7 +168,8 @@ def input_shape_for(args, spec):
         elif height is None or height != width:
             raise cli.UserError(
                 f"images of {args.dataset} are {height}x{width}, not of one square size; "
-                "pass --image-size")
+                "pass --image-size"
+            )
     side = args.image_size or height
     return (side, side, channels)
 
@@ -152,7 +181,8 @@ def check_source(args, input_shape):
         raise cli.UserError(
             f"--source-dataset {args.source_dataset} has {source.input_shape[-1]} channels but "
             f"--dataset {args.dataset} has {input_shape[-1]}: pretrain on images like the target's, "
-            "or pass --weights")
+            "or pass --weights"
+        )
 
 
 def backbone_factory(args, input_shape):
@@ -160,8 +190,10 @@ def backbone_factory(args, input_shape):
     offline = False
     if args.backbone == "small_cnn":
         if args.weights == "imagenet":
-            raise cli.UserError("--weights imagenet needs a keras.applications --backbone; small_cnn is "
-                                "pretrained here on --source-dataset, or loads --weights PATH")
+            raise cli.UserError(
+                "--weights imagenet needs a keras.applications --backbone; small_cnn is "
+                "pretrained here on --source-dataset, or loads --weights PATH"
+            )
         make = lambda: models.small_cnn_backbone(input_shape)  # noqa: E731
         preprocess = None
     else:
@@ -185,7 +217,8 @@ def backbone_factory(args, input_shape):
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         where = "; the network is unreachable and Keras has no cached copy" if offline else ""
         raise cli.UserError(
-            f"cannot load the base's weights ({args.weights or 'imagenet'}): {reason}{where}") from None
+            f"cannot load the base's weights ({args.weights or 'imagenet'}): {reason}{where}"
+        ) from None
     keras.backend.clear_session()
     return make, preprocess
 
@@ -219,15 +252,26 @@ def pretrain_on_source(args, run, input_shape):
     splits = data.standard_splits(args.source_dataset, args.data_dir)
     spec = data.describe(args.source_dataset, args.data_dir)
     resize = None if spec.input_shape[:2] == input_shape[:2] else input_shape[0]
-    load = lambda split: data.load(args.source_dataset, splits[split], data_dir=args.data_dir,  # noqa: E731
-                                   batch_size=args.batch_size, image_size=resize,
-                                   seed=args.seed).take(8 if args.smoke else -1)
+    load = lambda split: data.load(
+        args.source_dataset,
+        splits[split],
+        data_dir=args.data_dir,  # noqa: E731
+        batch_size=args.batch_size,
+        image_size=resize,
+        seed=args.seed,
+    ).take(8 if args.smoke else -1)
     backbone = models.small_cnn_backbone(input_shape)
     model = models.classifier(backbone, spec.num_classes, name="source_classifier")
     compile_classifier(model, 1e-3)
     # Keep the best epoch: the source model's validation accuracy still swings between epochs.
-    history = run.fit("pretrain", model, load("train"), epochs=args.pretrain_epochs,
-                      validation_data=load("validation"), callbacks=[early_stopping(args.patience)])
+    history = run.fit(
+        "pretrain",
+        model,
+        load("train"),
+        epochs=args.pretrain_epochs,
+        validation_data=load("validation"),
+        callbacks=[early_stopping(args.patience)],
+    )
     path = run.file("backbone.weights.h5")
     backbone.save_weights(path)
     return path, history
@@ -251,24 +295,40 @@ def target_data(args, preprocess):
         return dataset.map(lambda x, y: (preprocess(x * 255.0), y))
 
     def stream(split, batch_size):
-        return prepared(data.load(args.dataset, splits[split], data_dir=args.data_dir,
-                                  batch_size=batch_size, image_size=args.image_size,
-                                  shuffle=split == "train", seed=args.seed))
+        return prepared(
+            data.load(
+                args.dataset,
+                splits[split],
+                data_dir=args.data_dir,
+                batch_size=batch_size,
+                image_size=args.image_size,
+                shuffle=split == "train",
+                seed=args.seed,
+            )
+        )
 
     test = stream("test", 256).take(1 if args.smoke else -1)
     if args.shots == 0:
         return stream("train", args.batch_size), stream("validation", 256), test
     subsets = {}
     for split in ("train", "validation"):
-        x, y = data.load_arrays(args.dataset, splits[split], data_dir=args.data_dir,
-                                image_size=args.image_size)
-        per_class = args.shots if split == "train" else min(max(args.shots, 50), *np.bincount(y)[np.unique(y)])
+        x, y = data.load_arrays(
+            args.dataset, splits[split], data_dir=args.data_dir, image_size=args.image_size
+        )
+        per_class = (
+            args.shots
+            if split == "train"
+            else min(max(args.shots, 50), *np.bincount(y)[np.unique(y)])
+        )
         try:
             keep = data.per_class_subset(y, per_class, seed=args.seed)
         except ValueError as error:
             raise cli.UserError(f"--shots {args.shots}: {error}") from None
-        subsets[split] = prepared(data.from_arrays(x[keep], y[keep], args.batch_size,
-                                                   shuffle=split == "train", seed=args.seed))
+        subsets[split] = prepared(
+            data.from_arrays(
+                x[keep], y[keep], args.batch_size, shuffle=split == "train", seed=args.seed
+            )
+        )
     return subsets["train"], subsets["validation"], test
 
 
@@ -298,25 +358,41 @@ def main(argv=None):
         make_backbone = _with_weights(make_backbone, weights_path)
 
     hypermodel = TransferHyperModel(make_backbone, spec.num_classes, args.patience)
-    tuner = tuning.make_tuner(args.tuner, hypermodel, objective="val_accuracy",
-                              max_trials=args.max_trials, max_epochs=args.epochs,
-                              directory=run.tuner_dir, overwrite=args.overwrite, seed=args.seed)
-    hp = tuning.search(tuner, hypermodel, train, validation_data=validation, epochs=args.epochs,
-                       seed=args.seed)
+    tuner = tuning.make_tuner(
+        args.tuner,
+        hypermodel,
+        objective="val_accuracy",
+        max_trials=args.max_trials,
+        max_epochs=args.epochs,
+        directory=run.tuner_dir,
+        overwrite=args.overwrite,
+        seed=args.seed,
+    )
+    hp = tuning.search(
+        tuner, hypermodel, train, validation_data=validation, epochs=args.epochs, seed=args.seed
+    )
 
     fit = dict(validation_data=validation, callbacks=[early_stopping(args.patience)])
-    scratch_base = models.small_cnn_backbone(input_shape) if args.backbone == "small_cnn" else \
-        models.keras_application(args.backbone, input_shape, weights=None)[0]
-    scratch = models.classifier(scratch_base, spec.num_classes, hp["head_units"], hp["dropout"],
-                                name="scratch")
+    scratch_base = (
+        models.small_cnn_backbone(input_shape)
+        if args.backbone == "small_cnn"
+        else models.keras_application(args.backbone, input_shape, weights=None)[0]
+    )
+    scratch = models.classifier(
+        scratch_base, spec.num_classes, hp["head_units"], hp["dropout"], name="scratch"
+    )
     compile_classifier(scratch, hp["learning_rate"])
     # The same epoch budget as feature extraction and fine-tuning together.
     histories["scratch"] = run.fit("scratch", scratch, train, epochs=2 * args.epochs, **fit)
 
     model = hypermodel.build(hp)
-    histories["feature_extraction"] = run.fit("feature_extraction", model, train, epochs=args.epochs, **fit)
-    accuracy = {"scratch": scratch.evaluate(test, verbose=0)[1],
-                "feature_extraction": model.evaluate(test, verbose=0)[1]}
+    histories["feature_extraction"] = run.fit(
+        "feature_extraction", model, train, epochs=args.epochs, **fit
+    )
+    accuracy = {
+        "scratch": scratch.evaluate(test, verbose=0)[1],
+        "feature_extraction": model.evaluate(test, verbose=0)[1],
+    }
     hypermodel.start_fine_tuning(hp, model)
     histories["fine_tuning"] = run.fit("fine_tuning", model, train, epochs=args.epochs, **fit)
     accuracy["fine_tuning"] = model.evaluate(test, verbose=0)[1]
@@ -327,26 +403,33 @@ def main(argv=None):
     best_transfer = max(accuracy["feature_extraction"], accuracy["fine_tuning"])
     run.save_model(model)
     run.write_history(histories)
-    run.plot_history({name: histories[name] for name in ("scratch", "feature_extraction", "fine_tuning")})
+    run.plot_history(
+        {name: histories[name] for name in ("scratch", "feature_extraction", "fine_tuning")}
+    )
     plot_test_accuracy(run, accuracy)
-    rows = [{"run": name, "test_accuracy": value, "epochs_trained": len(histories[name]["loss"])}
-            for name, value in accuracy.items()]
+    rows = [
+        {"run": name, "test_accuracy": value, "epochs_trained": len(histories[name]["loss"])}
+        for name, value in accuracy.items()
+    ]
     print(reporting.format_table(rows))
     print(f"best transfer - scratch: {100 * (best_transfer - accuracy['scratch']):+.1f} points")
-    run.write_metrics({
-        "recipe": "transfer_learning",
-        "dataset": args.dataset,
-        "source_dataset": args.source_dataset if pretrain else None,
-        "backbone": args.backbone,
-        "weights": args.weights or ("pretrained on source" if args.backbone == "small_cnn" else "imagenet"),
-        "shots_per_class": args.shots,
-        "seed": args.seed,
-        "wall_seconds": time.time() - started,
-        "test": {f"{name}_accuracy": value for name, value in accuracy.items()},
-        "transfer_gain_points": 100 * (best_transfer - accuracy["scratch"]),
-        "best_hyperparameters": hp.values,
-        "trials": tuning.trials(tuner),
-    })
+    run.write_metrics(
+        {
+            "recipe": "transfer_learning",
+            "dataset": args.dataset,
+            "source_dataset": args.source_dataset if pretrain else None,
+            "backbone": args.backbone,
+            "weights": args.weights
+            or ("pretrained on source" if args.backbone == "small_cnn" else "imagenet"),
+            "shots_per_class": args.shots,
+            "seed": args.seed,
+            "wall_seconds": time.time() - started,
+            "test": {f"{name}_accuracy": value for name, value in accuracy.items()},
+            "transfer_gain_points": 100 * (best_transfer - accuracy["scratch"]),
+            "best_hyperparameters": hp.values,
+            "trials": tuning.trials(tuner),
+        }
+    )
     return accuracy
 
 

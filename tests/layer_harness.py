@@ -181,7 +181,9 @@ class _Inputs:
                 f"input_call_style must be one of {_CALL_STYLES}, received {input_call_style!r}"
             )
         if input_call_style == "args" and not isinstance(input_data, (list, tuple)):
-            raise ValueError("input_call_style='args' needs a list or tuple of arrays as input_data")
+            raise ValueError(
+                "input_call_style='args' needs a list or tuple of arrays as input_data"
+            )
         if input_call_style == "kwargs" and not isinstance(input_data, dict):
             raise ValueError("input_call_style='kwargs' needs a dict of arrays as input_data")
         self.style = input_call_style
@@ -189,10 +191,15 @@ class _Inputs:
         call_kwargs = dict(call_kwargs or {})
         self.tensor_kwargs = {k: _as_array(v) for k, v in call_kwargs.items() if _is_array(v)}
         self.static_kwargs = {k: v for k, v in call_kwargs.items() if not _is_array(v)}
-        self.non_differentiable = set(
-            non_differentiable_inputs if isinstance(non_differentiable_inputs, (list, tuple, set))
-            else [non_differentiable_inputs]
-        ) if non_differentiable_inputs is not None else set()
+        self.non_differentiable = (
+            set(
+                non_differentiable_inputs
+                if isinstance(non_differentiable_inputs, (list, tuple, set))
+                else [non_differentiable_inputs]
+            )
+            if non_differentiable_inputs is not None
+            else set()
+        )
 
     # Flat views: the order used for model inputs, ``fit`` data and gradient checks.
     def flat(self):
@@ -274,7 +281,9 @@ def _check_config_round_trip(layer_cls, init_kwargs, layer, inputs, reference_ou
     try:
         json.dumps(config)
     except TypeError as error:
-        raise AssertionError(f"get_config() of {layer_cls.__name__} is not JSON-serialisable: {error}")
+        raise AssertionError(
+            f"get_config() of {layer_cls.__name__} is not JSON-serialisable: {error}"
+        )
     missing = sorted(set(init_kwargs) - set(config))
     assert not missing, (
         f"get_config() of {layer_cls.__name__} does not return the constructor argument(s) "
@@ -294,7 +303,9 @@ def _check_config_round_trip(layer_cls, init_kwargs, layer, inputs, reference_ou
 def _check_output_shapes(layer, inputs, eager_outputs, symbolic_outputs, expected_output_shape):
     eager_items = _flatten_with_keys(eager_outputs)
     symbolic_items = _flatten_with_keys(symbolic_outputs)
-    assert len(eager_items) == len(symbolic_items), "symbolic and eager calls return different structures"
+    assert len(eager_items) == len(symbolic_items), (
+        "symbolic and eager calls return different structures"
+    )
     for (key, eager), (_, symbolic) in zip(eager_items, symbolic_items):
         assert _shape_matches(symbolic.shape, eager.shape), (
             f"output {key!r}: symbolic shape {symbolic.shape} does not match eager shape {eager.shape}"
@@ -304,19 +315,22 @@ def _check_output_shapes(layer, inputs, eager_outputs, symbolic_outputs, expecte
         )
     if expected_output_shape is not None:
         expected_items = (
-            [(0, expected_output_shape)] if _is_shape(expected_output_shape)
+            [(0, expected_output_shape)]
+            if _is_shape(expected_output_shape)
             else _flatten_with_keys(expected_output_shape)
         )
         assert len(expected_items) == len(eager_items), (
             f"expected {len(expected_items)} output shape(s), the layer returns {len(eager_items)}"
         )
-        for (key, expected), (_, eager), (_, symbolic) in zip(expected_items, eager_items, symbolic_items):
+        for (key, expected), (_, eager), (_, symbolic) in zip(
+            expected_items, eager_items, symbolic_items
+        ):
             assert _shape_matches(eager.shape, expected), (
                 f"output {key!r}: eager shape {tuple(eager.shape)}, expected {tuple(expected)}"
             )
-            assert _shape_matches(symbolic.shape, expected) and len(symbolic.shape) == len(expected), (
-                f"output {key!r}: symbolic shape {symbolic.shape}, expected {tuple(expected)}"
-            )
+            assert _shape_matches(symbolic.shape, expected) and len(symbolic.shape) == len(
+                expected
+            ), f"output {key!r}: symbolic shape {symbolic.shape}, expected {tuple(expected)}"
     # compute_output_shape is what Keras uses for shape inference; it must agree with the call.
     args, kwargs = inputs.shapes_for_compute_output_shape()
     try:
@@ -344,7 +358,9 @@ def _loss_outputs(outputs, non_differentiable_outputs):
     return selected
 
 
-def _check_gradients(model, inputs, targets, loss_keys, skip_gradient_weights, check_input_gradients):
+def _check_gradients(
+    model, inputs, targets, loss_keys, skip_gradient_weights, check_input_gradients
+):
     flat = [tf.convert_to_tensor(value) for value in inputs.flat_arrays()]
     differentiable = inputs.differentiable_positions() if check_input_gradients else []
     trainable = model.trainable_weights
@@ -379,8 +395,16 @@ def _check_gradients(model, inputs, targets, loss_keys, skip_gradient_weights, c
         assert np.any(grad != 0), f"gradient with respect to {name} is zero everywhere"
 
 
-def _check_training(layer_cls, init_kwargs, inputs, static_batch_size, non_differentiable_outputs,
-                    skip_gradient_weights, check_input_gradients, run_jit):
+def _check_training(
+    layer_cls,
+    init_kwargs,
+    inputs,
+    static_batch_size,
+    non_differentiable_outputs,
+    skip_gradient_weights,
+    check_input_gradients,
+    run_jit,
+):
     layer = layer_cls(**init_kwargs)
     model, outputs = _build_model(layer, inputs, static_batch_size)
     selected = _loss_outputs(outputs, non_differentiable_outputs)
@@ -391,17 +415,22 @@ def _check_training(layer_cls, init_kwargs, inputs, static_batch_size, non_diffe
     x = inputs.flat_arrays()
     eager = model(_model_input(x))
     eager = dict(_flatten_with_keys(eager))
-    targets = [
-        rng.standard_normal(tuple(eager[key].shape)).astype("float32") for key in loss_keys
-    ]
-    _check_gradients(model, inputs, targets, loss_keys, skip_gradient_weights, check_input_gradients)
+    targets = [rng.standard_normal(tuple(eager[key].shape)).astype("float32") for key in loss_keys]
+    _check_gradients(
+        model, inputs, targets, loss_keys, skip_gradient_weights, check_input_gradients
+    )
 
-    train_model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mse",
-                        jit_compile=False)
+    train_model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mse", jit_compile=False
+    )
     before = [keras.ops.convert_to_numpy(w) for w in train_model.trainable_weights]
     history = train_model.fit(
-        _model_input(x), targets if len(targets) > 1 else targets[0],
-        batch_size=len(x[0]), epochs=1, verbose=0, shuffle=False,
+        _model_input(x),
+        targets if len(targets) > 1 else targets[0],
+        batch_size=len(x[0]),
+        epochs=1,
+        verbose=0,
+        shuffle=False,
     )
     assert np.isfinite(history.history["loss"][0]), "fit step gave a non-finite loss"
     for weight, old in zip(train_model.trainable_weights, before):
@@ -415,8 +444,9 @@ def _check_training(layer_cls, init_kwargs, inputs, static_batch_size, non_diffe
             f"weight {weight.path} is not finite after one fit step"
         )
     if run_jit:
-        train_model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mse",
-                            jit_compile=True)
+        train_model.compile(
+            optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mse", jit_compile=True
+        )
         loss = train_model.train_on_batch(
             _model_input(x), targets if len(targets) > 1 else targets[0]
         )
@@ -424,8 +454,9 @@ def _check_training(layer_cls, init_kwargs, inputs, static_batch_size, non_diffe
         assert np.isfinite(loss), "jit-compiled training step gave a non-finite loss"
 
 
-def _check_mixed_precision(layer_cls, init_kwargs, inputs, reference_layer, reference_outputs,
-                           atol, rtol, expected_dtype):
+def _check_mixed_precision(
+    layer_cls, init_kwargs, inputs, reference_layer, reference_outputs, atol, rtol, expected_dtype
+):
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_float16")
     try:
@@ -444,9 +475,9 @@ def _check_mixed_precision(layer_cls, init_kwargs, inputs, reference_layer, refe
                 assert dtype == expected_dtype, (
                     f"under mixed_float16, output {key!r} has dtype {dtype}, expected {expected_dtype}"
                 )
-            assert np.all(np.isfinite(keras.ops.convert_to_numpy(value))) if _is_float(dtype) else True, (
-                f"under mixed_float16, output {key!r} is not finite"
-            )
+            assert (
+                np.all(np.isfinite(keras.ops.convert_to_numpy(value))) if _is_float(dtype) else True
+            ), f"under mixed_float16, output {key!r} is not finite"
         _assert_structures_close(outputs, reference_outputs, atol, rtol, "mixed_float16 vs float32")
         # The symbolic path must build under the policy as well.
         model, _ = _build_model(layer_cls(**init_kwargs), inputs, static_batch_size=False)
@@ -522,15 +553,18 @@ def run_layer_test(
 
     # Symbolic call: a functional model around the same (built) layer.
     model, symbolic_outputs = _build_model(layer, inputs, static_batch_size)
-    _check_output_shapes(layer, inputs, eager_tensors, symbolic_outputs,
-                         expected_output_shape)
+    _check_output_shapes(layer, inputs, eager_tensors, symbolic_outputs, expected_output_shape)
     _assert_structures_close(
-        model(_model_input([tf.convert_to_tensor(v) for v in flat])), eager_outputs, atol, rtol,
+        model(_model_input([tf.convert_to_tensor(v) for v in flat])),
+        eager_outputs,
+        atol,
+        rtol,
         "functional model called eagerly vs layer called eagerly",
     )
     predicted = model.predict(_model_input(flat), batch_size=batch_size, verbose=0)
-    _assert_structures_close(predicted, eager_outputs, atol, rtol,
-                             "model.predict (tf.function) vs eager call")
+    _assert_structures_close(
+        predicted, eager_outputs, atol, rtol, "model.predict (tf.function) vs eager call"
+    )
 
     if run_saving:
         with tempfile.TemporaryDirectory() as directory:
@@ -551,13 +585,26 @@ def run_layer_test(
         _assert_structures_close(jitted, eager_outputs, atol, rtol, "jit_compile=True vs eager")
 
     if run_training:
-        _check_training(layer_cls, init_kwargs, inputs, static_batch_size,
-                        non_differentiable_outputs, tuple(skip_gradient_weights),
-                        check_input_gradients, run_jit)
+        _check_training(
+            layer_cls,
+            init_kwargs,
+            inputs,
+            static_batch_size,
+            non_differentiable_outputs,
+            tuple(skip_gradient_weights),
+            check_input_gradients,
+            run_jit,
+        )
 
     if run_mixed_precision:
-        _check_mixed_precision(layer_cls, init_kwargs, inputs, layer, eager_outputs,
-                               mixed_precision_atol, mixed_precision_rtol,
-                               expected_mixed_precision_dtype)
+        _check_mixed_precision(
+            layer_cls,
+            init_kwargs,
+            inputs,
+            layer,
+            eager_outputs,
+            mixed_precision_atol,
+            mixed_precision_rtol,
+            expected_mixed_precision_dtype,
+        )
     return eager_outputs
-

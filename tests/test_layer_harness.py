@@ -4,7 +4,6 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
-
 from layer_harness import run_layer_test
 
 
@@ -61,8 +60,10 @@ class _SumAndArgmax(keras.layers.Layer):
     def compute_output_spec(self, inputs):
         # The int output needs its dtype declared: compute_output_shape alone implies float.
         total_shape, index_shape = self.compute_output_shape([inputs[0].shape, inputs[1].shape])
-        return (keras.KerasTensor(total_shape, dtype=self.compute_dtype),
-                keras.KerasTensor(index_shape, dtype="int32"))
+        return (
+            keras.KerasTensor(total_shape, dtype=self.compute_dtype),
+            keras.KerasTensor(index_shape, dtype="int32"),
+        )
 
 
 def _data(*shape):
@@ -81,31 +82,56 @@ def test_harness_passes_keras_dense_and_returns_its_outputs():
 
 
 def test_harness_catches_incomplete_get_config():
-    with pytest.raises(AssertionError, match=r"does not return the constructor argument\(s\) \['factor'\]"):
-        run_layer_test(_ForgetfulScale, {"factor": 3.0}, _data(2, 3), run_training=False,
-                       run_jit=False, run_mixed_precision=False)
+    with pytest.raises(
+        AssertionError, match=r"does not return the constructor argument\(s\) \['factor'\]"
+    ):
+        run_layer_test(
+            _ForgetfulScale,
+            {"factor": 3.0},
+            _data(2, 3),
+            run_training=False,
+            run_jit=False,
+            run_mixed_precision=False,
+        )
 
 
 def test_harness_catches_trainable_weight_without_gradient():
     with pytest.raises(AssertionError, match="no gradient reaches trainable weight .*unused"):
-        run_layer_test(_DeadWeight, {"factor": 2.0}, _data(2, 3), run_jit=False,
-                       run_mixed_precision=False)
+        run_layer_test(
+            _DeadWeight, {"factor": 2.0}, _data(2, 3), run_jit=False, run_mixed_precision=False
+        )
     # ... unless the test says that weight legitimately gets none.
-    run_layer_test(_DeadWeight, {"factor": 2.0}, _data(2, 3), run_jit=False,
-                   run_mixed_precision=False, skip_gradient_weights=("unused",))
+    run_layer_test(
+        _DeadWeight,
+        {"factor": 2.0},
+        _data(2, 3),
+        run_jit=False,
+        run_mixed_precision=False,
+        skip_gradient_weights=("unused",),
+    )
 
 
 def test_harness_catches_wrong_expected_shape():
     with pytest.raises(AssertionError, match=r"eager shape \(2, 3\), expected \(None, 4\)"):
-        run_layer_test(_Scale, {"factor": 2.0}, _data(2, 3), expected_output_shape=(None, 4),
-                       run_training=False, run_jit=False, run_mixed_precision=False,
-                       run_saving=False)
+        run_layer_test(
+            _Scale,
+            {"factor": 2.0},
+            _data(2, 3),
+            expected_output_shape=(None, 4),
+            run_training=False,
+            run_jit=False,
+            run_mixed_precision=False,
+            run_saving=False,
+        )
 
 
 def test_harness_handles_multiple_inputs_and_an_integer_output():
     a, b = _data(3, 4), _data(3, 4)
     total, index = run_layer_test(
-        _SumAndArgmax, {}, [a, b], expected_output_shape=((None, 4), (None,)),
+        _SumAndArgmax,
+        {},
+        [a, b],
+        expected_output_shape=((None, 4), (None,)),
         # Mixed precision may flip an argmax between near-equal values; compare float output only.
         run_mixed_precision=False,
     )

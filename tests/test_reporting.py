@@ -13,8 +13,11 @@ from kerasnn import data, reporting
 
 def tiny_model():
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -59,13 +62,21 @@ def test_interrupted_phase_resumes_from_its_last_epoch(tmp_path):
 
 
 def test_settings_mismatch_is_refused_before_anything_is_written(tmp_path):
-    run = reporting.RunDirectory(tmp_path / "run", settings={"epochs": 3, "dataset": "a", "sizes": (1, 2)})
+    run = reporting.RunDirectory(
+        tmp_path / "run", settings={"epochs": 3, "dataset": "a", "sizes": (1, 2)}
+    )
     run.write_metrics({"recipe": "demo"})
     # The same settings resume (tuples and lists are the same once stored).
-    reporting.RunDirectory(tmp_path / "run", settings={"epochs": 3, "dataset": "a", "sizes": [1, 2]})
-    with pytest.raises(reporting.RunSettingsMismatch,
-                       match=r"other settings \(epochs: 3 -> 4\); pass --overwrite to start over"):
-        reporting.RunDirectory(tmp_path / "run", settings={"epochs": 4, "dataset": "a", "sizes": [1, 2]})
+    reporting.RunDirectory(
+        tmp_path / "run", settings={"epochs": 3, "dataset": "a", "sizes": [1, 2]}
+    )
+    with pytest.raises(
+        reporting.RunSettingsMismatch,
+        match=r"other settings \(epochs: 3 -> 4\); pass --overwrite to start over",
+    ):
+        reporting.RunDirectory(
+            tmp_path / "run", settings={"epochs": 4, "dataset": "a", "sizes": [1, 2]}
+        )
     assert sorted(os.listdir(tmp_path / "run")) == ["metrics.json", "plots", "settings.json"]
     reporting.RunDirectory(tmp_path / "run", overwrite=True, settings={"epochs": 4})
     assert sorted(os.listdir(tmp_path / "run")) == ["plots", "settings.json"]
@@ -76,7 +87,9 @@ def test_phase_names_may_contain_slashes_and_arrays_work(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(16, 3)).astype("float32")
     y = (x[:, 0] > 0).astype("int64")
-    history = run.fit("kerasnn_shapes/source", tiny_model(), x, y=y, epochs=2, batch_size=8, verbose=0)
+    history = run.fit(
+        "kerasnn_shapes/source", tiny_model(), x, y=y, epochs=2, batch_size=8, verbose=0
+    )
     assert len(history["loss"]) == 2
     assert os.path.exists(run.file("phases", "kerasnn_shapes_source.weights.h5"))
     again = tiny_model()
@@ -87,7 +100,9 @@ def test_a_phase_that_ends_in_nan_is_not_recorded_as_finished(tmp_path):
     model = tiny_model()
     run = reporting.RunDirectory(tmp_path / "run")
     x = np.full((16, 3), np.nan, "float32")
-    history = run.fit("diverges", model, x, y=np.zeros(16, "int64"), epochs=5, batch_size=8, verbose=0)
+    history = run.fit(
+        "diverges", model, x, y=np.zeros(16, "int64"), epochs=5, batch_size=8, verbose=0
+    )
     assert np.isnan(history["loss"][-1]) and len(history["loss"]) < 5  # TerminateOnNaN stopped it
     assert not os.path.exists(run.file("phases", "diverges.history.json"))
 
@@ -102,7 +117,9 @@ def test_overwrite_starts_over(tmp_path):
 
 def test_metrics_history_and_plots(tmp_path):
     run = reporting.RunDirectory(tmp_path / "run")
-    run.write_metrics({"recipe": "demo", "test": {"accuracy": np.float32(0.5)}, "counts": np.arange(3)})
+    run.write_metrics(
+        {"recipe": "demo", "test": {"accuracy": np.float32(0.5)}, "counts": np.arange(3)}
+    )
     with open(run.file("metrics.json")) as file:
         assert json.load(file) == {"recipe": "demo", "test": {"accuracy": 0.5}, "counts": [0, 1, 2]}
     histories = {"a": {"loss": [3.0, 2.0], "val_loss": [4.0, 3.5]}, "b": {"loss": [1.0]}}
@@ -110,12 +127,21 @@ def test_metrics_history_and_plots(tmp_path):
     with open(run.file("history.csv")) as file:
         assert list(csv.reader(file)) == [
             ["phase", "epoch", "loss", "val_loss"],
-            ["a", "1", "3.0", "4.0"], ["a", "2", "2.0", "3.5"], ["b", "1", "1.0", ""]]
+            ["a", "1", "3.0", "4.0"],
+            ["a", "2", "2.0", "3.5"],
+            ["b", "1", "1.0", ""],
+        ]
     path = run.plot_history(histories, metrics=("loss", "accuracy"))
     assert path == run.plot_path("training_curves") and os.path.getsize(path) > 1000
 
 
 def test_format_table():
-    table = reporting.format_table([{"run": "scratch", "accuracy": 0.51234}, {"run": "fine", "accuracy": 1.0}])
+    table = reporting.format_table(
+        [{"run": "scratch", "accuracy": 0.51234}, {"run": "fine", "accuracy": 1.0}]
+    )
     assert table.splitlines() == [
-        "run      accuracy", "-------  --------", "scratch  0.5123  ", "fine     1       "]
+        "run      accuracy",
+        "-------  --------",
+        "scratch  0.5123  ",
+        "fine     1       ",
+    ]

@@ -14,13 +14,18 @@ BUILDS = []
 
 def build_model(hp):
     BUILDS.append(hp.values.copy())
-    model = keras.Sequential([
-        keras.Input((4,)),
-        keras.layers.Dense(hp.Choice("units", [2, 4, 8], default=4), activation="relu"),
-        keras.layers.Dense(2, activation="softmax"),
-    ])
-    model.compile(optimizer=keras.optimizers.Adam(hp.Choice("learning_rate", [1e-2, 1e-1], default=1e-2)),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(hp.Choice("units", [2, 4, 8], default=4), activation="relu"),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(hp.Choice("learning_rate", [1e-2, 1e-1], default=1e-2)),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -31,15 +36,24 @@ def toy_data():
 
 
 def search(tmp_path, kind="random", overwrite=False, max_trials=2):
-    tuner = tuning.make_tuner(kind, build_model, max_trials=max_trials, max_epochs=2,
-                              directory=str(tmp_path), overwrite=overwrite)
+    tuner = tuning.make_tuner(
+        kind,
+        build_model,
+        max_trials=max_trials,
+        max_epochs=2,
+        directory=str(tmp_path),
+        overwrite=overwrite,
+    )
     tuner.search(toy_data(), validation_data=toy_data(), epochs=1, verbose=0)
     return tuner
 
 
 def test_none_means_no_tuner_and_default_hyperparameters(tmp_path):
     assert tuning.make_tuner("none", build_model, directory=str(tmp_path)) is None
-    assert tuning.best_hyperparameters(None, build_model).values == {"units": 4, "learning_rate": 1e-2}
+    assert tuning.best_hyperparameters(None, build_model).values == {
+        "units": 4,
+        "learning_rate": 1e-2,
+    }
     assert "default hyperparameters" in tuning.summary(None)
 
 
@@ -48,14 +62,19 @@ def test_unknown_kind_is_rejected(tmp_path):
         tuning.make_tuner("evolution", build_model, directory=str(tmp_path))
 
 
-@pytest.mark.parametrize("kind, oracle_class", [
-    ("random", keras_tuner.oracles.RandomSearchOracle),
-    ("bayesian", keras_tuner.oracles.BayesianOptimizationOracle),
-    ("grid", keras_tuner.oracles.GridSearchOracle),
-    ("hyperband", keras_tuner.oracles.HyperbandOracle),
-])
+@pytest.mark.parametrize(
+    "kind, oracle_class",
+    [
+        ("random", keras_tuner.oracles.RandomSearchOracle),
+        ("bayesian", keras_tuner.oracles.BayesianOptimizationOracle),
+        ("grid", keras_tuner.oracles.GridSearchOracle),
+        ("hyperband", keras_tuner.oracles.HyperbandOracle),
+    ],
+)
 def test_factory_kinds(kind, oracle_class, tmp_path):
-    tuner = tuning.make_tuner(kind, build_model, directory=str(tmp_path), max_trials=3, max_epochs=4)
+    tuner = tuning.make_tuner(
+        kind, build_model, directory=str(tmp_path), max_trials=3, max_epochs=4
+    )
     assert isinstance(tuner.oracle, oracle_class)
     assert isinstance(tuner, keras_tuner.Hyperband) == (kind == "hyperband")
 
@@ -86,7 +105,9 @@ def test_a_larger_max_trials_extends_a_finished_search(kind, tmp_path):
     extended = search(tmp_path, kind=kind, max_trials=3)
     rows = tuning.trials(extended)
     assert len(rows) == 3
-    assert {row["trial"]: (row["units"], row["learning_rate"]) for row in rows if row["trial"] in done} == done
+    assert {
+        row["trial"]: (row["units"], row["learning_rate"]) for row in rows if row["trial"] in done
+    } == done
     if kind == "grid":  # the grid goes on where it stopped: three different combinations
         assert len({(row["units"], row["learning_rate"]) for row in rows}) == 3
 
@@ -96,7 +117,9 @@ def test_search_helper_returns_the_best_and_a_fresh_seeded_session(tmp_path, cap
     hp = tuning.search(tuner, build_model, toy_data(), validation_data=toy_data(), epochs=1, seed=3)
     assert hp.values == tuning.best_hyperparameters(tuner, build_model).values
     out = capsys.readouterr().out
-    assert len(re.findall(r"^trial \d+: ", out, flags=re.MULTILINE)) == 2  # a progress line per trial
+    assert (
+        len(re.findall(r"^trial \d+: ", out, flags=re.MULTILINE)) == 2
+    )  # a progress line per trial
     assert "score" in out  # the table
     first = keras.random.uniform(())
     keras.utils.set_random_seed(3)

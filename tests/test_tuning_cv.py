@@ -40,14 +40,24 @@ class ConstantClassifier:
     def __call__(self, hp):
         self.builds += 1
         favoured = hp.Choice("favoured", [0, 1])
-        model = keras.Sequential([
-            keras.Input((1,)),
-            keras.layers.Dense(2, activation="softmax", kernel_initializer="zeros",
-                               bias_initializer=keras.initializers.Constant([1.0 - favoured, favoured]),
-                               trainable=False),
-        ])
-        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                      run_eagerly=True)  # no tracing: tiny data
+        model = keras.Sequential(
+            [
+                keras.Input((1,)),
+                keras.layers.Dense(
+                    2,
+                    activation="softmax",
+                    kernel_initializer="zeros",
+                    bias_initializer=keras.initializers.Constant([1.0 - favoured, favoured]),
+                    trainable=False,
+                ),
+            ]
+        )
+        model.compile(
+            optimizer="sgd",
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            run_eagerly=True,
+        )  # no tracing: tiny data
         return model
 
 
@@ -59,8 +69,15 @@ def _data():
 
 def _tuner(build, directory, max_trials):
     return tuning.make_cross_validation_tuner(
-        "grid", build, num_folds=NUM_FOLDS, stratify=False, objective="val_accuracy",
-        max_trials=max_trials, directory=directory, seed=5)
+        "grid",
+        build,
+        num_folds=NUM_FOLDS,
+        stratify=False,
+        objective="val_accuracy",
+        max_trials=max_trials,
+        directory=directory,
+        seed=5,
+    )
 
 
 def test_trial_score_is_mean_of_fold_scores(tmp_path):
@@ -79,13 +96,17 @@ def test_trial_score_is_mean_of_fold_scores(tmp_path):
         np.testing.assert_allclose(recorded, expected, atol=1e-6)
         assert len(set(np.round(expected, 6))) > 1  # the folds really differ
         assert trial.score == pytest.approx(np.mean(expected), abs=1e-6)
-        assert trial.metrics.get_last_value("val_accuracy_std") == pytest.approx(np.std(expected), abs=1e-6)
+        assert trial.metrics.get_last_value("val_accuracy_std") == pytest.approx(
+            np.std(expected), abs=1e-6
+        )
 
     # The majority class wins, and the best model is rebuilt from its hyperparameters.
     best = tuning.best_hyperparameters(tuner, build)
     assert best.get("favoured") == 0
     model = build(best)
-    assert model.evaluate(x, y, verbose=0, return_dict=True)["accuracy"] == pytest.approx(np.mean(y == 0))
+    assert model.evaluate(x, y, verbose=0, return_dict=True)["accuracy"] == pytest.approx(
+        np.mean(y == 0)
+    )
 
 
 def test_search_resumes_finished_trials(tmp_path):
@@ -108,5 +129,10 @@ def test_cross_validation_tuner_rejects_bad_input(tmp_path):
         tuning.CrossValidationTuner(oracle, ConstantClassifier(), directory=str(tmp_path))
     oracle = keras_tuner.oracles.RandomSearchOracle(objective="val_accuracy", max_trials=1)
     with pytest.raises(ValueError, match="num_folds >= 2, received num_folds=1"):
-        tuning.CrossValidationTuner(oracle, ConstantClassifier(), num_folds=1, directory=str(tmp_path))
-    assert tuning.make_cross_validation_tuner("none", ConstantClassifier(), directory=str(tmp_path)) is None
+        tuning.CrossValidationTuner(
+            oracle, ConstantClassifier(), num_folds=1, directory=str(tmp_path)
+        )
+    assert (
+        tuning.make_cross_validation_tuner("none", ConstantClassifier(), directory=str(tmp_path))
+        is None
+    )

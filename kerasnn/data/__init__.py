@@ -242,7 +242,9 @@ def _decoded_bytes(info, split):
     for feature in tf.nest.flatten(info.features.get_tensor_info()):
         if feature.shape is None or None in feature.shape:
             return float("inf")
-        per_example += int(np.prod(feature.shape, dtype=np.int64)) * np.dtype(feature.np_dtype).itemsize
+        per_example += (
+            int(np.prod(feature.shape, dtype=np.int64)) * np.dtype(feature.np_dtype).itemsize
+        )
     return per_example * info.splits[split].num_examples
 
 
@@ -263,8 +265,9 @@ def batch(dataset, batch_size, *, shuffle=False, augment=None, cache=False, seed
         dataset = dataset.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
     if augment is not None:
-        dataset = dataset.map(lambda *batch: _augment_images(augment, batch),
-                              num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.map(
+            lambda *batch: _augment_images(augment, batch), num_parallel_calls=tf.data.AUTOTUNE
+        )
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
@@ -284,7 +287,9 @@ def load_arrays(name, split="train", *, data_dir=None, image_size=None, limit=No
 
     ``limit`` keeps only the first examples (``--smoke`` runs).
     """
-    dataset = load(name, split, data_dir=data_dir, batch_size=4096, image_size=image_size, shuffle=False)
+    dataset = load(
+        name, split, data_dir=data_dir, batch_size=4096, image_size=image_size, shuffle=False
+    )
     if limit is not None:
         dataset = dataset.unbatch().take(limit).batch(4096)
     inputs, labels = zip(*dataset.as_numpy_iterator())

@@ -6,7 +6,7 @@ shear) and photometric ones (noise, average intensity, contrast) that preserve t
 Each function returns a ``keras.Sequential`` that is random when called with ``training=True``
 and the identity otherwise, so it can go in a ``tf.data`` pipeline
 (``data.load(..., augment=augment.geometric(seed=0))``), at the top of a model, or into a
-test-time-augmentation predictor (``kerasnn.models.tta``). Images are floats in ``[0, 1]``.
+test-time-augmentation predictor (``kerasnn.data.tta``). Images are floats in ``[0, 1]``.
 Every strength is a fraction; 0 (or ``None``) leaves that transformation out.
 """
 
@@ -20,8 +20,18 @@ def _check_fraction(name, value):
         raise ValueError(f"Argument `{name}` must be in [0, 1]; received {name}={value!r}.")
 
 
-def geometric(*, shift=0.1, rotation=0.04, zoom=0.1, shear=0.1, flip=None, fill_mode="nearest",
-              interpolation="bilinear", seed=None, name="geometric_augmentation"):
+def geometric(
+    *,
+    shift=0.1,
+    rotation=0.04,
+    zoom=0.1,
+    shear=0.1,
+    flip=None,
+    fill_mode="nearest",
+    interpolation="bilinear",
+    seed=None,
+    name="geometric_augmentation",
+):
     """Random geometric transformations.
 
     Args:
@@ -40,24 +50,34 @@ def geometric(*, shift=0.1, rotation=0.04, zoom=0.1, shear=0.1, flip=None, fill_
     for argument, value in dict(shift=shift, rotation=rotation, zoom=zoom, shear=shear).items():
         _check_fraction(argument, value)
     if flip is not None and flip not in FLIP_MODES:
-        raise ValueError(f"Argument `flip` must be None or one of {FLIP_MODES}; received flip={flip!r}.")
+        raise ValueError(
+            f"Argument `flip` must be None or one of {FLIP_MODES}; received flip={flip!r}."
+        )
     seeds = _seeds(seed)
     steps = []
     if flip:
         steps.append(keras.layers.RandomFlip(flip, seed=next(seeds), name="flip"))
     resample = dict(fill_mode=fill_mode, interpolation=interpolation)
     if rotation:
-        steps.append(keras.layers.RandomRotation(rotation, **resample, seed=next(seeds), name="rotation"))
+        steps.append(
+            keras.layers.RandomRotation(rotation, **resample, seed=next(seeds), name="rotation")
+        )
     if shear:
-        steps.append(keras.layers.RandomShear(shear, shear, **resample, seed=next(seeds), name="shear"))
+        steps.append(
+            keras.layers.RandomShear(shear, shear, **resample, seed=next(seeds), name="shear")
+        )
     if zoom:
         steps.append(keras.layers.RandomZoom(zoom, zoom, **resample, seed=next(seeds), name="zoom"))
     if shift:
-        steps.append(keras.layers.RandomTranslation(shift, shift, **resample, seed=next(seeds), name="shift"))
+        steps.append(
+            keras.layers.RandomTranslation(shift, shift, **resample, seed=next(seeds), name="shift")
+        )
     return _sequential(steps, name)
 
 
-def photometric(*, noise=0.03, brightness=0.1, contrast=0.2, seed=None, name="photometric_augmentation"):
+def photometric(
+    *, noise=0.03, brightness=0.1, contrast=0.2, seed=None, name="photometric_augmentation"
+):
     """Random photometric transformations of images in ``[0, 1]``.
 
     Args:
@@ -71,11 +91,17 @@ def photometric(*, noise=0.03, brightness=0.1, contrast=0.2, seed=None, name="ph
     seeds = _seeds(seed)
     steps = []
     if brightness:
-        steps.append(keras.layers.RandomBrightness(brightness, value_range=(0.0, 1.0), seed=next(seeds),
-                                                   name="brightness"))
+        steps.append(
+            keras.layers.RandomBrightness(
+                brightness, value_range=(0.0, 1.0), seed=next(seeds), name="brightness"
+            )
+        )
     if contrast:
-        steps.append(keras.layers.RandomContrast(contrast, value_range=(0.0, 1.0), seed=next(seeds),
-                                                 name="contrast"))
+        steps.append(
+            keras.layers.RandomContrast(
+                contrast, value_range=(0.0, 1.0), seed=next(seeds), name="contrast"
+            )
+        )
     if noise:
         steps.append(keras.layers.GaussianNoise(noise, seed=next(seeds), name="noise"))
     return _sequential(steps, name)

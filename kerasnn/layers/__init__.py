@@ -1,7 +1,5 @@
 """Custom Keras layers written from scratch in ``keras.ops``, one family per module."""
 
-from kerasnn.layers.roi import RoIAlign, RoIPooling
-from kerasnn.layers.recurrent import LSTMCell
 from kerasnn.layers.attention import (
     AdditiveAttention,
     BahdanauAttention,
@@ -10,17 +8,23 @@ from kerasnn.layers.attention import (
     MultiplicativeAttention,
     ScaledDotProductAttention,
 )
+from kerasnn.layers.neighbors import NearestNeighbors
+from kerasnn.layers.normalization import (
+    BatchNormalization,
+    GhostBatchNormalization,
+    TimeStepBatchNormalization,
+)
+from kerasnn.layers.pooling import (
+    ClassActivationMapping,
+    GlobalAveragePooling2D,
+    MaxPoolingWithArgmax2D,
+)
+from kerasnn.layers.recurrent import LSTMCell
+from kerasnn.layers.roi import RoIAlign, RoIPooling
 from kerasnn.layers.transformer import (
     PositionwiseFeedForward,
     SinusoidalPositionalEncoding,
     TransformerDecoderBlock,
     TransformerEncoderBlock,
 )
-from kerasnn.layers.normalization import BatchNormalization
-from kerasnn.layers.normalization import GhostBatchNormalization
-from kerasnn.layers.normalization import TimeStepBatchNormalization
-from kerasnn.layers.pooling import ClassActivationMapping
-from kerasnn.layers.pooling import GlobalAveragePooling2D
-from kerasnn.layers.pooling import MaxPoolingWithArgmax2D
-from kerasnn.layers.upsampling import BedOfNailsUpsampling2D
-from kerasnn.layers.upsampling import MaxUnpooling2D
+from kerasnn.layers.upsampling import BedOfNailsUpsampling2D, MaxUnpooling2D

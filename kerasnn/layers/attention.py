@@ -13,7 +13,7 @@ import math
 import keras
 from keras import ops
 
-from kerasnn.layers.arguments import check_positive_int, check_rate
+from kerasnn import arguments
 
 
 def _large_negative_number(dtype):
@@ -130,7 +130,7 @@ class ScaledDotProductAttention(keras.layers.Layer):
 
     def __init__(self, dropout=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.dropout = check_rate("dropout", dropout)
+        self.dropout = arguments.rate("dropout", dropout)
         self.seed = seed
         self.supports_masking = True
         self._dropout_layer = keras.layers.Dropout(self.dropout, seed=seed, dtype=self.dtype_policy)
@@ -190,7 +190,9 @@ class ScaledDotProductAttention(keras.layers.Layer):
         value_shape = tuple(key_shape if value_shape is None else value_shape)
         return tuple(query_shape)[:-1] + (value_shape[-1],)
 
-    def compute_output_spec(self, query, key=None, value=None, return_attention_weights=False, **kwargs):
+    def compute_output_spec(
+        self, query, key=None, value=None, return_attention_weights=False, **kwargs
+    ):
         key = query if key is None else key
         value = key if value is None else value
         output_shape = self.compute_output_shape(query.shape, key.shape, value.shape)
@@ -276,9 +278,9 @@ class MultiHeadAttention(keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
-        check_positive_int("num_heads", num_heads)
-        check_positive_int("key_dim", key_dim)
-        check_positive_int("value_dim", value_dim, allow_none=True)
+        arguments.positive_int("num_heads", num_heads)
+        arguments.positive_int("key_dim", key_dim)
+        arguments.positive_int("value_dim", value_dim, allow_none=True)
         if isinstance(output_shape, (list, tuple)):
             if len(output_shape) != 1:
                 raise ValueError(
@@ -286,12 +288,12 @@ class MultiHeadAttention(keras.layers.Layer):
                     f"Received: output_shape={output_shape!r}"
                 )
             output_shape = output_shape[0]
-        check_positive_int("output_shape", output_shape, allow_none=True)
+        arguments.positive_int("output_shape", output_shape, allow_none=True)
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.num_heads = num_heads
         self.key_dim = key_dim
         self.value_dim = value_dim if value_dim else key_dim
-        self.dropout = check_rate("dropout", dropout)
+        self.dropout = arguments.rate("dropout", dropout)
         self.use_bias = use_bias
         self._output_shape = None if output_shape is None else (output_shape,)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -341,7 +343,9 @@ class MultiHeadAttention(keras.layers.Layer):
         key_shape = value_shape if key_shape is None else key_shape
         self._check_inputs(tuple(query_shape), tuple(value_shape), tuple(key_shape))
         # Creation order = get_weights() order of the built-in: query, key, value, output.
-        self.query_kernel, self.query_bias = self._projection("query", query_shape[-1], self.key_dim)
+        self.query_kernel, self.query_bias = self._projection(
+            "query", query_shape[-1], self.key_dim
+        )
         self.key_kernel, self.key_bias = self._projection("key", key_shape[-1], self.key_dim)
         self.value_kernel, self.value_bias = self._projection(
             "value", value_shape[-1], self.value_dim
@@ -531,7 +535,8 @@ _SOURCE_ATTENTION_CALL_DOC = """
 
 @keras.saving.register_keras_serializable(package="kerasnn")
 class BahdanauAttention(_SourceAttention):
-    """Bahdanau's additive attention, exactly as the course writes it.
+    (
+        """Bahdanau's additive attention, exactly as the course writes it.
 
     Course notes, "Attention Mechanism in Seq2Seq Models"::
 
@@ -549,7 +554,9 @@ class BahdanauAttention(_SourceAttention):
     Args:
         units: size of the hidden layer of the score MLP (positive int).
         kernel_initializer, kernel_regularizer, kernel_constraint: for the three weights.
-    """ + _SOURCE_ATTENTION_CALL_DOC + """
+    """
+        + _SOURCE_ATTENTION_CALL_DOC
+        + """
     Example:
 
     >>> h_t = np.random.rand(2, 16); encoder_states = np.random.rand(2, 7, 32)
@@ -558,6 +565,7 @@ class BahdanauAttention(_SourceAttention):
     >>> context.shape, weights.shape
     ((2, 32), (2, 7))
     """
+    )
 
     def __init__(
         self,
@@ -567,7 +575,7 @@ class BahdanauAttention(_SourceAttention):
         kernel_constraint=None,
         **kwargs,
     ):
-        check_positive_int("units", units)
+        arguments.positive_int("units", units)
         super().__init__(**kwargs)
         self.units = units
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -609,7 +617,8 @@ class BahdanauAttention(_SourceAttention):
 
 @keras.saving.register_keras_serializable(package="kerasnn")
 class LuongAttention(_SourceAttention):
-    """Luong's multiplicative ("general") attention, exactly as the course writes it.
+    (
+        """Luong's multiplicative ("general") attention, exactly as the course writes it.
 
     Course notes, "Attention Mechanism in Seq2Seq Models"::
 
@@ -626,13 +635,16 @@ class LuongAttention(_SourceAttention):
 
     Args:
         kernel_initializer, kernel_regularizer, kernel_constraint: for W.
-    """ + _SOURCE_ATTENTION_CALL_DOC + """
+    """
+        + _SOURCE_ATTENTION_CALL_DOC
+        + """
     Example:
 
     >>> h_t = np.random.rand(2, 16); encoder_states = np.random.rand(2, 7, 32)
     >>> LuongAttention()(h_t, encoder_states).shape
     (2, 32)
     """
+    )
 
     def __init__(
         self,

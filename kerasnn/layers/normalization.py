@@ -39,7 +39,9 @@ def _check_float_range(name, value, low, high, low_inclusive=True):
         number = float(value)
     except (TypeError, ValueError):
         number = None
-    ok = number is not None and (number >= low if low_inclusive else number > low) and number <= high
+    ok = (
+        number is not None and (number >= low if low_inclusive else number > low) and number <= high
+    )
     if not ok:
         bracket = "[" if low_inclusive else "("
         raise ValueError(
@@ -122,7 +124,9 @@ class BatchNormalization(keras.layers.Layer):
             raise ValueError(f"Argument `axis` must be an integer. Received: axis={axis!r}")
         self.axis = axis
         self.momentum = _check_float_range("momentum", momentum, 0.0, 1.0)
-        self.epsilon = _check_float_range("epsilon", epsilon, 0.0, float("inf"), low_inclusive=False)
+        self.epsilon = _check_float_range(
+            "epsilon", epsilon, 0.0, float("inf"), low_inclusive=False
+        )
         self.center = bool(center)
         self.scale = bool(scale)
         self.beta_initializer = keras.initializers.get(beta_initializer)
@@ -188,23 +192,37 @@ class BatchNormalization(keras.layers.Layer):
         )
         if self.scale:
             self.gamma = self.add_weight(
-                shape=(channels,), name="gamma", initializer=self.gamma_initializer,
-                regularizer=self.gamma_regularizer, constraint=self.gamma_constraint,
-                trainable=True, autocast=False,
+                shape=(channels,),
+                name="gamma",
+                initializer=self.gamma_initializer,
+                regularizer=self.gamma_regularizer,
+                constraint=self.gamma_constraint,
+                trainable=True,
+                autocast=False,
             )
         if self.center:
             self.beta = self.add_weight(
-                shape=(channels,), name="beta", initializer=self.beta_initializer,
-                regularizer=self.beta_regularizer, constraint=self.beta_constraint,
-                trainable=True, autocast=False,
+                shape=(channels,),
+                name="beta",
+                initializer=self.beta_initializer,
+                regularizer=self.beta_regularizer,
+                constraint=self.beta_constraint,
+                trainable=True,
+                autocast=False,
             )
         self.moving_mean = self.add_weight(
-            shape=statistics_shape, name="moving_mean", initializer=self.moving_mean_initializer,
-            trainable=False, autocast=False,
+            shape=statistics_shape,
+            name="moving_mean",
+            initializer=self.moving_mean_initializer,
+            trainable=False,
+            autocast=False,
         )
         self.moving_variance = self.add_weight(
-            shape=statistics_shape, name="moving_variance",
-            initializer=self.moving_variance_initializer, trainable=False, autocast=False,
+            shape=statistics_shape,
+            name="moving_variance",
+            initializer=self.moving_variance_initializer,
+            trainable=False,
+            autocast=False,
         )
         self.input_spec = keras.layers.InputSpec(
             ndim=rank, axes={a: input_shape[a] for a in kept_axes}
@@ -231,7 +249,9 @@ class BatchNormalization(keras.layers.Layer):
         count = ops.sum(weights, axis=axes, keepdims=True)
         mean = ops.sum(inputs * weights, axis=axes, keepdims=True) / (count + _MASK_EPSILON)
         deviation = (inputs - ops.stop_gradient(mean)) * weights
-        variance = ops.sum(ops.square(deviation), axis=axes, keepdims=True) / (count + _MASK_EPSILON)
+        variance = ops.sum(ops.square(deviation), axis=axes, keepdims=True) / (
+            count + _MASK_EPSILON
+        )
         return mean, variance, count
 
     def _normalize(self, inputs, mean, variance, parameter_shape=None):
@@ -239,7 +259,9 @@ class BatchNormalization(keras.layers.Layer):
         parameter_shape = parameter_shape or self._parameter_broadcast
         multiplier = ops.rsqrt(variance + self.epsilon)
         if self.scale:
-            multiplier = multiplier * ops.reshape(ops.cast(self.gamma, inputs.dtype), parameter_shape)
+            multiplier = multiplier * ops.reshape(
+                ops.cast(self.gamma, inputs.dtype), parameter_shape
+            )
         offset = -mean * multiplier
         if self.center:
             offset = offset + ops.reshape(ops.cast(self.beta, inputs.dtype), parameter_shape)

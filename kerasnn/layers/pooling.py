@@ -4,9 +4,8 @@ Course notes, sections "GAP Layers" / "Global Averaging Pooling Layer", "The GAP
 and "Upsampling" (max unpooling needs to know where each maximum came from).
 """
 
-import numpy as np
-
 import keras
+import numpy as np
 from keras import ops
 
 _DATA_FORMATS = ("channels_last", "channels_first")
@@ -27,11 +26,17 @@ def standardize_pair(name, value, allow_none=False):
     """An int or a pair of ints, all positive, as a tuple of two ints (ValueError otherwise)."""
     if value is None and allow_none:
         return None
-    pair = (value, value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
+    pair = (
+        (value, value)
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+        else value
+    )
     ok = (
         isinstance(pair, (tuple, list))
         and len(pair) == 2
-        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in pair)
+        and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in pair
+        )
     )
     if not ok:
         raise ValueError(
@@ -172,7 +177,11 @@ class ClassActivationMapping(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        if (
+            isinstance(num_classes, bool)
+            or not isinstance(num_classes, (int, np.integer))
+            or num_classes < 1
+        ):
             raise ValueError(
                 f"Argument `num_classes` must be a positive integer. Received: num_classes={num_classes!r}"
             )
@@ -200,16 +209,24 @@ class ClassActivationMapping(keras.layers.Layer):
                 f"Received: feature map shape {tuple(input_shape)}"
             )
         self.kernel = self.add_weight(
-            shape=(channels, self.num_classes), name="kernel", initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
+            shape=(channels, self.num_classes),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(
-                shape=(self.num_classes,), name="bias", initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer, constraint=self.bias_constraint,
+                shape=(self.num_classes,),
+                name="bias",
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
             )
-        self.input_spec = keras.layers.InputSpec(ndim=4, axes={channel_axis(self.data_format): channels})
+        self.input_spec = keras.layers.InputSpec(
+            ndim=4, axes={channel_axis(self.data_format): channels}
+        )
 
     def class_activation_maps(self, features):
         """``M_c(x, y) = sum_k w_k^c f_k(x, y)`` for every class, resized to ``map_size`` if set."""
@@ -242,7 +259,8 @@ class ClassActivationMapping(keras.layers.Layer):
         if not self.return_maps:
             return scores_shape
         height, width = (
-            self.map_size if self.map_size is not None
+            self.map_size
+            if self.map_size is not None
             else tuple(input_shape[a] for a in spatial_axes(self.data_format))
         )
         if self.data_format == "channels_last":
@@ -354,7 +372,9 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
         self._check_shape(input_shape)
         shape = list(input_shape)
         for i, axis in enumerate(spatial_axes(self.data_format)):
-            shape[axis] = _pooled_size(shape[axis], self.pool_size[i], self.strides[i], self.padding)
+            shape[axis] = _pooled_size(
+                shape[axis], self.pool_size[i], self.strides[i], self.padding
+            )
         return tuple(shape), tuple(shape)
 
     def compute_output_spec(self, inputs):
@@ -417,7 +437,8 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
                 offset = ops.where(better, step, offset)
         # Window origins (in unpadded coordinates) and channels, as a static int32 array.
         origin = (np.arange(out_h) * stride_h - top)[:, None] * row_step + (
-            np.arange(out_w) * stride_w - left)[None, :] * col_step
+            np.arange(out_w) * stride_w - left
+        )[None, :] * col_step
         channel = np.arange(channels) * channel_step
         if self.data_format == "channels_last":
             base = origin[:, :, None] + channel[None, None, :]
@@ -427,7 +448,10 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
 
     def call(self, inputs):
         values = ops.max_pool(
-            inputs, self.pool_size, strides=self.strides, padding=self.padding,
+            inputs,
+            self.pool_size,
+            strides=self.strides,
+            padding=self.padding,
             data_format=self.data_format,
         )
         return values, self._argmax_indices(inputs)

@@ -12,7 +12,7 @@ from keras import ops
 # equivalent, so we borrow it to behave exactly like `keras.layers.LSTMCell` under dropout.
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
-from kerasnn.layers.arguments import check_rate
+from kerasnn import arguments
 
 GATE_NAMES = (
     "input_gate",
@@ -117,8 +117,8 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
         self.recurrent_constraint = keras.constraints.get(recurrent_constraint)
         self.bias_constraint = keras.constraints.get(bias_constraint)
-        self.dropout = check_rate("dropout", dropout)
-        self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+        self.dropout = arguments.rate("dropout", dropout)
+        self.recurrent_dropout = arguments.rate("recurrent_dropout", recurrent_dropout)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
         self.state_size = [units, units]

@@ -157,6 +157,7 @@ def _power_of_two_level(lengths, num_levels):
 
 def _shifted_max(table, shift, axis):
     """max(table[i], table[i + shift]) along `axis`; the last `shift` entries are never queried."""
+
     def cut(start, stop):
         index = [slice(None)] * len(table.shape)
         index[axis] = slice(start, stop)
@@ -241,8 +242,10 @@ class _RoILayerBase(keras.layers.Layer):
     def __init__(self, output_size, spatial_scale=1.0, **kwargs):
         super().__init__(**kwargs)
         self.output_size = _normalize_output_size(output_size)
-        if not isinstance(spatial_scale, (int, float)) or isinstance(spatial_scale, bool) or not (
-            spatial_scale > 0 and spatial_scale != float("inf")
+        if (
+            not isinstance(spatial_scale, (int, float))
+            or isinstance(spatial_scale, bool)
+            or not (spatial_scale > 0 and spatial_scale != float("inf"))
         ):
             raise ValueError(
                 "`spatial_scale` must be a positive finite number (feature-map cells per input "

@@ -7,14 +7,15 @@ attention inside the blocks is ``kerasnn.layers.MultiHeadAttention``.
 import keras
 from keras import ops
 
-from kerasnn.layers.arguments import check_positive_int, check_rate
+from kerasnn import arguments
 from kerasnn.layers.attention import MultiHeadAttention, check_padding_mask_shape
 
 LAYOUTS = ("concatenated", "interleaved")
 
 
-def sinusoidal_encoding(length, depth, layout="concatenated", max_wavelength=10000.0,
-                        dtype="float32"):
+def sinusoidal_encoding(
+    length, depth, layout="concatenated", max_wavelength=10000.0, dtype="float32"
+):
     """The ``(length, depth)`` table of sinusoidal position encodings.
 
     With ``i`` the position and ``j`` the frequency index, ``angle(i, j) = i / max_wavelength **
@@ -75,7 +76,7 @@ class SinusoidalPositionalEncoding(keras.layers.Layer):
     """
 
     def __init__(self, max_length, layout="concatenated", max_wavelength=10000.0, **kwargs):
-        check_positive_int("max_length", max_length)
+        arguments.positive_int("max_length", max_length)
         if layout not in LAYOUTS:
             raise ValueError(
                 f"Argument `layout` must be one of {LAYOUTS}. Received: layout={layout!r}"
@@ -176,11 +177,11 @@ class PositionwiseFeedForward(keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
-        check_positive_int("intermediate_dim", intermediate_dim)
+        arguments.positive_int("intermediate_dim", intermediate_dim)
         super().__init__(**kwargs)
         self.intermediate_dim = intermediate_dim
         self.activation = keras.activations.get(activation)
-        self.dropout = check_rate("dropout", dropout)
+        self.dropout = arguments.rate("dropout", dropout)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
@@ -198,9 +199,13 @@ class PositionwiseFeedForward(keras.layers.Layer):
         model_dim = input_shape[-1]
         kernel = dict(initializer=self.kernel_initializer, regularizer=self.kernel_regularizer)
         bias = dict(initializer=self.bias_initializer, regularizer=self.bias_regularizer)
-        self.kernel_1 = self.add_weight(name="kernel_1", shape=(model_dim, self.intermediate_dim), **kernel)
+        self.kernel_1 = self.add_weight(
+            name="kernel_1", shape=(model_dim, self.intermediate_dim), **kernel
+        )
         self.bias_1 = self.add_weight(name="bias_1", shape=(self.intermediate_dim,), **bias)
-        self.kernel_2 = self.add_weight(name="kernel_2", shape=(self.intermediate_dim, model_dim), **kernel)
+        self.kernel_2 = self.add_weight(
+            name="kernel_2", shape=(self.intermediate_dim, model_dim), **kernel
+        )
         self.bias_2 = self.add_weight(name="bias_2", shape=(model_dim,), **bias)
 
     def call(self, inputs, training=None):
@@ -241,14 +246,14 @@ class _TransformerBlock(keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
-        check_positive_int("num_heads", num_heads)
-        check_positive_int("intermediate_dim", intermediate_dim)
-        check_positive_int("key_dim", key_dim, allow_none=True)
+        arguments.positive_int("num_heads", num_heads)
+        arguments.positive_int("intermediate_dim", intermediate_dim)
+        arguments.positive_int("key_dim", key_dim, allow_none=True)
         super().__init__(**kwargs)
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
         self.key_dim = key_dim
-        self.dropout = check_rate("dropout", dropout)
+        self.dropout = arguments.rate("dropout", dropout)
         self.activation = keras.activations.get(activation)
         self.layer_norm_epsilon = layer_norm_epsilon
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -277,7 +282,9 @@ class _TransformerBlock(keras.layers.Layer):
             kernel_initializer=keras.initializers.get(
                 keras.initializers.serialize(self.kernel_initializer)
             ),
-            bias_initializer=keras.initializers.get(keras.initializers.serialize(self.bias_initializer)),
+            bias_initializer=keras.initializers.get(
+                keras.initializers.serialize(self.bias_initializer)
+            ),
             dtype=self.dtype_policy,
         )
 
@@ -307,7 +314,9 @@ class _TransformerBlock(keras.layers.Layer):
         )
 
     def _make_dropout(self, name):
-        return keras.layers.Dropout(self.dropout, seed=self.seed, name=name, dtype=self.dtype_policy)
+        return keras.layers.Dropout(
+            self.dropout, seed=self.seed, name=name, dtype=self.dtype_policy
+        )
 
     def _build_residual(self, name, sequence_shape):
         """The LayerNorm and Dropout around sublayer ``name`` (see ``_add_and_norm``)."""
@@ -333,13 +342,19 @@ class _TransformerBlock(keras.layers.Layer):
 
     def _self_attention_block(self, sequence, mask, training, **attention_kwargs):
         attended = self.self_attention(
-            sequence, sequence, query_mask=mask, value_mask=mask, training=training,
+            sequence,
+            sequence,
+            query_mask=mask,
+            value_mask=mask,
+            training=training,
             **attention_kwargs,
         )
         return self._add_and_norm("self_attention", sequence, attended, training)
 
     def _feed_forward_block(self, x, training):
-        return self._add_and_norm("feed_forward", x, self.feed_forward(x, training=training), training)
+        return self._add_and_norm(
+            "feed_forward", x, self.feed_forward(x, training=training), training
+        )
 
     def get_config(self):
         return {
@@ -372,13 +387,16 @@ _BLOCK_ARGS_DOC = """
 
 @keras.saving.register_keras_serializable(package="kerasnn")
 class TransformerEncoderBlock(_TransformerBlock):
-    """One transformer encoder layer (post-norm, as in "Attention Is All You Need").
+    (
+        """One transformer encoder layer (post-norm, as in "Attention Is All You Need").
 
     Course notes, "Transformers", "Multi-Head Attention", "Position-wise FFN"::
 
         x = LayerNorm(x + Dropout(MultiHead(x, x, x)))
         y = LayerNorm(x + Dropout(FFN(x)))
-    """ + _BLOCK_ARGS_DOC + """
+    """
+        + _BLOCK_ARGS_DOC
+        + """
     Call arguments:
         inputs: ``(batch, length, D)``.
         mask: boolean ``(batch, length)`` padding mask, ``False`` at padding (filled in from a
@@ -395,6 +413,7 @@ class TransformerEncoderBlock(_TransformerBlock):
     >>> TransformerEncoderBlock(num_heads=2, intermediate_dim=32)(np.zeros((2, 7, 16))).shape
     (2, 7, 16)
     """
+    )
 
     def build(self, input_shape):
         model_dim = self._model_dim(input_shape, "inputs")
@@ -414,7 +433,8 @@ class TransformerEncoderBlock(_TransformerBlock):
 
 @keras.saving.register_keras_serializable(package="kerasnn")
 class TransformerDecoderBlock(_TransformerBlock):
-    """One transformer decoder layer (post-norm): masked self-attention, cross-attention, FFN.
+    (
+        """One transformer decoder layer (post-norm): masked self-attention, cross-attention, FFN.
 
     Course notes, "Transformers" (masked self-attention so the decoder cannot "peek" at future
     tokens), "Multi-Head Attention", "Position-wise FFN"::
@@ -422,7 +442,9 @@ class TransformerDecoderBlock(_TransformerBlock):
         x = LayerNorm(x + Dropout(MaskedMultiHead(x, x, x)))        causal: step t sees steps <= t
         x = LayerNorm(x + Dropout(MultiHead(x, enc, enc)))          cross-attention to the encoder
         y = LayerNorm(x + Dropout(FFN(x)))
-    """ + _BLOCK_ARGS_DOC + """
+    """
+        + _BLOCK_ARGS_DOC
+        + """
     Call arguments:
         decoder_sequence: ``(batch, T, D)``, the (shifted) target sequence.
         encoder_sequence: ``(batch, S, D_enc)``, the encoder's output.
@@ -441,6 +463,7 @@ class TransformerDecoderBlock(_TransformerBlock):
     >>> block(np.zeros((2, 5, 16)), np.zeros((2, 7, 16))).shape
     (2, 5, 16)
     """
+    )
 
     def build(self, decoder_sequence_shape, encoder_sequence_shape):
         model_dim = self._model_dim(decoder_sequence_shape, "decoder_sequence")
@@ -464,8 +487,12 @@ class TransformerDecoderBlock(_TransformerBlock):
         training=None,
     ):
         self._model_dim(decoder_sequence.shape, "decoder_sequence")
-        check_padding_mask_shape("decoder_sequence_mask", decoder_sequence_mask, decoder_sequence.shape[:2])
-        check_padding_mask_shape("encoder_sequence_mask", encoder_sequence_mask, encoder_sequence.shape[:2])
+        check_padding_mask_shape(
+            "decoder_sequence_mask", decoder_sequence_mask, decoder_sequence.shape[:2]
+        )
+        check_padding_mask_shape(
+            "encoder_sequence_mask", encoder_sequence_mask, encoder_sequence.shape[:2]
+        )
         x = self._self_attention_block(
             decoder_sequence, decoder_sequence_mask, training, use_causal_mask=True
         )

@@ -9,9 +9,8 @@ here are the ones Keras lacks:
   about the original reduced feature map in the upsampled one".
 """
 
-import numpy as np
-
 import keras
+import numpy as np
 from keras import ops
 
 from kerasnn.layers.pooling import (
@@ -60,7 +59,9 @@ class MaxUnpooling2D(keras.layers.Layer):
     (1, 4, 4, 3)
     """
 
-    def __init__(self, pool_size=(2, 2), strides=None, output_size=None, data_format=None, **kwargs):
+    def __init__(
+        self, pool_size=(2, 2), strides=None, output_size=None, data_format=None, **kwargs
+    ):
         super().__init__(**kwargs)
         self.pool_size = standardize_pair("pool_size", pool_size)
         self.strides = standardize_pair("strides", strides, allow_none=True) or self.pool_size
@@ -69,8 +70,11 @@ class MaxUnpooling2D(keras.layers.Layer):
 
     def _check_shapes(self, input_shape):
         name = type(self).__name__
-        if not (isinstance(input_shape, (list, tuple)) and len(input_shape) == 2
-                and all(isinstance(s, (list, tuple)) for s in input_shape)):
+        if not (
+            isinstance(input_shape, (list, tuple))
+            and len(input_shape) == 2
+            and all(isinstance(s, (list, tuple)) for s in input_shape)
+        ):
             raise ValueError(
                 f"{name} expects a list of two inputs [values, indices]. Received: {input_shape!r}"
             )
@@ -123,7 +127,9 @@ class MaxUnpooling2D(keras.layers.Layer):
         flat_values = ops.reshape(values, (-1,))
         # Flat positions in the whole batch: example b owns [b * per_example, (b + 1) * per_example).
         offsets = ops.arange(batch, dtype="int32") * per_example
-        positions = ops.reshape(ops.cast(indices, "int32") + ops.reshape(offsets, (-1, 1, 1, 1)), (-1, 1))
+        positions = ops.reshape(
+            ops.cast(indices, "int32") + ops.reshape(offsets, (-1, 1, 1, 1)), (-1, 1)
+        )
         total = (batch * per_example,)
         unpooled = ops.scatter(positions, flat_values, total)
         if any(s < k for s, k in zip(self.strides, self.pool_size)):

@@ -42,12 +42,21 @@ def hebbian_epoch(kernel, bias, inputs, targets, learning_rate):
         t = targets[index]
         y = ops.where(ops.sum(kernel * x) + bias > 0, 1.0, -1.0)
         wrong = ops.cast(ops.not_equal(y, t), "float32")
-        return kernel + wrong * learning_rate * x * t, bias + wrong * learning_rate * t, mistakes + wrong
+        return (
+            kernel + wrong * learning_rate * x * t,
+            bias + wrong * learning_rate * t,
+            mistakes + wrong,
+        )
 
     return ops.fori_loop(
-        0, ops.shape(inputs)[0], update,
-        (ops.convert_to_tensor(kernel, "float32"), ops.convert_to_tensor(bias, "float32"),
-         ops.zeros((), "float32")),
+        0,
+        ops.shape(inputs)[0],
+        update,
+        (
+            ops.convert_to_tensor(kernel, "float32"),
+            ops.convert_to_tensor(bias, "float32"),
+            ops.zeros((), "float32"),
+        ),
     )
 
 
@@ -85,9 +94,12 @@ class Perceptron(keras.Model):
 
     def build(self, input_shape):
         if len(input_shape) != 2:
-            raise ValueError(f"Expected inputs of shape (batch, features), received {tuple(input_shape)}")
-        self.kernel = self.add_weight(shape=(input_shape[-1],), initializer=self.initializer,
-                                      trainable=False, name="kernel")
+            raise ValueError(
+                f"Expected inputs of shape (batch, features), received {tuple(input_shape)}"
+            )
+        self.kernel = self.add_weight(
+            shape=(input_shape[-1],), initializer=self.initializer, trainable=False, name="kernel"
+        )
         self.bias = self.add_weight(shape=(), initializer="zeros", trainable=False, name="bias")
 
     def decision_function(self, inputs):
@@ -106,7 +118,9 @@ class Perceptron(keras.Model):
         if not self.built:
             self.build(tuple(inputs.shape))
         targets = 2.0 * ops.cast(ops.reshape(labels, (-1,)), "float32") - 1.0
-        kernel, bias, mistakes = hebbian_epoch(self.kernel, self.bias, inputs, targets, self.learning_rate)
+        kernel, bias, mistakes = hebbian_epoch(
+            self.kernel, self.bias, inputs, targets, self.learning_rate
+        )
         self.kernel.assign(kernel)
         self.bias.assign(bias)
         self.mistakes_tracker.update_state(mistakes)
@@ -118,10 +132,15 @@ class Perceptron(keras.Model):
         correct = ops.cast(ops.equal(self(inputs), targets), "float32")
         self.accuracy_tracker.update_state(correct)
         self.mistakes_tracker.update_state(ops.sum(1.0 - correct))
-        return {"accuracy": self.accuracy_tracker.result(), "mistakes": self.mistakes_tracker.result()}
+        return {
+            "accuracy": self.accuracy_tracker.result(),
+            "mistakes": self.mistakes_tracker.result(),
+        }
 
     def get_config(self):
         config = super().get_config()
-        config.update(learning_rate=self.learning_rate,
-                      initializer=keras.initializers.serialize(self.initializer))
+        config.update(
+            learning_rate=self.learning_rate,
+            initializer=keras.initializers.serialize(self.initializer),
+        )
         return config

@@ -33,9 +33,12 @@ def small_cnn_backbone(input_shape, filters=(16, 32, 64), name="backbone"):
     x = inputs
     for block, width in enumerate(filters):
         for conv in range(2):
-            x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False,
-                                    name=f"block{block + 1}_conv{conv + 1}")(x)
-            x = keras.layers.BatchNormalization(momentum=0.9, name=f"block{block + 1}_bn{conv + 1}")(x)
+            x = keras.layers.Conv2D(
+                width, 3, padding="same", use_bias=False, name=f"block{block + 1}_conv{conv + 1}"
+            )(x)
+            x = keras.layers.BatchNormalization(
+                momentum=0.9, name=f"block{block + 1}_bn{conv + 1}"
+            )(x)
             x = keras.layers.ReLU(name=f"block{block + 1}_relu{conv + 1}")(x)
         x = keras.layers.MaxPooling2D(name=f"block{block + 1}_pool")(x)
     outputs = keras.layers.GlobalAveragePooling2D(name="features")(x)
@@ -78,8 +81,9 @@ def keras_application(application, input_shape, weights=None, name="backbone"):
             f"{', '.join(application_names())}."
         )
     constructor = getattr(keras.applications, constructor_name)
-    backbone = constructor(include_top=False, weights=weights, input_shape=input_shape,
-                           pooling="avg", name=name)
+    backbone = constructor(
+        include_top=False, weights=weights, input_shape=input_shape, pooling="avg", name=name
+    )
     preprocess_input = sys.modules[constructor.__module__].preprocess_input
     return backbone, preprocess_input
 
@@ -97,7 +101,8 @@ def classifier(backbone, num_classes, head_units=64, dropout=0.3, name="classifi
 def tunable_layers(backbone):
     """The base's layers that fine-tuning may unfreeze: those with weights, except batch norm."""
     return [
-        layer for layer in backbone.layers
+        layer
+        for layer in backbone.layers
         if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)
     ]
 
@@ -120,5 +125,5 @@ def set_trainable_tail(backbone, num_layers):
     backbone.trainable = True
     for layer in backbone.layers:
         layer.trainable = False
-    for layer in tunable[len(tunable) - num_layers:]:
+    for layer in tunable[len(tunable) - num_layers :]:
         layer.trainable = True

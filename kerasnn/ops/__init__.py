@@ -1,8 +1,9 @@
-"""Backend-agnostic operations (``keras.ops``) that are not layers.
+"""Backend-agnostic operations that are not layers.
 
-``from kerasnn.ops import boxes`` gives box formats, IoU, delta encoding, anchors and NMS.
+- ``boxes``: box formats, IoU, delta encoding, anchors and NMS (``keras.ops``);
+- ``geometry``: convolution arithmetic: output sizes and receptive fields (plain Python).
 """
 
-from kerasnn.ops import boxes
+from kerasnn.ops import boxes, geometry
 
-__all__ = ["boxes"]
+__all__ = ["boxes", "geometry"]

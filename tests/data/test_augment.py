@@ -22,17 +22,26 @@ def test_pipelines_change_images_only_in_training(pipeline):
 
 
 def test_geometric_layers_follow_arguments():
-    names = [layer.name for layer in augment.geometric(shift=0.1, rotation=0, zoom=0, shear=0.2,
-                                                      flip="horizontal", seed=1).layers]
+    names = [
+        layer.name
+        for layer in augment.geometric(
+            shift=0.1, rotation=0, zoom=0, shear=0.2, flip="horizontal", seed=1
+        ).layers
+    ]
     assert names == ["flip", "shear", "shift"]
-    assert [l.name for l in augment.photometric(noise=0.1, brightness=0, contrast=0).layers] == ["noise"]
+    assert [l.name for l in augment.photometric(noise=0.1, brightness=0, contrast=0).layers] == [
+        "noise"
+    ]
 
 
 def test_shift_moves_content_by_at_most_the_factor():
     x = np.zeros((1, 10, 10, 1), "float32")
     x[0, 5, 5, 0] = 1.0
-    shifted = np.asarray(augment.geometric(shift=0.2, rotation=0, zoom=0, shear=0, fill_mode="constant",
-                                           seed=3)(x, training=True))
+    shifted = np.asarray(
+        augment.geometric(shift=0.2, rotation=0, zoom=0, shear=0, fill_mode="constant", seed=3)(
+            x, training=True
+        )
+    )
     row, col = np.unravel_index(np.argmax(shifted[0, :, :, 0]), (10, 10))
     assert abs(row - 5) <= 2 and abs(col - 5) <= 2
 

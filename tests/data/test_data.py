@@ -75,8 +75,13 @@ def test_digits_are_sklearns_digits_with_a_fixed_stratified_split(tfds_data_dir)
 
 
 def test_load_yields_scaled_float_images_and_labels(tfds_data_dir):
-    dataset = data.load("kerasnn_shapes/target", "validation[:40]", data_dir=tfds_data_dir,
-                        batch_size=16, image_size=16)
+    dataset = data.load(
+        "kerasnn_shapes/target",
+        "validation[:40]",
+        data_dir=tfds_data_dir,
+        batch_size=16,
+        image_size=16,
+    )
     batches = list(dataset.as_numpy_iterator())
     assert [len(labels) for _, labels in batches] == [16, 16, 8]
     images = np.concatenate([images for images, _ in batches])
@@ -91,22 +96,49 @@ def test_load_applies_augmentation_to_images_only(tfds_data_dir):
         assert training
         return images * 0.0
 
-    images, labels = next(iter(data.load("kerasnn_digits", "train[:8]", data_dir=tfds_data_dir,
-                                         batch_size=8, augment=zero_images)))
+    images, labels = next(
+        iter(
+            data.load(
+                "kerasnn_digits",
+                "train[:8]",
+                data_dir=tfds_data_dir,
+                batch_size=8,
+                augment=zero_images,
+            )
+        )
+    )
     assert float(np.abs(images).max()) == 0.0
     _, expected = data.load_arrays("kerasnn_digits", "train[:8]", data_dir=tfds_data_dir)
     np.testing.assert_array_equal(np.sort(labels), np.sort(expected))
 
 
 def test_unsupervised_load_keeps_boxes_and_masks_and_augments_images(tfds_data_dir):
-    example = next(iter(data.load("kerasnn_shapes/target", "test[:4]", data_dir=tfds_data_dir,
-                                  batch_size=4, supervised=False)))
+    example = next(
+        iter(
+            data.load(
+                "kerasnn_shapes/target",
+                "test[:4]",
+                data_dir=tfds_data_dir,
+                batch_size=4,
+                supervised=False,
+            )
+        )
+    )
     assert {"image", "label", "objects", "mask"} <= set(example)
     assert example["image"].dtype.name == "float32"
     assert example["objects"]["bbox"].shape[-1] == 4
-    flipped = next(iter(data.load("kerasnn_shapes/target", "test[:4]", data_dir=tfds_data_dir,
-                                  batch_size=4, supervised=False,
-                                  augment=lambda images, training: images[:, :, ::-1])))
+    flipped = next(
+        iter(
+            data.load(
+                "kerasnn_shapes/target",
+                "test[:4]",
+                data_dir=tfds_data_dir,
+                batch_size=4,
+                supervised=False,
+                augment=lambda images, training: images[:, :, ::-1],
+            )
+        )
+    )
     np.testing.assert_array_equal(flipped["image"].numpy(), example["image"].numpy()[:, :, ::-1])
     np.testing.assert_array_equal(flipped["mask"].numpy(), example["mask"].numpy())
 
@@ -133,7 +165,9 @@ def test_unknown_dataset_names_the_embedded_ones(tfds_data_dir):
 def test_offline_download_fails_fast_with_the_embedded_alternative(tfds_data_dir, monkeypatch):
     monkeypatch.setenv("KERASNN_OFFLINE", "1")
     started = time.time()
-    with pytest.raises(data.DatasetUnavailableError, match="embedded dataset instead: kerasnn_digits"):
+    with pytest.raises(
+        data.DatasetUnavailableError, match="embedded dataset instead: kerasnn_digits"
+    ):
         data.load("mnist", data_dir=tfds_data_dir)
     assert time.time() - started < 10
 
@@ -194,16 +228,32 @@ def test_per_class_subset_takes_exactly_n_of_each_class():
 
 def test_standard_splits_slice_what_is_missing(tfds_data_dir, monkeypatch):
     assert data.standard_splits("kerasnn_digits", tfds_data_dir) == {
-        "train": "train", "validation": "validation", "test": "test"}
+        "train": "train",
+        "validation": "validation",
+        "test": "test",
+    }
     available = {}
-    monkeypatch.setattr(data, "describe",
-                        lambda name, data_dir=None: data.DatasetSpec("x", (1,), 2, ("a", "b"), available))
+    monkeypatch.setattr(
+        data,
+        "describe",
+        lambda name, data_dir=None: data.DatasetSpec("x", (1,), 2, ("a", "b"), available),
+    )
     available.update(train=10)
     assert data.standard_splits("x") == {
-        "train": "train[:70%]", "validation": "train[70%:85%]", "test": "train[85%:]"}
+        "train": "train[:70%]",
+        "validation": "train[70%:85%]",
+        "test": "train[85%:]",
+    }
     available.update(test=5)
-    assert data.standard_splits("x") == {"train": "train[:90%]", "validation": "train[90%:]", "test": "test"}
+    assert data.standard_splits("x") == {
+        "train": "train[:90%]",
+        "validation": "train[90%:]",
+        "test": "test",
+    }
     del available["test"]
     available.update(validation=5)
-    assert data.standard_splits("x") == {"train": "train[:85%]", "validation": "validation",
-                                         "test": "train[85%:]"}
+    assert data.standard_splits("x") == {
+        "train": "train[:85%]",
+        "validation": "validation",
+        "test": "train[85%:]",
+    }

@@ -11,8 +11,13 @@ NAMES = ["kerasnn_blobs", "kerasnn_xor", "kerasnn_moons", "kerasnn_regression1d"
 
 @pytest.fixture(scope="module")
 def splits(tfds_data_dir):
-    return {name: {split: data.load_arrays(name, split, data_dir=tfds_data_dir)
-                   for split in ("train", "validation", "test")} for name in NAMES}
+    return {
+        name: {
+            split: data.load_arrays(name, split, data_dir=tfds_data_dir)
+            for split in ("train", "validation", "test")
+        }
+        for name in NAMES
+    }
 
 
 def test_registered_with_fixed_split_sizes(splits, tfds_data_dir):
@@ -27,7 +32,9 @@ def test_registered_with_fixed_split_sizes(splits, tfds_data_dir):
 
 def test_generation_is_deterministic(splits):
     # The stored train split is the first SPLIT_SIZES["train"] generated examples (in tfds' order).
-    x, y = tabular.xor(sum(tabular.SPLIT_SIZES.values()), np.random.default_rng(tabular.KerasnnXor.SEED))
+    x, y = tabular.xor(
+        sum(tabular.SPLIT_SIZES.values()), np.random.default_rng(tabular.KerasnnXor.SEED)
+    )
     stored_x, stored_y = splits["kerasnn_xor"]["train"]
     expected = sorted(zip(np.round(x[:400].astype(np.float32), 5).tolist(), y[:400].tolist()))
     assert sorted(zip(np.round(stored_x, 5).tolist(), stored_y.tolist())) == expected

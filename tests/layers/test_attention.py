@@ -48,8 +48,10 @@ def _numpy_masked_softmax(scores, mask=None):
 
 @pytest.mark.parametrize("use_causal_mask", [False, True], ids=["plain", "causal"])
 def test_scaled_dot_product_attention_matches_numpy(use_causal_mask):
-    query, key, value = _normal(BATCH, TARGET, 8), _normal(BATCH, SOURCE, 8, seed=1), _normal(
-        BATCH, SOURCE, 3, seed=2
+    query, key, value = (
+        _normal(BATCH, TARGET, 8),
+        _normal(BATCH, SOURCE, 8, seed=1),
+        _normal(BATCH, SOURCE, 3, seed=2),
     )
     attention_mask = np.random.default_rng(3).random((BATCH, TARGET, SOURCE)) > 0.3
     attention_mask[0, 2] = False  # a query row with nothing to attend to
@@ -59,7 +61,11 @@ def test_scaled_dot_product_attention_matches_numpy(use_causal_mask):
     expected = expected_weights @ value
 
     output, weights = ScaledDotProductAttention()(
-        query, key, value, attention_mask=attention_mask, use_causal_mask=use_causal_mask,
+        query,
+        key,
+        value,
+        attention_mask=attention_mask,
+        use_causal_mask=use_causal_mask,
         return_attention_weights=True,
     )
     np.testing.assert_allclose(np.asarray(weights), expected_weights, atol=1e-6)
@@ -74,20 +80,30 @@ def test_scaled_dot_product_attention_hand_computed():
     value = np.array([[[10.0], [20.0]]], "float32")
     second = 1.0 / (1.0 + np.exp(-np.sqrt(2.0)))
     output = ScaledDotProductAttention()(query, key, value)
-    np.testing.assert_allclose(np.asarray(output), [[[10.0 * (1 - second) + 20.0 * second]]], rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(output), [[[10.0 * (1 - second) + 20.0 * second]]], rtol=1e-6
+    )
 
 
 def test_scaled_dot_product_attention_bad_inputs():
     layer = ScaledDotProductAttention()
-    with pytest.raises(ValueError, match=r"`key` and `value` must have the same length .*"
-                                         r"key.shape=\(2, 5, 8\), value.shape=\(2, 6, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`key` and `value` must have the same length .*"
+        r"key.shape=\(2, 5, 8\), value.shape=\(2, 6, 3\)",
+    ):
         layer(_normal(2, 4, 8), _normal(2, 5, 8), _normal(2, 6, 3))
-    with pytest.raises(ValueError, match=r"`attention_mask` must be broadcastable to shape "
-                                         r"\(2, 4, 5\).*Received: attention_mask.shape=\(2, 5, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`attention_mask` must be broadcastable to shape "
+        r"\(2, 4, 5\).*Received: attention_mask.shape=\(2, 5, 4\)",
+    ):
         layer(_normal(2, 4, 8), _normal(2, 5, 8), attention_mask=np.ones((2, 5, 4), bool))
     with pytest.raises(ValueError, match="same last dimension d_k"):
         layer(_normal(2, 4, 8), _normal(2, 5, 7))
-    with pytest.raises(ValueError, match=r"`dropout` must be a float in \[0, 1\). Received: dropout=2"):
+    with pytest.raises(
+        ValueError, match=r"`dropout` must be a float in \[0, 1\). Received: dropout=2"
+    ):
         ScaledDotProductAttention(dropout=2)
 
 
@@ -97,8 +113,11 @@ def test_scaled_dot_product_attention_passes_the_harness():
     run_layer_test(
         ScaledDotProductAttention,
         init_kwargs={"dropout": 0.1, "seed": 2},
-        input_data=[_normal(BATCH, TARGET, 8), _normal(BATCH, SOURCE, 8, seed=1),
-                    _normal(BATCH, SOURCE, 3, seed=2)],
+        input_data=[
+            _normal(BATCH, TARGET, 8),
+            _normal(BATCH, SOURCE, 8, seed=1),
+            _normal(BATCH, SOURCE, 3, seed=2),
+        ],
         input_call_style="args",
         call_kwargs={"attention_mask": attention_mask, "use_causal_mask": True},
         expected_output_shape=(None, TARGET, 3),
@@ -124,10 +143,18 @@ def _paired_mha(query, value, key=None, **kwargs):
 
 MHA_CASES = {
     "self": dict(source=TARGET, features=6, use_key=False, kwargs=dict(num_heads=2, key_dim=3)),
-    "cross": dict(source=SOURCE, features=7, use_key=True,
-                  kwargs=dict(num_heads=3, key_dim=2, value_dim=4, output_shape=5)),
-    "no_bias": dict(source=SOURCE, features=7, use_key=False,
-                    kwargs=dict(num_heads=2, key_dim=4, use_bias=False)),
+    "cross": dict(
+        source=SOURCE,
+        features=7,
+        use_key=True,
+        kwargs=dict(num_heads=3, key_dim=2, value_dim=4, output_shape=5),
+    ),
+    "no_bias": dict(
+        source=SOURCE,
+        features=7,
+        use_key=False,
+        kwargs=dict(num_heads=2, key_dim=4, use_bias=False),
+    ),
 }
 MASK_CASES = ["none", "padding", "causal", "padding_and_causal"]
 
@@ -137,8 +164,10 @@ MASK_CASES = ["none", "padding", "causal", "padding_and_causal"]
 def test_multi_head_attention_matches_keras(case, mask_case):
     spec = MHA_CASES[case]
     query = _normal(BATCH, TARGET, 6)
-    value = query if spec["source"] == TARGET and spec["features"] == 6 else _normal(
-        BATCH, spec["source"], spec["features"], seed=1
+    value = (
+        query
+        if spec["source"] == TARGET and spec["features"] == 6
+        else _normal(BATCH, spec["source"], spec["features"], seed=1)
     )
     key = _normal(BATCH, spec["source"], 5, seed=2) if spec["use_key"] else None
     builtin, ours = _paired_mha(query, value, key, **spec["kwargs"])
@@ -151,7 +180,9 @@ def test_multi_head_attention_matches_keras(case, mask_case):
         )
     if "causal" in mask_case:
         call_kwargs["use_causal_mask"] = True
-    expected, expected_scores = builtin(query, value, key, return_attention_scores=True, **call_kwargs)
+    expected, expected_scores = builtin(
+        query, value, key, return_attention_scores=True, **call_kwargs
+    )
     got, scores = ours(query, value, key, return_attention_scores=True, **call_kwargs)
     np.testing.assert_allclose(np.asarray(scores), np.asarray(expected_scores), atol=1e-6)
     np.testing.assert_allclose(np.asarray(got), np.asarray(expected), atol=1e-5)
@@ -168,8 +199,9 @@ def test_multi_head_attention_keras_masks_match_keras():
     embedding = keras.layers.Embedding(10, 6, mask_zero=True)
     builtin, ours = _paired_mha(embedding(tokens), embedding(tokens), num_heads=2, key_dim=3)
     # The built-in strips the Keras mask from its inputs, so each call gets fresh embeddings.
-    expected, expected_scores = builtin(embedding(tokens), embedding(tokens),
-                                        return_attention_scores=True)
+    expected, expected_scores = builtin(
+        embedding(tokens), embedding(tokens), return_attention_scores=True
+    )
     got, scores = ours(embedding(tokens), embedding(tokens), return_attention_scores=True)
     np.testing.assert_allclose(np.asarray(scores), np.asarray(expected_scores), atol=1e-6)
     np.testing.assert_allclose(np.asarray(got), np.asarray(expected), atol=1e-5)
@@ -181,11 +213,23 @@ def test_multi_head_attention_keras_masks_match_keras():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(num_heads=0, key_dim=4), "`num_heads` must be a positive integer. Received: num_heads=0"),
-        (dict(num_heads=2, key_dim=-1), "`key_dim` must be a positive integer. Received: key_dim=-1"),
-        (dict(num_heads=2, key_dim=2.5), "`key_dim` must be a positive integer. Received: key_dim=2.5"),
+        (
+            dict(num_heads=0, key_dim=4),
+            "`num_heads` must be a positive integer. Received: num_heads=0",
+        ),
+        (
+            dict(num_heads=2, key_dim=-1),
+            "`key_dim` must be a positive integer. Received: key_dim=-1",
+        ),
+        (
+            dict(num_heads=2, key_dim=2.5),
+            "`key_dim` must be a positive integer. Received: key_dim=2.5",
+        ),
         (dict(num_heads=2, key_dim=2, dropout=1.0), "`dropout` must be a float"),
-        (dict(num_heads=2, key_dim=2, output_shape=(3, 4)), "`output_shape` must be an int or a 1-tuple"),
+        (
+            dict(num_heads=2, key_dim=2, output_shape=(3, 4)),
+            "`output_shape` must be an int or a 1-tuple",
+        ),
     ],
 )
 def test_multi_head_attention_bad_arguments(kwargs, message):
@@ -195,18 +239,29 @@ def test_multi_head_attention_bad_arguments(kwargs, message):
 
 def test_multi_head_attention_bad_inputs():
     layer = MultiHeadAttention(num_heads=2, key_dim=3)
-    with pytest.raises(ValueError, match=r"`key` and `value` must have the same length \(axis 1\). "
-                                         r"Received: value.shape=\(2, 5, 6\), key.shape=\(2, 6, 6\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`key` and `value` must have the same length \(axis 1\). "
+        r"Received: value.shape=\(2, 5, 6\), key.shape=\(2, 6, 6\)",
+    ):
         layer(_normal(2, 4, 6), _normal(2, 5, 6), _normal(2, 6, 6))
     layer = MultiHeadAttention(num_heads=2, key_dim=3)
     layer(_normal(2, 4, 6), _normal(2, 5, 6))
-    with pytest.raises(ValueError, match=r"`attention_mask` must be broadcastable to shape "
-                                         r"\(2, 4, 5\) .*Received: attention_mask.shape=\(2, 4, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`attention_mask` must be broadcastable to shape "
+        r"\(2, 4, 5\) .*Received: attention_mask.shape=\(2, 4, 4\)",
+    ):
         layer(_normal(2, 4, 6), _normal(2, 5, 6), attention_mask=np.ones((2, 4, 4), bool))
-    with pytest.raises(ValueError, match=r"`value_mask` must have shape \(2, 5\) .*"
-                                         r"Received: value_mask.shape=\(2, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`value_mask` must have shape \(2, 5\) .*"
+        r"Received: value_mask.shape=\(2, 4\)",
+    ):
         layer(_normal(2, 4, 6), _normal(2, 5, 6), value_mask=np.ones((2, 4), bool))
-    with pytest.raises(ValueError, match=r"`query` must have rank 3 .*Received: query.shape=\(2, 6\)"):
+    with pytest.raises(
+        ValueError, match=r"`query` must have rank 3 .*Received: query.shape=\(2, 6\)"
+    ):
         layer(_normal(2, 6), _normal(2, 5, 6))
 
 
@@ -260,8 +315,9 @@ def test_seq2seq_attention_matches_numpy(kind, single_step):
     layer = BahdanauAttention(units=5) if kind == "bahdanau" else LuongAttention()
     call_query = query[:, 0] if single_step else query
     layer(call_query, value)
-    weights_list = [np.random.default_rng(6).normal(size=w.shape).astype("float32")
-                    for w in layer.get_weights()]
+    weights_list = [
+        np.random.default_rng(6).normal(size=w.shape).astype("float32") for w in layer.get_weights()
+    ]
     layer.set_weights(weights_list)
     if kind == "bahdanau":
         expected_context, expected_weights = _numpy_bahdanau(query, value, *weights_list, mask)
@@ -298,11 +354,17 @@ def test_seq2seq_attention_takes_the_keras_mask_of_the_source():
 def test_seq2seq_attention_bad_inputs():
     with pytest.raises(ValueError, match="`units` must be a positive integer. Received: units=0"):
         BahdanauAttention(units=0)
-    with pytest.raises(ValueError, match=r"`value_mask` must have shape \(2, 5\) .*"
-                                         r"Received: value_mask.shape=\(2, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`value_mask` must have shape \(2, 5\) .*"
+        r"Received: value_mask.shape=\(2, 4\)",
+    ):
         LuongAttention()(_normal(2, 6), _normal(2, 5, 7), value_mask=np.ones((2, 4), bool))
-    with pytest.raises(ValueError, match=r"`value` \(encoder states\) must have shape \(batch, S, "
-                                         r"features\). Received: value.shape=\(2, 7\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`value` \(encoder states\) must have shape \(batch, S, "
+        r"features\). Received: value.shape=\(2, 7\)",
+    ):
         BahdanauAttention(units=3)(_normal(2, 6), _normal(2, 7))
 
 

@@ -4,13 +4,13 @@ references for the ghost and per-time-step variants, the harness, and bad-input 
 import keras
 import numpy as np
 import pytest
+from layer_harness import run_layer_test
 
 from kerasnn.layers.normalization import (
     BatchNormalization,
     GhostBatchNormalization,
     TimeStepBatchNormalization,
 )
-from layer_harness import run_layer_test
 
 
 def _data(*shape, seed=0):
@@ -38,9 +38,9 @@ def _numpy_batch_norm(x, mean, variance, gamma, beta, epsilon):
 @pytest.mark.parametrize(
     "shape, init_kwargs",
     [
-        ((8, 5), {}),                                              # per unit, after Dense
-        ((4, 3, 3, 6), {"momentum": 0.8, "epsilon": 1e-2}),        # per filter, channels-last
-        ((4, 6, 3, 3), {"axis": 1}),                               # per filter, channels-first
+        ((8, 5), {}),  # per unit, after Dense
+        ((4, 3, 3, 6), {"momentum": 0.8, "epsilon": 1e-2}),  # per filter, channels-last
+        ((4, 6, 3, 3), {"axis": 1}),  # per filter, channels-first
         ((4, 3, 6), {"center": False}),
         ((4, 3, 6), {"scale": False}),
     ],
@@ -72,13 +72,19 @@ def test_batch_normalization_against_numpy_algorithm_and_update_rule():
     layer.set_weights([gamma, beta, moving_mean, moving_variance])
     y = layer(x, training=True)
     mean, variance = x.mean(axis=0), x.var(axis=0)  # biased variance, as the course's sigma^2_B
-    np.testing.assert_allclose(y, _numpy_batch_norm(x, mean, variance, gamma, beta, 1e-3), atol=1e-5)
+    np.testing.assert_allclose(
+        y, _numpy_batch_norm(x, mean, variance, gamma, beta, 1e-3), atol=1e-5
+    )
     np.testing.assert_allclose(layer.moving_mean, 0.9 * moving_mean + 0.1 * mean, atol=1e-6)
-    np.testing.assert_allclose(layer.moving_variance, 0.9 * moving_variance + 0.1 * variance, atol=1e-6)
+    np.testing.assert_allclose(
+        layer.moving_variance, 0.9 * moving_variance + 0.1 * variance, atol=1e-6
+    )
     # Inference uses the moving statistics.
     np.testing.assert_allclose(
         layer(x, training=False),
-        _numpy_batch_norm(x, layer.moving_mean.numpy(), layer.moving_variance.numpy(), gamma, beta, 1e-3),
+        _numpy_batch_norm(
+            x, layer.moving_mean.numpy(), layer.moving_variance.numpy(), gamma, beta, 1e-3
+        ),
         atol=1e-5,
     )
 
@@ -86,7 +92,10 @@ def test_batch_normalization_against_numpy_algorithm_and_update_rule():
 def test_frozen_batch_normalization_runs_in_inference_mode_like_keras():
     x = _data(8, 3, 3, 4)
     weights = _random_bn_weights(4)
-    ours, theirs = BatchNormalization(trainable=False), keras.layers.BatchNormalization(trainable=False)
+    ours, theirs = (
+        BatchNormalization(trainable=False),
+        keras.layers.BatchNormalization(trainable=False),
+    )
     for layer in (ours, theirs):
         layer.build(x.shape)
         layer.set_weights(weights)
@@ -128,15 +137,17 @@ def test_batch_normalization_masked_statistics_match_keras():
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-5)
     # NumPy: statistics over the unmasked entries only.
-    np.testing.assert_allclose(
-        ours.moving_mean, 0.5 * 0 + 0.5 * x[mask].mean(axis=0), atol=1e-5
-    )
+    np.testing.assert_allclose(ours.moving_mean, 0.5 * 0 + 0.5 * x[mask].mean(axis=0), atol=1e-5)
 
 
 def test_batch_normalization_passes_harness_per_filter():
     run_layer_test(
         BatchNormalization,
-        {"momentum": 0.8, "gamma_initializer": "random_uniform", "beta_initializer": "random_normal"},
+        {
+            "momentum": 0.8,
+            "gamma_initializer": "random_uniform",
+            "beta_initializer": "random_normal",
+        },
         _data(4, 3, 3, 5),
         expected_output_shape=(None, 3, 3, 5),
     )
@@ -155,8 +166,14 @@ def test_batch_normalization_passes_harness_channels_first_with_regularizer():
     "kwargs, message",
     [
         ({"axis": 1.5}, r"Argument `axis` must be an integer. Received: axis=1.5"),
-        ({"momentum": 1.5}, r"Argument `momentum` must be a number in \[0.0, 1.0\]. Received: momentum=1.5"),
-        ({"epsilon": 0}, r"Argument `epsilon` must be a number in \(0.0, inf\]. Received: epsilon=0"),
+        (
+            {"momentum": 1.5},
+            r"Argument `momentum` must be a number in \[0.0, 1.0\]. Received: momentum=1.5",
+        ),
+        (
+            {"epsilon": 0},
+            r"Argument `epsilon` must be a number in \(0.0, inf\]. Received: epsilon=0",
+        ),
     ],
 )
 def test_batch_normalization_rejects_bad_arguments(kwargs, message):
@@ -177,7 +194,9 @@ def test_batch_normalization_rejects_axis_out_of_range():
 
 
 def test_batch_normalization_rejects_wrong_rank():
-    with pytest.raises(ValueError, match=r"expects an input of rank >= 2. Received: input shape \(4,\) \(rank 1\)"):
+    with pytest.raises(
+        ValueError, match=r"expects an input of rank >= 2. Received: input shape \(4,\) \(rank 1\)"
+    ):
         BatchNormalization()(np.zeros((4,), "float32"))
     layer = BatchNormalization()
     layer(np.zeros((4, 3), "float32"))
@@ -191,7 +210,10 @@ def test_batch_normalization_rejects_wrong_rank():
 def test_ghost_batch_normalization_equals_batch_normalization_on_the_whole_batch():
     x = _data(8, 2, 2, 3)
     weights = _random_bn_weights(3)
-    ghost, plain = GhostBatchNormalization(virtual_batch_size=8, momentum=0.7), BatchNormalization(momentum=0.7)
+    ghost, plain = (
+        GhostBatchNormalization(virtual_batch_size=8, momentum=0.7),
+        BatchNormalization(momentum=0.7),
+    )
     for layer in (ghost, plain):
         layer.build(x.shape)
         layer.set_weights(weights)
@@ -212,12 +234,16 @@ def test_ghost_batch_normalization_against_numpy_virtual_batches():
     means, variances = groups.mean(axis=1, keepdims=True), groups.var(axis=1, keepdims=True)
     expected = _numpy_batch_norm(groups, means, variances, gamma, beta, 1e-3).reshape(12, 4)
     np.testing.assert_allclose(y, expected, atol=1e-5)
-    np.testing.assert_allclose(layer.moving_mean, 0.9 * moving_mean + 0.1 * means.mean(axis=0)[0], atol=1e-6)
+    np.testing.assert_allclose(
+        layer.moving_mean, 0.9 * moving_mean + 0.1 * means.mean(axis=0)[0], atol=1e-6
+    )
     np.testing.assert_allclose(
         layer.moving_variance, 0.9 * moving_variance + 0.1 * variances.mean(axis=0)[0], atol=1e-6
     )
     # Each virtual batch on its own is standardized: it differs from whole-batch normalization.
-    assert np.abs(y - keras.ops.convert_to_numpy(BatchNormalization()(x, training=True))).max() > 1e-2
+    assert (
+        np.abs(y - keras.ops.convert_to_numpy(BatchNormalization()(x, training=True))).max() > 1e-2
+    )
 
 
 def test_ghost_batch_normalization_passes_harness():
@@ -236,7 +262,8 @@ def test_ghost_batch_normalization_rejects_bad_virtual_batch_size():
     ):
         GhostBatchNormalization(virtual_batch_size=4)(np.zeros((6, 3), "float32"), training=True)
     with pytest.raises(
-        ValueError, match=r"Argument `virtual_batch_size` must be an integer >= 1. Received: virtual_batch_size=0"
+        ValueError,
+        match=r"Argument `virtual_batch_size` must be an integer >= 1. Received: virtual_batch_size=0",
     ):
         GhostBatchNormalization(virtual_batch_size=0)
 
@@ -261,17 +288,19 @@ def test_time_step_batch_normalization_equals_keras_batch_norm_per_time_step():
             np.testing.assert_allclose(y[:, t], reference(x[:, t], training=training), atol=1e-5)
             if training:
                 np.testing.assert_allclose(layer.moving_mean[t], reference.moving_mean, atol=1e-6)
-                np.testing.assert_allclose(layer.moving_variance[t], reference.moving_variance, atol=1e-6)
+                np.testing.assert_allclose(
+                    layer.moving_variance[t], reference.moving_variance, atol=1e-6
+                )
         moving_mean, moving_variance = layer.moving_mean.numpy(), layer.moving_variance.numpy()
 
 
 def test_time_step_batch_normalization_masks_padded_steps():
     x = _data(5, 4, 2)
     mask = np.ones((5, 4), bool)
-    mask[2:, 2] = False     # step 2: only sequences 0 and 1 are real
-    mask[:, 3] = False      # step 3: padding everywhere
+    mask[2:, 2] = False  # step 2: only sequences 0 and 1 are real
+    mask[:, 3] = False  # step 3: padding everywhere
     padded = x.copy()
-    padded[~mask] = 1e3     # padding values must not leak into the statistics
+    padded[~mask] = 1e3  # padding values must not leak into the statistics
     layer = TimeStepBatchNormalization(momentum=0.5, epsilon=1e-3)
     layer.build(x.shape)
     gamma, beta, moving_mean, moving_variance = _random_bn_weights(2, (4, 2))
@@ -285,7 +314,9 @@ def test_time_step_batch_normalization_masks_padded_steps():
             mean, variance = moving_mean[t], moving_variance[t]
         expected = _numpy_batch_norm(x[mask[:, t], t], mean, variance, gamma, beta, 1e-3)
         np.testing.assert_allclose(y[mask[:, t], t], expected, atol=1e-4)
-        np.testing.assert_allclose(layer.moving_mean[t], 0.5 * moving_mean[t] + 0.5 * mean, atol=1e-5)
+        np.testing.assert_allclose(
+            layer.moving_mean[t], 0.5 * moving_mean[t] + 0.5 * mean, atol=1e-5
+        )
         np.testing.assert_allclose(
             layer.moving_variance[t], 0.5 * moving_variance[t] + 0.5 * variance, atol=1e-5
         )
@@ -309,11 +340,19 @@ def test_time_step_batch_normalization_passes_harness_with_mask():
 
 
 def test_time_step_batch_normalization_rejects_bad_shapes():
-    with pytest.raises(ValueError, match=r"expects an input of rank >= 3. Received: input shape \(4, 3\) \(rank 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expects an input of rank >= 3. Received: input shape \(4, 3\) \(rank 2\)",
+    ):
         TimeStepBatchNormalization()(np.zeros((4, 3), "float32"))
     with pytest.raises(ValueError, match=r"`axis` must not be the time axis 1. Received: axis=1"):
         TimeStepBatchNormalization(axis=1)(np.zeros((4, 3, 2), "float32"))
-    with pytest.raises(ValueError, match=r"`axis` is out of range for an input of rank 3; expected -3 <= axis < 3"):
+    with pytest.raises(
+        ValueError, match=r"`axis` is out of range for an input of rank 3; expected -3 <= axis < 3"
+    ):
         TimeStepBatchNormalization(axis=3)(np.zeros((4, 3, 2), "float32"))
-    with pytest.raises(ValueError, match=r"needs a known number of time steps .* Received: input shape \(None, None, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"needs a known number of time steps .* Received: input shape \(None, None, 2\)",
+    ):
         TimeStepBatchNormalization()(keras.Input((None, 2)))

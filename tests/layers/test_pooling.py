@@ -4,13 +4,13 @@ max pooling with argmax vs a NumPy reference, the harness, and bad-input message
 import keras
 import numpy as np
 import pytest
+from layer_harness import run_layer_test
 
 from kerasnn.layers.pooling import (
     ClassActivationMapping,
     GlobalAveragePooling2D,
     MaxPoolingWithArgmax2D,
 )
-from layer_harness import run_layer_test
 
 
 def _data(*shape, seed=0):
@@ -32,16 +32,24 @@ def test_gap_matches_keras(data_format, keepdims):
 
 
 def test_gap_passes_harness():
-    run_layer_test(GlobalAveragePooling2D, {"keepdims": True}, _data(3, 4, 4, 5),
-                   expected_output_shape=(None, 1, 1, 5))
+    run_layer_test(
+        GlobalAveragePooling2D,
+        {"keepdims": True},
+        _data(3, 4, 4, 5),
+        expected_output_shape=(None, 1, 1, 5),
+    )
 
 
 def test_gap_rejects_wrong_rank_and_data_format():
     with pytest.raises(ValueError, match=r"expected ndim=4, found ndim=3"):
         GlobalAveragePooling2D()(np.zeros((2, 3, 4), "float32"))
-    with pytest.raises(ValueError, match=r"expects a 4-D input .* Received: input shape \(2, 3, 4\) \(rank 3\)"):
+    with pytest.raises(
+        ValueError, match=r"expects a 4-D input .* Received: input shape \(2, 3, 4\) \(rank 3\)"
+    ):
         GlobalAveragePooling2D().compute_output_shape((2, 3, 4))
-    with pytest.raises(ValueError, match=r"`data_format` must be one of .* Received: data_format='nhwc'"):
+    with pytest.raises(
+        ValueError, match=r"`data_format` must be one of .* Received: data_format='nhwc'"
+    ):
         GlobalAveragePooling2D(data_format="nhwc")
 
 
@@ -62,8 +70,9 @@ def test_cam_scores_equal_gap_then_dense_with_the_same_weights():
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 def test_cam_maps_follow_the_course_formula(data_format):
     features = _data(2, 4, 5, 6)
-    cam = ClassActivationMapping(3, return_maps=True, bias_initializer="random_normal",
-                                 data_format=data_format)
+    cam = ClassActivationMapping(
+        3, return_maps=True, bias_initializer="random_normal", data_format=data_format
+    )
     scores, maps = (keras.ops.convert_to_numpy(t) for t in cam(features))
     kernel, bias = cam.get_weights()
     # M_c(x, y) = sum_k w_k^c f_k(x, y), written out with explicit indices.
@@ -107,12 +116,19 @@ def test_cam_passes_harness_scores_only_channels_first():
 
 
 def test_cam_rejects_bad_arguments_and_inputs():
-    with pytest.raises(ValueError, match=r"`num_classes` must be a positive integer. Received: num_classes=0"):
+    with pytest.raises(
+        ValueError, match=r"`num_classes` must be a positive integer. Received: num_classes=0"
+    ):
         ClassActivationMapping(0)
-    with pytest.raises(ValueError, match=r"`map_size` must be a positive integer or a tuple of 2 positive "
-                                         r"integers. Received: map_size=\(8, -1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`map_size` must be a positive integer or a tuple of 2 positive "
+        r"integers. Received: map_size=\(8, -1\)",
+    ):
         ClassActivationMapping(3, map_size=(8, -1))
-    with pytest.raises(ValueError, match=r"expects a 4-D feature map .* Received: feature map shape \(2, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"expects a 4-D feature map .* Received: feature map shape \(2, 5\)"
+    ):
         ClassActivationMapping(3).build((2, 5))
 
 
@@ -139,7 +155,11 @@ def _numpy_max_pool_with_argmax(x, pool, strides, padding):
                     for dy in range(ph):
                         for dx in range(pw):
                             y, xx = i * sh + dy - top, j * sw + dx - left
-                            if 0 <= y < height and 0 <= xx < width and (best is None or x[b, y, xx, c] > best[0]):
+                            if (
+                                0 <= y < height
+                                and 0 <= xx < width
+                                and (best is None or x[b, y, xx, c] > best[0])
+                            ):
                                 best = (x[b, y, xx, c], (y * width + xx) * channels + c)
                     values[b, i, j, c], indices[b, i, j, c] = best
     return values, indices
@@ -149,15 +169,17 @@ def _numpy_max_pool_with_argmax(x, pool, strides, padding):
     "shape, pool, strides, padding",
     [
         ((2, 4, 4, 3), (2, 2), None, "valid"),
-        ((2, 5, 7, 2), (2, 2), None, "valid"),      # odd sizes: last row/column dropped
-        ((2, 5, 7, 2), (3, 3), (2, 2), "same"),     # overlapping windows with padding
+        ((2, 5, 7, 2), (2, 2), None, "valid"),  # odd sizes: last row/column dropped
+        ((2, 5, 7, 2), (3, 3), (2, 2), "same"),  # overlapping windows with padding
         ((1, 6, 5, 2), (2, 3), (1, 2), "valid"),
     ],
 )
 def test_max_pooling_with_argmax_against_numpy_and_keras(shape, pool, strides, padding):
     x = -np.abs(_data(*shape))  # all negative: zero padding would win, -inf padding must not
     values, indices = MaxPoolingWithArgmax2D(pool, strides, padding)(x)
-    expected_values, expected_indices = _numpy_max_pool_with_argmax(x, pool, strides or pool, padding)
+    expected_values, expected_indices = _numpy_max_pool_with_argmax(
+        x, pool, strides or pool, padding
+    )
     np.testing.assert_array_equal(indices, expected_indices)
     np.testing.assert_allclose(values, expected_values)
     np.testing.assert_allclose(values, keras.layers.MaxPooling2D(pool, strides, padding)(x))
@@ -165,24 +187,25 @@ def test_max_pooling_with_argmax_against_numpy_and_keras(shape, pool, strides, p
 
 
 def test_max_pooling_with_argmax_hand_computed_4x4():
-    x = np.array([[1, 2, 6, 5],
-                  [3, 4, 7, 8],
-                  [9, 0, 1, 1],
-                  [2, 2, 1, 3]], "float32").reshape(1, 4, 4, 1)
+    x = np.array([[1, 2, 6, 5], [3, 4, 7, 8], [9, 0, 1, 1], [2, 2, 1, 3]], "float32").reshape(
+        1, 4, 4, 1
+    )
     values, indices = MaxPoolingWithArgmax2D()(x)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(values)[0, :, :, 0], [[4, 8], [9, 3]])
     # Flat positions y * 4 + x (one channel): 4 at (1, 1), 8 at (1, 3), 9 at (2, 0), 3 at (3, 3).
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(indices)[0, :, :, 0], [[5, 7], [8, 15]])
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(indices)[0, :, :, 0], [[5, 7], [8, 15]]
+    )
 
 
 def test_max_pooling_with_argmax_channels_first_indices_point_at_the_maxima():
     x = _data(2, 3, 6, 4)
     values, indices = MaxPoolingWithArgmax2D(data_format="channels_first")(x)
-    picked = np.take_along_axis(x.reshape(2, -1), keras.ops.convert_to_numpy(indices).reshape(2, -1), axis=1)
-    np.testing.assert_array_equal(picked, keras.ops.convert_to_numpy(values).reshape(2, -1))
-    np.testing.assert_allclose(
-        values, keras.layers.MaxPooling2D(data_format="channels_first")(x)
+    picked = np.take_along_axis(
+        x.reshape(2, -1), keras.ops.convert_to_numpy(indices).reshape(2, -1), axis=1
     )
+    np.testing.assert_array_equal(picked, keras.ops.convert_to_numpy(values).reshape(2, -1))
+    np.testing.assert_allclose(values, keras.layers.MaxPooling2D(data_format="channels_first")(x))
 
 
 def test_max_pooling_with_argmax_passes_harness():
@@ -197,22 +220,36 @@ def test_max_pooling_with_argmax_passes_harness():
 
 
 def test_max_pooling_with_argmax_mixed_precision_on_well_separated_values():
-    values = np.random.default_rng(0).permutation(2 * 4 * 4 * 2).reshape(2, 4, 4, 2).astype("float32")
-    run_layer_test(MaxPoolingWithArgmax2D, {}, values, run_training=False, run_jit=False,
-                   run_saving=False)
+    values = (
+        np.random.default_rng(0).permutation(2 * 4 * 4 * 2).reshape(2, 4, 4, 2).astype("float32")
+    )
+    run_layer_test(
+        MaxPoolingWithArgmax2D, {}, values, run_training=False, run_jit=False, run_saving=False
+    )
 
 
 def test_max_pooling_with_argmax_rejects_bad_input():
-    with pytest.raises(ValueError, match=r"`pool_size` must be a positive integer or a tuple of 2 positive "
-                                         r"integers. Received: pool_size=0"):
+    with pytest.raises(
+        ValueError,
+        match=r"`pool_size` must be a positive integer or a tuple of 2 positive "
+        r"integers. Received: pool_size=0",
+    ):
         MaxPoolingWithArgmax2D(pool_size=0)
     with pytest.raises(ValueError, match=r"`strides` must be .* Received: strides=\(2, -1\)"):
         MaxPoolingWithArgmax2D(strides=(2, -1))
-    with pytest.raises(ValueError, match=r"`padding` must be 'valid' or 'same'. Received: padding='full'"):
+    with pytest.raises(
+        ValueError, match=r"`padding` must be 'valid' or 'same'. Received: padding='full'"
+    ):
         MaxPoolingWithArgmax2D(padding="full")
     with pytest.raises(ValueError, match=r"expected ndim=4, found ndim=3"):
         MaxPoolingWithArgmax2D()(np.zeros((2, 4, 4), "float32"))
-    with pytest.raises(ValueError, match=r"needs known height, width and channels .* Received: input shape \(None, None, None, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"needs known height, width and channels .* Received: input shape \(None, None, None, 3\)",
+    ):
         MaxPoolingWithArgmax2D()(keras.Input((None, None, 3)))
-    with pytest.raises(ValueError, match=r"at least as large as pool_size=\(3, 3\). Received: input shape \(1, 2, 2, 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"at least as large as pool_size=\(3, 3\). Received: input shape \(1, 2, 2, 1\)",
+    ):
         MaxPoolingWithArgmax2D(pool_size=3)(np.zeros((1, 2, 2, 1), "float32"))

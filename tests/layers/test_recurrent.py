@@ -92,7 +92,9 @@ def test_bidirectional_and_stacked_match_keras():
     stacked_ours(x)
     stacked_builtin.set_weights(_random_weights(stacked_builtin))
     stacked_ours.set_weights(stacked_builtin.get_weights())
-    np.testing.assert_allclose(np.asarray(stacked_ours(x)), np.asarray(stacked_builtin(x)), atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(stacked_ours(x)), np.asarray(stacked_builtin(x)), atol=1e-6
+    )
 
 
 def test_gate_activations_follow_the_course_equations():
@@ -105,8 +107,14 @@ def test_gate_activations_follow_the_course_equations():
     kernel, recurrent_kernel, bias = rnn.get_weights()
     expected = _numpy_lstm(x, kernel, recurrent_kernel, bias, mask)
     gates = {key: np.asarray(value) for key, value in cell.gate_activations(x, mask=mask).items()}
-    names = {"i": "input_gate", "f": "forget_gate", "g": "candidate_memory",
-             "o": "output_gate", "c": "memory", "h": "hidden"}
+    names = {
+        "i": "input_gate",
+        "f": "forget_gate",
+        "g": "candidate_memory",
+        "o": "output_gate",
+        "c": "memory",
+        "h": "hidden",
+    }
     for short, name in names.items():
         assert gates[name].shape == (BATCH, TIME, UNITS)
         np.testing.assert_allclose(gates[name], expected[short], atol=1e-5, err_msg=name)
@@ -138,7 +146,10 @@ def test_unit_forget_bias_and_dropout():
     "kwargs, message",
     [
         ({"units": 0}, "`units` must be a positive integer. Received: units=0"),
-        ({"units": 4, "dropout": 1.5}, "`dropout` must be a float in \\[0, 1\\). Received: dropout=1.5"),
+        (
+            {"units": 4, "dropout": 1.5},
+            "`dropout` must be a float in \\[0, 1\\). Received: dropout=1.5",
+        ),
         ({"units": 4, "recurrent_dropout": -0.1}, "`recurrent_dropout` must be a float"),
     ],
 )
@@ -148,7 +159,9 @@ def test_bad_arguments_raise(kwargs, message):
 
 
 def test_bad_gate_sequence_shape_raises():
-    with pytest.raises(ValueError, match=r"\(batch, timesteps, input_dim\). Received: sequences.shape=\(3, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"\(batch, timesteps, input_dim\). Received: sequences.shape=\(3, 4\)"
+    ):
         LSTMCell(2).gate_activations(np.zeros((3, 4), "float32"))
 
 
@@ -161,8 +174,9 @@ class LSTMCellSequence(keras.layers.RNN):
     """
 
     def __init__(self, units, dropout=0.0, return_sequences=True, **kwargs):
-        super().__init__(LSTMCell(units, dropout=dropout, seed=1), return_sequences=return_sequences,
-                         **kwargs)
+        super().__init__(
+            LSTMCell(units, dropout=dropout, seed=1), return_sequences=return_sequences, **kwargs
+        )
         self.units = units
         self.cell_dropout = dropout
 

@@ -2,16 +2,14 @@
 
 import json
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf  # GradientTape and tf.function input signatures
-
-import keras
 from layer_harness import run_layer_test
 
 from kerasnn.layers import RoIAlign, RoIPooling
 from kerasnn.layers.roi import roi_align, roi_pool
-
 
 # --------------------------------------------------------------------------------------------------
 # Straightforward per-box NumPy references (torchvision's CPU kernels, channels-last)
@@ -143,7 +141,9 @@ def test_roi_pool_rounds_halves_away_from_zero():
     assert out[0, 0, 0, 0, 0] == 15.0
 
 
-@pytest.mark.parametrize("spatial_scale,output_size", [(1.0, (3, 4)), (0.5, (2, 2)), (0.25, (5, 3))])
+@pytest.mark.parametrize(
+    "spatial_scale,output_size", [(1.0, (3, 4)), (0.5, (2, 2)), (0.25, (5, 3))]
+)
 def test_roi_pool_matches_numpy_reference_on_random_boxes(spatial_scale, output_size):
     rng = np.random.default_rng(0)
     features = rng.standard_normal((2, 9, 11, 3)).astype("float32")
@@ -230,7 +230,9 @@ def test_roi_align_gradient_matches_finite_differences():
 
     def loss_fn(values):
         out = roi_align(values, boxes, (3, 2), 0.5, sampling_ratio=2, aligned=True, dtype="float64")
-        return tf.reduce_sum(tf.sin(out) * weights)  # non-linear so the check is not trivially linear
+        return tf.reduce_sum(
+            tf.sin(out) * weights
+        )  # non-linear so the check is not trivially linear
 
     variable = tf.constant(features)
     with tf.GradientTape() as tape:
@@ -243,9 +245,9 @@ def test_roi_align_gradient_matches_finite_differences():
         plus, minus = features.copy(), features.copy()
         plus[index] += step
         minus[index] -= step
-        numeric[index] = (float(loss_fn(tf.constant(plus))) - float(loss_fn(tf.constant(minus)))) / (
-            2 * step
-        )
+        numeric[index] = (
+            float(loss_fn(tf.constant(plus))) - float(loss_fn(tf.constant(minus)))
+        ) / (2 * step)
     assert np.abs(analytic).max() > 0.1
     np.testing.assert_allclose(analytic, numeric, atol=1e-7, rtol=1e-6)
 
@@ -266,8 +268,17 @@ def test_unusable_boxes_give_zeros_and_leave_other_boxes_intact(make_layer):
     features = (rng.standard_normal((1, 6, 6, 2)) - 5.0).astype("float32")  # all negative
     good = [1.0, 1.0, 4.0, 5.0]
     boxes = np.array(
-        [[good, [4.0, 1.0, 2.0, 5.0], [1.0, 4.0, 4.0, 2.0], [np.nan, 1.0, 4.0, 5.0],
-          [1.0, 1.0, np.inf, 5.0], [20.0, 20.0, 30.0, 30.0], [-30.0, -30.0, -20.0, -20.0]]],
+        [
+            [
+                good,
+                [4.0, 1.0, 2.0, 5.0],
+                [1.0, 4.0, 4.0, 2.0],
+                [np.nan, 1.0, 4.0, 5.0],
+                [1.0, 1.0, np.inf, 5.0],
+                [20.0, 20.0, 30.0, 30.0],
+                [-30.0, -30.0, -20.0, -20.0],
+            ]
+        ],
         "float32",
     )
     layer = make_layer()
@@ -304,15 +315,20 @@ def test_bad_shapes_raise_value_error(cls):
         layer(features, np.ones((1, 3, 5), "float32"))
     with pytest.raises(ValueError, match=r"rank 4 .* Received: features.shape=\(6, 6, 3\)"):
         layer(features[0], np.ones((1, 3, 4), "float32"))
-    with pytest.raises(ValueError, match=r"same batch size. Received: features.shape=\(1, 6, 6, 3\), "
-                                         r"boxes.shape=\(2, 3, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"same batch size. Received: features.shape=\(1, 6, 6, 3\), "
+        r"boxes.shape=\(2, 3, 4\)",
+    ):
         layer(features, np.ones((2, 3, 4), "float32"))
 
 
 @pytest.mark.parametrize("cls", [RoIPooling, RoIAlign])
 def test_bad_constructor_arguments_raise(cls):
     for output_size in (0, -1, (2, 0), (2, 2, 2), 2.5):
-        with pytest.raises(ValueError, match=r"`output_size` must be a positive int .* Received: output_size="):
+        with pytest.raises(
+            ValueError, match=r"`output_size` must be a positive int .* Received: output_size="
+        ):
             cls(output_size)
     for spatial_scale in (0.0, -0.5, float("nan"), float("inf")):
         with pytest.raises(ValueError, match=r"`spatial_scale` must be a positive finite number"):
@@ -350,9 +366,12 @@ def test_roi_align_accepts_unknown_spatial_dims():
         input_signature=[tf.TensorSpec((1, None, None, 2)), tf.TensorSpec((1, 3, 4))],
     )
     features = np.random.default_rng(5).standard_normal((1, 5, 6, 2)).astype("float32")
-    boxes = np.array([[[0.0, 0.0, 5.0, 6.0], [1.0, 2.0, 3.0, 5.0], [0.5, 0.5, 2.0, 2.0]]], "float32")
+    boxes = np.array(
+        [[[0.0, 0.0, 5.0, 6.0], [1.0, 2.0, 3.0, 5.0], [0.5, 0.5, 2.0, 2.0]]], "float32"
+    )
     np.testing.assert_allclose(
-        align(features, boxes).numpy(), reference_roi_align(features, boxes, (2, 2), 1.0, 2, True),
+        align(features, boxes).numpy(),
+        reference_roi_align(features, boxes, (2, 2), 1.0, 2, True),
         atol=1e-5,
     )
 

@@ -76,15 +76,23 @@ def test_positional_encoding_keeps_the_keras_mask():
 
 
 def test_positional_encoding_bad_inputs():
-    with pytest.raises(ValueError, match=r"interleaved layout needs an even model dimension D. "
-                                         r"Received: input_shape=\(2, 4, 7\) \(D=7\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"interleaved layout needs an even model dimension D. "
+        r"Received: input_shape=\(2, 4, 7\) \(D=7\)",
+    ):
         SinusoidalPositionalEncoding(max_length=10, layout="interleaved")(_normal(2, 4, 7))
-    with pytest.raises(ValueError, match=r"sequence length must be at most max_length=5. "
-                                         r"Received: input_shape=\(2, 6, 4\) \(length=6\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"sequence length must be at most max_length=5. "
+        r"Received: input_shape=\(2, 6, 4\) \(length=6\)",
+    ):
         SinusoidalPositionalEncoding(max_length=5)(_normal(2, 6, 4))
     with pytest.raises(ValueError, match=r"`layout` must be one of .*Received: layout='sine'"):
         SinusoidalPositionalEncoding(max_length=5, layout="sine")
-    with pytest.raises(ValueError, match="`max_length` must be a positive integer. Received: max_length=0"):
+    with pytest.raises(
+        ValueError, match="`max_length` must be a positive integer. Received: max_length=0"
+    ):
         SinusoidalPositionalEncoding(max_length=0)
     with pytest.raises(ValueError, match=r"\(batch, length, D\).*Received: input_shape=\(2, 4\)"):
         SinusoidalPositionalEncoding(max_length=5)(_normal(2, 4))
@@ -171,8 +179,11 @@ def test_encoder_block_equals_a_stack_of_builtin_layers():
     # Compared at the real positions: a padded query attends to nothing, which the built-in's fused
     # kernel turns into a uniform average and we into zero weights (either value is never used).
     np.testing.assert_allclose(np.asarray(got)[padding], np.asarray(expected)[padding], atol=1e-5)
-    np.testing.assert_allclose(np.asarray(block(x)), np.asarray(_builtin_feed_forward(
-        norm_1(x + attention(x, x)), dense_1, dense_2, norm_2)), atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(block(x)),
+        np.asarray(_builtin_feed_forward(norm_1(x + attention(x, x)), dense_1, dense_2, norm_2)),
+        atol=1e-5,
+    )
 
 
 def test_encoder_block_ignores_padding_and_propagates_the_mask():
@@ -243,7 +254,8 @@ def test_decoder_block_is_causal_and_ignores_source_padding():
     changed_source = encoded.copy()
     changed_source[:, 4:] += 5.0
     np.testing.assert_allclose(
-        np.asarray(block(x, changed_source, encoder_sequence_mask=source_padding)), reference,
+        np.asarray(block(x, changed_source, encoder_sequence_mask=source_padding)),
+        reference,
         atol=1e-5,
     )
 
@@ -251,8 +263,14 @@ def test_decoder_block_is_causal_and_ignores_source_padding():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(num_heads=0, intermediate_dim=4), "`num_heads` must be a positive integer. Received: num_heads=0"),
-        (dict(num_heads=2, intermediate_dim=4, key_dim=0), "`key_dim` must be a positive integer. Received: key_dim=0"),
+        (
+            dict(num_heads=0, intermediate_dim=4),
+            "`num_heads` must be a positive integer. Received: num_heads=0",
+        ),
+        (
+            dict(num_heads=2, intermediate_dim=4, key_dim=0),
+            "`key_dim` must be a positive integer. Received: key_dim=0",
+        ),
         (dict(num_heads=2, intermediate_dim=-3), "`intermediate_dim` must be a positive integer"),
         (dict(num_heads=2, intermediate_dim=4, dropout=-0.5), "`dropout` must be a float"),
     ],
@@ -267,12 +285,18 @@ def test_block_bad_arguments(kwargs, message):
 def test_block_bad_inputs():
     with pytest.raises(ValueError, match=r"D must be divisible by num_heads=3. Received: D=8"):
         TransformerEncoderBlock(num_heads=3, intermediate_dim=4)(_normal(2, 5, 8))
-    with pytest.raises(ValueError, match=r"`mask` must have shape \(2, 5\) \(batch, length\). Received: mask.shape=\(2, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`mask` must have shape \(2, 5\) \(batch, length\). Received: mask.shape=\(2, 4\)",
+    ):
         TransformerEncoderBlock(num_heads=2, intermediate_dim=4)(
             _normal(2, 5, 8), mask=np.ones((2, 4), bool)
         )
-    with pytest.raises(ValueError, match=r"`encoder_sequence` must have shape \(batch, length, "
-                                         r"features\). Received: encoder_sequence.shape=\(2, 8\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`encoder_sequence` must have shape \(batch, length, "
+        r"features\). Received: encoder_sequence.shape=\(2, 8\)",
+    ):
         TransformerDecoderBlock(num_heads=2, intermediate_dim=4)(_normal(2, 5, 8), _normal(2, 8))
 
 

@@ -12,9 +12,16 @@ def test_small_cnn_backbone_structure():
     assert backbone.output_shape == (None, 8)
     # Two convolutions per block are tunable; batch norm (momentum 0.9) is not.
     assert [layer.name for layer in models.tunable_layers(backbone)] == [
-        "block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2"]
-    assert {layer.momentum for layer in backbone.layers
-            if isinstance(layer, keras.layers.BatchNormalization)} == {0.9}
+        "block1_conv1",
+        "block1_conv2",
+        "block2_conv1",
+        "block2_conv2",
+    ]
+    assert {
+        layer.momentum
+        for layer in backbone.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    } == {0.9}
 
 
 @pytest.mark.parametrize("num_layers", [0, 1, 4])
@@ -23,14 +30,19 @@ def test_set_trainable_tail_unfreezes_exactly_the_last_layers(num_layers):
     models.set_trainable_tail(backbone, num_layers)
     flags = [layer.trainable for layer in models.tunable_layers(backbone)]
     assert flags == [False] * (4 - num_layers) + [True] * num_layers
-    assert not any(layer.trainable for layer in backbone.layers
-                   if isinstance(layer, keras.layers.BatchNormalization))
+    assert not any(
+        layer.trainable
+        for layer in backbone.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    )
     assert len(backbone.trainable_weights) == num_layers  # one kernel per unfrozen conv
 
 
 def test_set_trainable_tail_rejects_out_of_range():
     backbone = models.small_cnn_backbone((16, 16, 3), filters=(4,))
-    with pytest.raises(ValueError, match=r"num_layers must be in \[0, 2\] for this backbone; received 3"):
+    with pytest.raises(
+        ValueError, match=r"num_layers must be in \[0, 2\] for this backbone; received 3"
+    ):
         models.set_trainable_tail(backbone, 3)
 
 

@@ -2,11 +2,11 @@
 
 import math
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf  # tf.function(jit_compile=True) for the XLA check
 
-import keras
 from kerasnn.ops import boxes as box_ops
 
 
@@ -44,7 +44,9 @@ def test_wrong_last_dimension_raises():
         (box_ops.pairwise_iou, (np.zeros((2, 4)),)),
         (box_ops.normalized_to_pixels, ((10, 10),)),
     ):
-        with pytest.raises(ValueError, match=r"last dimension of size 4 .* Received: boxes\d?.shape=\(2, 5\)"):
+        with pytest.raises(
+            ValueError, match=r"last dimension of size 4 .* Received: boxes\d?.shape=\(2, 5\)"
+        ):
             function(np.zeros((2, 5)), *args)
 
 
@@ -147,7 +149,9 @@ def test_bad_variances_raise():
 
 
 def test_anchors_of_a_2x2_map():
-    anchors = np_(box_ops.generate_anchors((2, 2), stride=16, scales=(16, 32), aspect_ratios=(1.0, 4.0)))
+    anchors = np_(
+        box_ops.generate_anchors((2, 2), stride=16, scales=(16, 32), aspect_ratios=(1.0, 4.0))
+    )
     assert anchors.shape == (2 * 2 * 4, 4)
     # Per cell: (ratio 1, scale 16) 16x16, (ratio 1, scale 32) 32x32,
     # (ratio 4, scale 16) 32 high x 8 wide, (ratio 4, scale 32) 64 high x 16 wide.
@@ -162,7 +166,9 @@ def test_anchors_of_a_2x2_map():
 
 
 def test_anchors_offset_and_rectangular_stride():
-    anchors = np_(box_ops.generate_anchors((1, 2), stride=(8, 4), scales=(2,), aspect_ratios=(1,), offset=0))
+    anchors = np_(
+        box_ops.generate_anchors((1, 2), stride=(8, 4), scales=(2,), aspect_ratios=(1,), offset=0)
+    )
     np.testing.assert_allclose(anchors, [[-1, -1, 1, 1], [-1, 3, 1, 5]])
 
 
@@ -173,7 +179,12 @@ def test_bad_anchor_arguments_raise():
         ({"scales": ()}, r"`scales` must be a non-empty sequence"),
         ({"aspect_ratios": (1.0, -2.0)}, r"`aspect_ratios` must be a non-empty sequence .* -2.0"),
     ):
-        arguments = {"feature_shape": (2, 2), "stride": 16, "scales": (32,), "aspect_ratios": (1.0,)}
+        arguments = {
+            "feature_shape": (2, 2),
+            "stride": 16,
+            "scales": (32,),
+            "aspect_ratios": (1.0,),
+        }
         arguments.update(kwargs)
         with pytest.raises(ValueError, match=message):
             box_ops.generate_anchors(**arguments)
@@ -184,8 +195,15 @@ def test_bad_anchor_arguments_raise():
 # --------------------------------------------------------------------------------------------------
 
 
-def reference_nms(boxes, scores, iou_threshold, max_per_class, max_detections, score_threshold=None,
-                  max_candidates=None):
+def reference_nms(
+    boxes,
+    scores,
+    iou_threshold,
+    max_per_class,
+    max_detections,
+    score_threshold=None,
+    max_candidates=None,
+):
     """Per-image, per-class greedy NMS in plain NumPy; returns (box, score, class) lists."""
     results = []
     for image in range(scores.shape[0]):
@@ -201,7 +219,9 @@ def reference_nms(boxes, scores, iou_threshold, max_per_class, max_detections, s
                 if all(_iou(class_boxes[i], class_boxes[j]) <= iou_threshold for j in chosen):
                     chosen.append(i)
             chosen = chosen[:max_per_class]
-            kept += [(scores[image, i, cls], cls, rank, class_boxes[i]) for rank, i in enumerate(chosen)]
+            kept += [
+                (scores[image, i, cls], cls, rank, class_boxes[i]) for rank, i in enumerate(chosen)
+            ]
         kept.sort(key=lambda item: (-item[0], item[1], item[2]))
         results.append(kept[:max_detections])
     return results
@@ -214,7 +234,9 @@ def _iou(a, b):
 
 
 def test_nms_overlapping_boxes_and_ties():
-    boxes = np.array([[[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [0, 0, 10, 10]]], "float32")
+    boxes = np.array(
+        [[[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [0, 0, 10, 10]]], "float32"
+    )
     scores = np.array([[[0.9, 0.1], [0.8, 0.7], [0.7, 0.2], [0.9, 0.3]]], "float32")
     out = box_ops.non_max_suppression(boxes, scores, max_detections=6, iou_threshold=0.5)
     # Class 0: boxes 0 and 3 tie at 0.9 and are identical -> the lower index (0) wins and
@@ -259,7 +281,12 @@ def test_nms_matches_numpy_reference_on_random_boxes(class_specific, max_candida
     boxes = np.concatenate([corners, corners + size], axis=-1).astype("float32")
     scores = rng.uniform(size=(2, 30, 3)).astype("float32")
     out = box_ops.non_max_suppression(
-        boxes, scores, 5, 12, iou_threshold=0.3, score_threshold=0.2,
+        boxes,
+        scores,
+        5,
+        12,
+        iou_threshold=0.3,
+        score_threshold=0.2,
         max_candidates_per_class=max_candidates,
     )
     expected = reference_nms(boxes, scores, 0.3, 5, 12, 0.2, max_candidates)
@@ -269,9 +296,15 @@ def test_nms_matches_numpy_reference_on_random_boxes(class_specific, max_candida
     for image in range(2):
         count = len(expected[image])
         assert int(np_(out["num_detections"])[image]) == count
-        np.testing.assert_allclose(np_(out["scores"])[image, :count], [e[0] for e in expected[image]])
-        np.testing.assert_array_equal(np_(out["classes"])[image, :count], [e[1] for e in expected[image]])
-        np.testing.assert_allclose(np_(out["boxes"])[image, :count], [e[3] for e in expected[image]])
+        np.testing.assert_allclose(
+            np_(out["scores"])[image, :count], [e[0] for e in expected[image]]
+        )
+        np.testing.assert_array_equal(
+            np_(out["classes"])[image, :count], [e[1] for e in expected[image]]
+        )
+        np.testing.assert_allclose(
+            np_(out["boxes"])[image, :count], [e[3] for e in expected[image]]
+        )
         np.testing.assert_array_equal(np_(out["classes"])[image, count:], -1)
 
 
@@ -311,7 +344,12 @@ def test_nms_bad_input_raises():
         ((1, 3, 5), (1, 3, 2), {}, r"last dimension of size 4"),
         ((1, 3, 4), (1, 3, 2), {"max_detections": 0}, r"`max_detections` must be a positive int"),
         ((1, 3, 4), (1, 3, 2), {"iou_threshold": 1.5}, r"`iou_threshold` must be in \[0, 1\]"),
-        ((1, 3, 4), (1, 3, 2), {"max_candidates_per_class": 0}, r"Received: max_candidates_per_class=0"),
+        (
+            (1, 3, 4),
+            (1, 3, 2),
+            {"max_candidates_per_class": 0},
+            r"Received: max_candidates_per_class=0",
+        ),
     ):
         with pytest.raises(ValueError, match=message):
             box_ops.non_max_suppression(np.zeros(boxes_shape), np.zeros(scores_shape), **kwargs)

@@ -8,7 +8,9 @@ RECIPES_DIR = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "rec
 
 
 def load_recipe(name):
-    spec = importlib.util.spec_from_file_location(f"recipe_{name}", os.path.join(RECIPES_DIR, f"{name}.py"))
+    spec = importlib.util.spec_from_file_location(
+        f"recipe_{name}", os.path.join(RECIPES_DIR, f"{name}.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -1,5 +1,4 @@
 import numpy as np
-
 from classification_recipes import load_recipe, plots_written, read_run
 
 recipe = load_recipe("cnn")
@@ -17,7 +16,12 @@ def test_smoke_run_compares_three_cnns_and_a_same_size_mlp(tmp_path, tfds_data_d
     # receptive fields: LeNet-5 sees its whole 32x32 input; default VGG (2 blocks of two 3x3) 16
     assert rows["lenet5"]["receptive_field"] == 32 and rows["vgg"]["receptive_field"] == 16
     assert rows["inception"]["receptive_field"] == 16
-    assert metrics["best_hyperparameters"] == {"filters": 32, "blocks": 2, "convs_per_block": 2, "dropout": 0.25}
+    assert metrics["best_hyperparameters"] == {
+        "filters": 32,
+        "blocks": 2,
+        "convs_per_block": 2,
+        "dropout": 0.25,
+    }
     assert metrics["test"]["best_cnn"] in ("lenet5", "vgg", "inception")
     assert np.sum(metrics["confusion_matrix"]) == 64
     assert plots_written(out) == ["confusion_matrix.png", "training_curves.png"]

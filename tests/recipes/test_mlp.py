@@ -3,10 +3,9 @@
 import json
 import os
 
+import mlp
 import numpy as np
 import pytest
-
-import mlp
 
 
 def test_task_of_labels():
@@ -17,10 +16,27 @@ def test_task_of_labels():
 
 def test_mse_falls_with_width_and_run_reports(tmp_path, tfds_data_dir):
     output = str(tmp_path / "run")
-    width_rows, activation_rows = mlp.main([
-        "--data-dir", tfds_data_dir, "--output-dir", output, "--widths", "1", "4", "16",
-        "--epochs", "3", "--activations", "relu", "sigmoid", "--max-trials", "1",
-        "--dataset", "kerasnn_regression1d"])
+    width_rows, activation_rows = mlp.main(
+        [
+            "--data-dir",
+            tfds_data_dir,
+            "--output-dir",
+            output,
+            "--widths",
+            "1",
+            "4",
+            "16",
+            "--epochs",
+            "3",
+            "--activations",
+            "relu",
+            "sigmoid",
+            "--max-trials",
+            "1",
+            "--dataset",
+            "kerasnn_regression1d",
+        ]
+    )
     train_mse = [row["train_mse"] for row in width_rows]
     test_mse = [row["test_mse"] for row in width_rows]
     assert train_mse[0] > train_mse[1] > train_mse[2]
@@ -39,4 +55,3 @@ def test_mse_falls_with_width_and_run_reports(tmp_path, tfds_data_dir):
     assert metrics["width_sweep"][0]["params"] == 4  # 1 -> 1 tanh unit -> 1 output: 2 + 2 weights
     for name in ("universal_approximation", "activations", "training_curves"):
         assert os.path.exists(os.path.join(output, "plots", f"{name}.png"))
-

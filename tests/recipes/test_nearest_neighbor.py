@@ -1,5 +1,4 @@
 import numpy as np
-
 from classification_recipes import load_recipe, plots_written, read_run
 
 recipe = load_recipe("nearest_neighbor")
@@ -9,11 +8,20 @@ def test_smoke_run(tmp_path, tfds_data_dir):
     out = str(tmp_path / "run")
     recipe.main(["--smoke", "--data-dir", tfds_data_dir, "--output-dir", out])
     metrics = read_run(out)
-    assert metrics["best_hyperparameters"] == {"k": 1, "distance": "l2"}  # the grid starts at the defaults
+    assert metrics["best_hyperparameters"] == {
+        "k": 1,
+        "distance": "l2",
+    }  # the grid starts at the defaults
     assert len(metrics["trials"]) == 1
-    assert plots_written(out) == ["confusion_matrix.png", "training_curves.png", "validation_accuracy_vs_k.png"]
+    assert plots_written(out) == [
+        "confusion_matrix.png",
+        "training_curves.png",
+        "validation_accuracy_vs_k.png",
+    ]
     knn, linear = metrics["comparison"]
-    assert knn["multiply_adds_per_image"] == 64 * 64 and linear["multiply_adds_per_image"] == 10 * 64
+    assert (
+        knn["multiply_adds_per_image"] == 64 * 64 and linear["multiply_adds_per_image"] == 10 * 64
+    )
 
 
 def test_one_nearest_neighbour_on_the_digits_and_the_grid_search_objective(tfds_data_dir):

@@ -3,15 +3,24 @@
 import json
 import os
 
-import pytest
-
 import optimizers
+import pytest
 
 
 def test_every_optimizer_lowers_the_loss_from_the_same_start(tmp_path, tfds_data_dir):
     output = str(tmp_path / "run")
-    results = optimizers.main(["--data-dir", tfds_data_dir, "--output-dir", output, "--epochs", "3",
-                               "--target-loss", "0.45"])
+    results = optimizers.main(
+        [
+            "--data-dir",
+            tfds_data_dir,
+            "--output-dir",
+            output,
+            "--epochs",
+            "3",
+            "--target-loss",
+            "0.45",
+        ]
+    )
     assert list(results) == list(optimizers.OPTIMIZERS)
     initial = {round(r["initial_loss"], 5) for r in results.values()}
     assert len(initial) == 1  # the same initial weights for everyone
@@ -34,8 +43,16 @@ def test_every_optimizer_lowers_the_loss_from_the_same_start(tmp_path, tfds_data
 
 def test_regression_dataset_is_refused(tmp_path, tfds_data_dir, capsys):
     with pytest.raises(SystemExit) as error:
-        optimizers.main(["--data-dir", tfds_data_dir, "--output-dir", str(tmp_path / "never"),
-                         "--dataset", "kerasnn_regression1d"])
+        optimizers.main(
+            [
+                "--data-dir",
+                tfds_data_dir,
+                "--output-dir",
+                str(tmp_path / "never"),
+                "--dataset",
+                "kerasnn_regression1d",
+            ]
+        )
     assert error.value.code == 2
     assert "is not a 2-class dataset" in capsys.readouterr().err
     assert not (tmp_path / "never").exists()

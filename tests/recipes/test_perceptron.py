@@ -5,9 +5,9 @@ import os
 
 import keras
 import numpy as np
+import perceptron
 import pytest
 
-import perceptron
 from kerasnn import models
 
 
@@ -51,8 +51,20 @@ def test_perceptron_fit_is_the_rule_and_validates_its_argument():
 
 def test_converges_on_separable_data_and_not_on_xor(tmp_path, tfds_data_dir):
     output = str(tmp_path / "run")
-    rows = perceptron.main(["--data-dir", tfds_data_dir, "--output-dir", output, "--tuner", "none",
-                            "--epochs", "10", "--learning-rate", "0.1"])
+    rows = perceptron.main(
+        [
+            "--data-dir",
+            tfds_data_dir,
+            "--output-dir",
+            output,
+            "--tuner",
+            "none",
+            "--epochs",
+            "10",
+            "--learning-rate",
+            "0.1",
+        ]
+    )
     by_name = {row["dataset"]: row for row in rows}
     with open(os.path.join(output, "metrics.json")) as file:
         metrics = json.load(file)
@@ -72,7 +84,17 @@ def test_converges_on_separable_data_and_not_on_xor(tmp_path, tfds_data_dir):
 
 def test_smoke_run_with_tuner(tmp_path, tfds_data_dir):
     output = str(tmp_path / "smoke")
-    perceptron.main(["--data-dir", tfds_data_dir, "--output-dir", output, "--smoke", "--contrast-dataset", "none"])
+    perceptron.main(
+        [
+            "--data-dir",
+            tfds_data_dir,
+            "--output-dir",
+            output,
+            "--smoke",
+            "--contrast-dataset",
+            "none",
+        ]
+    )
     with open(os.path.join(output, "metrics.json")) as file:
         metrics = json.load(file)
     assert metrics["recipe"] == "perceptron" and metrics["seed"] == 0
@@ -81,11 +103,22 @@ def test_smoke_run_with_tuner(tmp_path, tfds_data_dir):
     assert os.path.exists(os.path.join(output, "history.csv"))
 
 
-def test_regression_data_is_refused_before_the_run_directory_exists(tmp_path, tfds_data_dir, capsys):
+def test_regression_data_is_refused_before_the_run_directory_exists(
+    tmp_path, tfds_data_dir, capsys
+):
     output = tmp_path / "never"
     with pytest.raises(SystemExit) as error:
-        perceptron.main(["--data-dir", tfds_data_dir, "--output-dir", str(output),
-                         "--dataset", "kerasnn_regression1d", "--smoke"])
+        perceptron.main(
+            [
+                "--data-dir",
+                tfds_data_dir,
+                "--output-dir",
+                str(output),
+                "--dataset",
+                "kerasnn_regression1d",
+                "--smoke",
+            ]
+        )
     assert error.value.code == 2
     assert "needs 2-class feature vectors" in capsys.readouterr().err
     assert not output.exists()

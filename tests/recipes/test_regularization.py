@@ -4,14 +4,14 @@ import json
 import os
 
 import pytest
-
 import regularization
 
 
 def test_regularizers_beat_the_overfitting_baseline(tmp_path, tfds_data_dir):
     output = str(tmp_path / "run")
-    rows, gradient_rows = regularization.main(["--data-dir", tfds_data_dir, "--output-dir", output,
-                                               "--tuner", "none"])
+    rows, gradient_rows = regularization.main(
+        ["--data-dir", tfds_data_dir, "--output-dir", output, "--tuner", "none"]
+    )
     by_name = {row["variant"].split(" (")[0]: row for row in rows}
     baseline = by_name["baseline"]
     # The baseline overfits: training cross-entropy ~0, validation well above its own minimum.
@@ -21,7 +21,10 @@ def test_regularizers_beat_the_overfitting_baseline(tmp_path, tfds_data_dir):
         assert by_name[name]["val_crossentropy"] < baseline["val_crossentropy"], name
     assert by_name["early stopping"]["epochs_run"] < baseline["epochs_run"]
 
-    norms = {(r["activation"], r["initializer"]): [r[f"layer_{i}"] for i in range(1, 7)] for r in gradient_rows}
+    norms = {
+        (r["activation"], r["initializer"]): [r[f"layer_{i}"] for i in range(1, 7)]
+        for r in gradient_rows
+    }
     assert all(value == 0 for value in norms[("relu", "zeros")])  # symmetric: nothing to learn from
     # Sigmoid: the gradient shrinks layer after layer towards the input (vanishing gradient)...
     sigmoid_xavier = norms[("sigmoid", "Xavier")]
@@ -42,8 +45,16 @@ def test_regularizers_beat_the_overfitting_baseline(tmp_path, tfds_data_dir):
 
 def test_too_many_images_per_class_exit_2(tmp_path, tfds_data_dir, capsys):
     with pytest.raises(SystemExit) as error:
-        regularization.main(["--data-dir", tfds_data_dir, "--output-dir", str(tmp_path / "never"),
-                             "--train-per-class", "1000"])
+        regularization.main(
+            [
+                "--data-dir",
+                tfds_data_dir,
+                "--output-dir",
+                str(tmp_path / "never"),
+                "--train-per-class",
+                "1000",
+            ]
+        )
     assert error.value.code == 2
     assert "--train-per-class 1000" in capsys.readouterr().err
     assert not (tmp_path / "never").exists()

@@ -4,7 +4,6 @@ import json
 import os
 
 import pytest
-
 import transfer_learning
 
 
@@ -18,14 +17,23 @@ def smoke_run(tfds_data_dir, tmp_path_factory):
 
 def trial_files(output_dir):
     search = os.path.join(output_dir, "tuner", "search")
-    return {name: os.path.getmtime(os.path.join(search, name, "trial.json"))
-            for name in os.listdir(search) if name.startswith("trial_")}
+    return {
+        name: os.path.getmtime(os.path.join(search, name, "trial.json"))
+        for name in os.listdir(search)
+        if name.startswith("trial_")
+    }
 
 
 def test_smoke_run_writes_the_run_directory(smoke_run):
     _, output_dir, accuracy = smoke_run
-    for name in ("metrics.json", "history.csv", "model.keras", "backbone.weights.h5",
-                 "plots/training_curves.png", "plots/test_accuracy.png"):
+    for name in (
+        "metrics.json",
+        "history.csv",
+        "model.keras",
+        "backbone.weights.h5",
+        "plots/training_curves.png",
+        "plots/test_accuracy.png",
+    ):
         assert os.path.isfile(os.path.join(output_dir, name)), name
     assert os.path.isdir(os.path.join(output_dir, "logs", "fine_tuning"))
     with open(os.path.join(output_dir, "metrics.json")) as file:
@@ -34,13 +42,21 @@ def test_smoke_run_writes_the_run_directory(smoke_run):
     assert metrics["dataset"] == "kerasnn_shapes/target"
     assert metrics["source_dataset"] == "kerasnn_shapes/source"
     assert metrics["seed"] == 0 and metrics["wall_seconds"] > 0
-    assert set(metrics["test"]) == {"scratch_accuracy", "feature_extraction_accuracy", "fine_tuning_accuracy"}
+    assert set(metrics["test"]) == {
+        "scratch_accuracy",
+        "feature_extraction_accuracy",
+        "fine_tuning_accuracy",
+    }
     assert all(0.0 <= value <= 1.0 for value in metrics["test"].values())
     assert metrics["test"]["fine_tuning_accuracy"] == pytest.approx(accuracy["fine_tuning"])
     best = max(accuracy["feature_extraction"], accuracy["fine_tuning"])
     assert metrics["transfer_gain_points"] == pytest.approx(100 * (best - accuracy["scratch"]))
-    assert set(metrics["best_hyperparameters"]) == {"head_units", "dropout", "learning_rate",
-                                                    "unfreeze_layers"}
+    assert set(metrics["best_hyperparameters"]) == {
+        "head_units",
+        "dropout",
+        "learning_rate",
+        "unfreeze_layers",
+    }
     assert len(metrics["trials"]) == 1
     with open(os.path.join(output_dir, "history.csv")) as file:
         phases = {line.split(",")[0] for line in file.read().splitlines()[1:]}
@@ -55,7 +71,9 @@ def phase_files(output_dir):
 def test_rerun_resumes_and_other_settings_are_refused(smoke_run, capsys):
     argv, output_dir, accuracy = smoke_run
     trials, phases = trial_files(output_dir), phase_files(output_dir)
-    assert len(phases) == 8  # weights and history of pretrain, scratch, feature extraction, fine-tuning
+    assert (
+        len(phases) == 8
+    )  # weights and history of pretrain, scratch, feature extraction, fine-tuning
     assert transfer_learning.main(argv) == pytest.approx(accuracy)
     assert trial_files(output_dir) == trials  # no trial redone
     assert phase_files(output_dir) == phases  # every phase loaded, none retrained
@@ -72,6 +90,7 @@ def test_both_phases_work_on_a_keras_application_base():
     # The recipe end to end with an application base is the same code path as small_cnn once
     # the base is built; what differs is the base itself, checked here without training.
     import keras_tuner
+
     from kerasnn import models
 
     def make():
@@ -87,29 +106,40 @@ def test_both_phases_work_on_a_keras_application_base():
     tunable = models.tunable_layers(base)
     assert hp["unfreeze_layers"] == len(tunable) // 2
     assert [layer.trainable for layer in tunable] == (
-        [False] * (len(tunable) - hp["unfreeze_layers"]) + [True] * hp["unfreeze_layers"])
+        [False] * (len(tunable) - hp["unfreeze_layers"]) + [True] * hp["unfreeze_layers"]
+    )
     assert model.optimizer.learning_rate.numpy() == pytest.approx(
-        hp["learning_rate"] * transfer_learning.FINE_TUNING_LEARNING_RATE_FACTOR)
+        hp["learning_rate"] * transfer_learning.FINE_TUNING_LEARNING_RATE_FACTOR
+    )
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--dataset", "no_such_dataset"], "Unknown dataset 'no_such_dataset'"),
-    (["--dataset", "mnist"], "must be downloaded by tfds, but the network is unreachable"),
-    (["--backbone", "alexnet9000"], "Unknown backbone 'alexnet9000'"),
-    (["--weights", "/no/such/file.weights.h5"], "cannot read --weights file '/no/such/file.weights.h5'"),
-    (["--weights", __file__], "cannot load the base's weights"),
-    (["--epochs", "0"], "argument --epochs: expected a positive integer, received 0"),
-    (["--batch-size", "-1"], "argument --batch-size: expected a positive integer, received -1"),
-    (["--max-trials", "0"], "argument --max-trials: expected a positive integer, received 0"),
-    (["--shots", "-3"], "argument --shots: expected a non-negative integer, received -3"),
-    (["--source-dataset", "no_such_source"], "Unknown dataset 'no_such_source'"),
-    (["--dataset", "kerasnn_digits"],
-     "--source-dataset kerasnn_shapes/source has 3 channels but --dataset kerasnn_digits has 1"),
-    (["--backbone", "mobilenet_v2"], "cannot load the base's weights (imagenet)"),
-    (["--weights", "imagenet"], "--weights imagenet needs a keras.applications --backbone"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--dataset", "no_such_dataset"], "Unknown dataset 'no_such_dataset'"),
+        (["--dataset", "mnist"], "must be downloaded by tfds, but the network is unreachable"),
+        (["--backbone", "alexnet9000"], "Unknown backbone 'alexnet9000'"),
+        (
+            ["--weights", "/no/such/file.weights.h5"],
+            "cannot read --weights file '/no/such/file.weights.h5'",
+        ),
+        (["--weights", __file__], "cannot load the base's weights"),
+        (["--epochs", "0"], "argument --epochs: expected a positive integer, received 0"),
+        (["--batch-size", "-1"], "argument --batch-size: expected a positive integer, received -1"),
+        (["--max-trials", "0"], "argument --max-trials: expected a positive integer, received 0"),
+        (["--shots", "-3"], "argument --shots: expected a non-negative integer, received -3"),
+        (["--source-dataset", "no_such_source"], "Unknown dataset 'no_such_source'"),
+        (
+            ["--dataset", "kerasnn_digits"],
+            "--source-dataset kerasnn_shapes/source has 3 channels but --dataset kerasnn_digits has 1",
+        ),
+        (["--backbone", "mobilenet_v2"], "cannot load the base's weights (imagenet)"),
+        (["--weights", "imagenet"], "--weights imagenet needs a keras.applications --backbone"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line_and_leaves_the_run_untouched(
-        extra, message, tfds_data_dir, tmp_path, capsys):
+    extra, message, tfds_data_dir, tmp_path, capsys
+):
     check_refused(["--smoke", *extra], message, tfds_data_dir, tmp_path, capsys)
 
 
@@ -123,8 +153,9 @@ def check_refused(extra, message, tfds_data_dir, tmp_path, capsys):
     output_dir.mkdir()
     (output_dir / "metrics.json").write_text("{}")
     with pytest.raises(SystemExit) as exit_info:
-        transfer_learning.main(["--overwrite", "--data-dir", tfds_data_dir,
-                                "--output-dir", str(output_dir), *extra])
+        transfer_learning.main(
+            ["--overwrite", "--data-dir", tfds_data_dir, "--output-dir", str(output_dir), *extra]
+        )
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     # One error line, last; before it at most tfds' progress bars if it built a dataset first.

@@ -2,7 +2,12 @@
 
 from kerasnn.data.builders.digits import KerasnnDigits
 from kerasnn.data.builders.shapes import KerasnnShapes
-from kerasnn.data.builders.tabular import KerasnnBlobs, KerasnnMoons, KerasnnRegression1d, KerasnnXor
+from kerasnn.data.builders.tabular import (
+    KerasnnBlobs,
+    KerasnnMoons,
+    KerasnnRegression1d,
+    KerasnnXor,
+)
 
 EMBEDDED = {
     "kerasnn_digits": KerasnnDigits,

@@ -57,25 +57,41 @@ CONFIGS = (
         "source",
         "Source task of the transfer-learning recipe: 4 classes, many examples, one object, 32x32.",
         classes=("circle", "square", "triangle", "cross"),
-        image_size=32, min_objects=1, max_objects=1, split_sizes=(3000, 500, 500), seed=1,
+        image_size=32,
+        min_objects=1,
+        max_objects=1,
+        split_sizes=(3000, 500, 500),
+        seed=1,
     ),
     _config(
         "target",
         "Target task of the transfer-learning recipe: 4 classes disjoint from `source`, 32x32.",
         classes=("star", "ring", "crescent", "ellipse"),
-        image_size=32, min_objects=1, max_objects=1, split_sizes=(800, 400, 800), seed=2,
+        image_size=32,
+        min_objects=1,
+        max_objects=1,
+        split_sizes=(800, 400, 800),
+        seed=2,
     ),
     _config(
         "classify",
         "All 8 classes, one object per image, 32x32: classification, localization and CAM.",
         classes=SHAPES,
-        image_size=32, min_objects=1, max_objects=1, split_sizes=(4000, 500, 1000), seed=3,
+        image_size=32,
+        min_objects=1,
+        max_objects=1,
+        split_sizes=(4000, 500, 1000),
+        seed=3,
     ),
     _config(
         "detect",
         "All 8 classes, 1 to 3 objects per image, 64x64: detection and segmentation.",
         classes=SHAPES,
-        image_size=64, min_objects=1, max_objects=3, split_sizes=(1500, 250, 250), seed=4,
+        image_size=64,
+        min_objects=1,
+        max_objects=3,
+        split_sizes=(1500, 250, 250),
+        seed=4,
     ),
 )
 
@@ -176,7 +192,12 @@ def generate_example(spec, split, index):
         mask[drawn] = label + 1
         rows, cols = np.nonzero(drawn)
         bbox = np.array(
-            [rows.min() / size, cols.min() / size, (rows.max() + 1) / size, (cols.max() + 1) / size],
+            [
+                rows.min() / size,
+                cols.min() / size,
+                (rows.max() + 1) / size,
+                (cols.max() + 1) / size,
+            ],
             np.float32,
         )
         objects.append({"bbox": bbox, "label": label})

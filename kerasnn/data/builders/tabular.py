@@ -98,8 +98,9 @@ class _TabularBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         inputs, outputs = self.generate(sum(SPLIT_SIZES.values()), rng)
         generators, start = {}, 0
         for split, size in SPLIT_SIZES.items():
-            generators[split] = self._generate_examples(inputs[start : start + size],
-                                                        outputs[start : start + size])
+            generators[split] = self._generate_examples(
+                inputs[start : start + size], outputs[start : start + size]
+            )
             start += size
         return generators
 

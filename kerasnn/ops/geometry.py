@@ -57,9 +57,13 @@ def conv_output_size(input_size, kernel_size, strides=1, padding="valid", dilati
     if isinstance(padding, str):
         padding = padding.lower()
         if padding not in ("valid", "same"):
-            raise ValueError(f"Argument `padding` must be 'valid', 'same' or an int >= 0; received padding={padding!r}.")
+            raise ValueError(
+                f"Argument `padding` must be 'valid', 'same' or an int >= 0; received padding={padding!r}."
+            )
     elif isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
-        raise ValueError(f"Argument `padding` must be 'valid', 'same' or an int >= 0; received padding={padding!r}.")
+        raise ValueError(
+            f"Argument `padding` must be 'valid', 'same' or an int >= 0; received padding={padding!r}."
+        )
 
     outputs = []
     for size, kernel, stride, dilation in zip(sizes, kernels, strides, dilations):
@@ -90,8 +94,19 @@ class ReceptiveField:
     jump: object
 
 
-_POINTWISE_LAYERS = ("Activation", "BatchNormalization", "Dropout", "ReLU", "LeakyReLU", "InputLayer",
-                     "LayerNormalization", "GaussianNoise", "SpatialDropout", "Rescaling", "Normalization")
+_POINTWISE_LAYERS = (
+    "Activation",
+    "BatchNormalization",
+    "Dropout",
+    "ReLU",
+    "LeakyReLU",
+    "InputLayer",
+    "LayerNormalization",
+    "GaussianNoise",
+    "SpatialDropout",
+    "Rescaling",
+    "Normalization",
+)
 
 
 def _layer_spec(layer):
@@ -103,7 +118,9 @@ def _layer_spec(layer):
             "the receptive field is defined for the stack before it."
         )
     if "Transpose" in kind:
-        raise ValueError(f"Layer {layer.name!r} ({kind}): transposed convolutions are not supported.")
+        raise ValueError(
+            f"Layer {layer.name!r} ({kind}): transposed convolutions are not supported."
+        )
     if hasattr(layer, "kernel_size"):
         return (layer.kernel_size, layer.strides, getattr(layer, "dilation_rate", 1))
     if hasattr(layer, "pool_size"):
@@ -154,8 +171,13 @@ def receptive_field(stack):
             if spec is not None:
                 specs.append(spec)
     scalar = all(isinstance(v, (int, np.integer)) for spec in specs for v in spec)
-    num_axes = 1 if scalar else max(
-        (len(v) for spec in specs for v in spec if not isinstance(v, (int, np.integer))), default=2
+    num_axes = (
+        1
+        if scalar
+        else max(
+            (len(v) for spec in specs for v in spec if not isinstance(v, (int, np.integer))),
+            default=2,
+        )
     )
     size = np.ones(num_axes, dtype=np.int64)
     jump = np.ones(num_axes, dtype=np.int64)

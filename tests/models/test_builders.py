@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerasnn import models
+from kerasnn import layers, models
 
 
 def _conv_params(kernel, in_channels, filters):
@@ -15,11 +15,23 @@ def test_lenet5_layer_shapes_and_parameters_match_the_classic_network():
     model = models.lenet5((32, 32, 1), 10)
     shapes = {layer.name: tuple(layer.output.shape[1:]) for layer in model.layers}
     assert shapes == {
-        "image": (32, 32, 1), "c1": (28, 28, 6), "s2": (14, 14, 6), "c3": (10, 10, 16),
-        "s4": (5, 5, 16), "c5": (1, 1, 120), "flatten": (120,), "f6": (84,), "output": (10,),
+        "image": (32, 32, 1),
+        "c1": (28, 28, 6),
+        "s2": (14, 14, 6),
+        "c3": (10, 10, 16),
+        "s4": (5, 5, 16),
+        "c5": (1, 1, 120),
+        "flatten": (120,),
+        "f6": (84,),
+        "output": (10,),
     }
-    expected = {"c1": _conv_params(5, 1, 6), "c3": _conv_params(5, 6, 16), "c5": _conv_params(5, 16, 120),
-                "f6": 120 * 84 + 84, "output": 84 * 10 + 10}
+    expected = {
+        "c1": _conv_params(5, 1, 6),
+        "c3": _conv_params(5, 6, 16),
+        "c5": _conv_params(5, 16, 120),
+        "f6": 120 * 84 + 84,
+        "output": 84 * 10 + 10,
+    }
     assert {name: model.get_layer(name).count_params() for name in expected} == expected
     assert model.count_params() == 61_706
     assert isinstance(model.get_layer("s2"), keras.layers.AveragePooling2D)
@@ -52,8 +64,15 @@ def test_vgg_convolutional_part_matches_keras_applications_vgg16():
 
 
 def test_small_vgg_skips_pooling_once_the_maps_are_one_pixel():
-    model = models.vgg((4, 4, 1), 3, filters=(8, 8, 8, 8), convs_per_block=1, dense_units=(16,),
-                       dropout=0.0, batch_norm=True)
+    model = models.vgg(
+        (4, 4, 1),
+        3,
+        filters=(8, 8, 8, 8),
+        convs_per_block=1,
+        dense_units=(16,),
+        dropout=0.0,
+        batch_norm=True,
+    )
     assert [l.name for l in model.layers if "pool" in l.name] == ["block1_pool", "block2_pool"]
     # 4 convs without bias + 4 BN (4 weights of 8) + dense + output
     expected = (9 * 1 * 8 + 3 * 9 * 8 * 8) + 4 * 4 * 8 + (8 * 16 + 16) + (16 * 3 + 3)
@@ -65,8 +84,14 @@ def test_inception_module_branches_and_parameters():
     outputs = models.inception_module(inputs, 64, 96, 128, 16, 32, 32, name="inception3a")
     module = keras.Model(inputs, outputs)
     assert tuple(outputs.shape) == (None, 28, 28, 64 + 128 + 32 + 32)
-    expected = (_conv_params(1, 192, 64) + _conv_params(1, 192, 96) + _conv_params(3, 96, 128)
-                + _conv_params(1, 192, 16) + _conv_params(5, 16, 32) + _conv_params(1, 192, 32))
+    expected = (
+        _conv_params(1, 192, 64)
+        + _conv_params(1, 192, 96)
+        + _conv_params(3, 96, 128)
+        + _conv_params(1, 192, 16)
+        + _conv_params(5, 16, 32)
+        + _conv_params(1, 192, 32)
+    )
     assert module.count_params() == expected == 163_696
     assert module.get_layer("inception3a_pool").strides == (1, 1)
 
@@ -92,10 +117,22 @@ def test_inception_net_shapes_and_parameters():
     assert tuple(model.get_layer("inception2_concat").output.shape[1:]) == (4, 4, 24)
 
     def module_params(c, f):
-        return (_conv_params(1, c, f[0]) + _conv_params(1, c, f[1]) + _conv_params(3, f[1], f[2])
-                + _conv_params(1, c, f[3]) + _conv_params(5, f[3], f[4]) + _conv_params(1, c, f[5]))
+        return (
+            _conv_params(1, c, f[0])
+            + _conv_params(1, c, f[1])
+            + _conv_params(3, f[1], f[2])
+            + _conv_params(1, c, f[3])
+            + _conv_params(5, f[3], f[4])
+            + _conv_params(1, c, f[5])
+        )
 
-    expected = _conv_params(3, 1, 8) + module_params(8, modules[0]) + module_params(20, modules[1]) + 24 * 5 + 5
+    expected = (
+        _conv_params(3, 1, 8)
+        + module_params(8, modules[0])
+        + module_params(20, modules[1])
+        + 24 * 5
+        + 5
+    )
     assert model.count_params() == expected
 
 
@@ -107,8 +144,8 @@ def test_linear_classifier_is_wx_plus_b():
     np.testing.assert_allclose(model(x), x.reshape(5, -1) @ kernel + bias, rtol=1e-5, atol=1e-6)
 
 
-def test_mlp_classifier_parameters():
-    model = models.mlp_classifier((8, 8, 1), 10, hidden_units=(32, 16), dropout=0.1)
+def test_mlp_parameters():
+    model = models.mlp((8, 8, 1), 10, hidden_units=(32, 16), dropout=0.1)
     assert model.count_params() == (64 * 32 + 32) + (32 * 16 + 16) + (16 * 10 + 10)
 
 
@@ -134,19 +171,27 @@ def test_nearest_neighbor_classifier_matches_numpy_reference(distance, k):
     model = models.nearest_neighbor_classifier(train, labels, 4, k=k, distance=distance)
     output = np.asarray(model(queries))
     np.testing.assert_allclose(output.sum(-1), 1.0, rtol=1e-6)
-    expected = _knn_reference(train.reshape(40, -1), labels, queries.reshape(25, -1), k, distance, 4)
+    expected = _knn_reference(
+        train.reshape(40, -1), labels, queries.reshape(25, -1), k, distance, 4
+    )
     np.testing.assert_array_equal(output.argmax(-1), expected)
 
 
 def test_nearest_neighbor_classifier_notes_example_l1_distance_and_save_round_trip(tmp_path):
-    test_image = np.array([[56, 32, 10, 18], [90, 23, 128, 133], [24, 26, 178, 200], [2, 0, 255, 220]], "float32")
-    train_image = np.array([[10, 20, 24, 17], [8, 10, 89, 100], [12, 16, 178, 170], [4, 32, 233, 112]], "float32")
+    test_image = np.array(
+        [[56, 32, 10, 18], [90, 23, 128, 133], [24, 26, 178, 200], [2, 0, 255, 220]], "float32"
+    )
+    train_image = np.array(
+        [[10, 20, 24, 17], [8, 10, 89, 100], [12, 16, 178, 170], [4, 32, 233, 112]], "float32"
+    )
     model = models.nearest_neighbor_classifier(train_image[None, :, :, None], [1], 2, distance="l1")
     layer = model.get_layer("neighbors")
     assert float(layer.distances(test_image[None, :, :, None])[0, 0]) == 456.0
     model.save(tmp_path / "knn.keras")
     restored = keras.saving.load_model(tmp_path / "knn.keras")
-    np.testing.assert_array_equal(restored(test_image[None, :, :, None]), model(test_image[None, :, :, None]))
+    np.testing.assert_array_equal(
+        restored(test_image[None, :, :, None]), model(test_image[None, :, :, None])
+    )
 
 
 @pytest.mark.parametrize(
@@ -154,11 +199,22 @@ def test_nearest_neighbor_classifier_notes_example_l1_distance_and_save_round_tr
     [
         (models.lenet5, dict(input_shape=(32, 32), num_classes=10), "input_shape"),
         (models.lenet5, dict(input_shape=(32, 32, 1), num_classes=0), "num_classes=0"),
-        (models.lenet5, dict(input_shape=(32, 32, 1), num_classes=10, pooling="min"), "pooling='min'"),
-        (models.vgg, dict(input_shape=(8, 8, 1), num_classes=10, filters=(8, 8), convs_per_block=(1,)),
-         "same length"),
+        (
+            models.lenet5,
+            dict(input_shape=(32, 32, 1), num_classes=10, pooling="min"),
+            "pooling='min'",
+        ),
+        (
+            models.vgg,
+            dict(input_shape=(8, 8, 1), num_classes=10, filters=(8, 8), convs_per_block=(1,)),
+            "same length",
+        ),
         (models.vgg, dict(input_shape=(8, 8, 1), num_classes=10, dropout=1.5), "dropout=1.5"),
-        (models.inception_net, dict(input_shape=(8, 8, 1), num_classes=10, modules=((1, 2, 3),)), "six"),
+        (
+            models.inception_net,
+            dict(input_shape=(8, 8, 1), num_classes=10, modules=((1, 2, 3),)),
+            "six",
+        ),
         (models.linear_classifier, dict(input_shape=(8, 8, 1), num_classes=10, l2=-1.0), "l2=-1.0"),
     ],
 )
@@ -169,6 +225,6 @@ def test_builders_reject_invalid_arguments(builder, kwargs, message):
 
 def test_nearest_neighbors_rejects_k_larger_than_the_training_set():
     with pytest.raises(ValueError, match="k=5"):
-        models.NearestNeighbors(3, 2, k=5)
+        layers.NearestNeighbors(3, 2, k=5)
     with pytest.raises(ValueError, match="distance='cos'"):
-        models.NearestNeighbors(3, 2, distance="cos")
+        layers.NearestNeighbors(3, 2, distance="cos")

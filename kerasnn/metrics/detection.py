@@ -69,8 +69,11 @@ def average_precision(recall, precision, method="all_points"):
 
 
 def _image_entries(entry, index, name, with_scores):
-    if not isinstance(entry, dict) or "boxes" not in entry or "classes" not in entry or (
-        with_scores and "scores" not in entry
+    if (
+        not isinstance(entry, dict)
+        or "boxes" not in entry
+        or "classes" not in entry
+        or (with_scores and "scores" not in entry)
     ):
         keys = '"boxes", "scores", "classes"' if with_scores else '"boxes", "classes"'
         raise ValueError(
@@ -84,8 +87,11 @@ def _image_entries(entry, index, name, with_scores):
     if "num_detections" in entry:
         count = int(np.asarray(entry["num_detections"]).reshape(()))
     scores = np.asarray(entry["scores"], "float64").reshape(-1) if with_scores else None
-    if boxes.ndim != 2 or boxes.shape[1] != 4 or len(boxes) != len(classes) or (
-        with_scores and len(scores) != len(classes)
+    if (
+        boxes.ndim != 2
+        or boxes.shape[1] != 4
+        or len(boxes) != len(classes)
+        or (with_scores and len(scores) != len(classes))
     ):
         raise ValueError(
             f"`{name}[{index}]` must hold boxes of shape (n, 4) and n classes"
@@ -136,9 +142,7 @@ def _match(predictions, ground_truths, iou_thresholds):
     return per_class
 
 
-def average_precision_per_class(
-    predictions, ground_truths, iou_threshold=0.5, method="all_points"
-):
+def average_precision_per_class(predictions, ground_truths, iou_threshold=0.5, method="all_points"):
     """Average precision of every class that has at least one ground-truth box.
 
     Args:
@@ -218,9 +222,7 @@ def coco_mean_average_precision(
     Returns:
         A float in ``[0, 1]``; NaN when no image has a ground-truth box.
     """
-    results = _per_class_over_thresholds(
-        predictions, ground_truths, tuple(iou_thresholds), method
-    )
+    results = _per_class_over_thresholds(predictions, ground_truths, tuple(iou_thresholds), method)
     if not results or not results[0]:
         return float("nan")
     return float(np.mean([np.mean(list(result.values())) for result in results]))

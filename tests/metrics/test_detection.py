@@ -48,9 +48,9 @@ def test_hand_scored_ranking_all_points_and_101_points():
     assert metrics.mean_average_precision(predictions, truths) == pytest.approx(all_points)
     # 101 points: recalls 0.00..0.33 (34 points) at precision 1, 0.34..0.66 (33) at 2/3, rest 0.
     coco_style = (34 * 1.0 + 33 * 2 / 3) / 101
-    assert metrics.mean_average_precision(predictions, truths, method="101_points") == pytest.approx(
-        coco_style
-    )
+    assert metrics.mean_average_precision(
+        predictions, truths, method="101_points"
+    ) == pytest.approx(coco_style)
 
 
 def test_duplicate_detection_is_a_false_positive_and_envelope_applies():
@@ -111,12 +111,20 @@ def test_no_ground_truth_gives_nan():
 
 def test_bad_inputs_raise():
     truths = [gt([A], [0])]
-    with pytest.raises(ValueError, match=r"one entry per image each. Received: 2 predictions and 1"):
+    with pytest.raises(
+        ValueError, match=r"one entry per image each. Received: 2 predictions and 1"
+    ):
         metrics.mean_average_precision([pred([A], [0.9], [0])] * 2, truths)
-    with pytest.raises(ValueError, match=r"`iou_threshold` must be in \(0, 1\]. Received: iou_threshold=0"):
+    with pytest.raises(
+        ValueError, match=r"`iou_threshold` must be in \(0, 1\]. Received: iou_threshold=0"
+    ):
         metrics.mean_average_precision([pred([A], [0.9], [0])], truths, iou_threshold=0)
-    with pytest.raises(ValueError, match=r"boxes of shape \(n, 4\) .* Received: boxes.shape=\(1, 3\)"):
-        metrics.mean_average_precision([pred([A], [0.9], [0])], [{"boxes": [[0, 0, 1]], "classes": [0]}])
+    with pytest.raises(
+        ValueError, match=r"boxes of shape \(n, 4\) .* Received: boxes.shape=\(1, 3\)"
+    ):
+        metrics.mean_average_precision(
+            [pred([A], [0.9], [0])], [{"boxes": [[0, 0, 1]], "classes": [0]}]
+        )
     with pytest.raises(ValueError, match=r"and n scores. .* scores.shape=\(2,\)"):
         metrics.mean_average_precision([pred([A], [0.9, 0.8], [0])], truths)
     with pytest.raises(ValueError, match=r'must be a dict with keys "boxes", "scores", "classes"'):

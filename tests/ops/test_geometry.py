@@ -6,14 +6,15 @@ import pytest
 import tensorflow as tf
 
 from kerasnn import models
+from kerasnn.ops import geometry
 
 
 def test_notes_examples():
-    assert models.conv_output_size(5, 3) == 3  # floor((5 - 3) / 1) + 1
-    assert models.conv_output_size((32, 32), 5) == (28, 28)  # LeNet-5's C1
-    assert models.conv_output_size(7, 3, strides=2, padding=1) == 4  # (7 - 3 + 2) / 2 + 1
-    assert models.receptive_field([(3, 1)] * 2).size == 5  # two 3x3 convolutions see 5x5
-    assert models.receptive_field([(3, 1)] * 3).size == 7
+    assert geometry.conv_output_size(5, 3) == 3  # floor((5 - 3) / 1) + 1
+    assert geometry.conv_output_size((32, 32), 5) == (28, 28)  # LeNet-5's C1
+    assert geometry.conv_output_size(7, 3, strides=2, padding=1) == 4  # (7 - 3 + 2) / 2 + 1
+    assert geometry.receptive_field([(3, 1)] * 2).size == 5  # two 3x3 convolutions see 5x5
+    assert geometry.receptive_field([(3, 1)] * 3).size == 7
 
 
 def _random_layer(rng):
@@ -21,15 +22,27 @@ def _random_layer(rng):
     kernel = tuple(int(v) for v in rng.integers(1, 6, size=2))
     if kind in ("conv", "padded_conv"):
         strides = tuple(int(v) for v in rng.integers(1, 4, size=2))
-        return kind, dict(kernel_size=kernel, strides=strides, padding=str(rng.choice(["valid", "same"])),
-                          dilation_rate=1)
+        return kind, dict(
+            kernel_size=kernel,
+            strides=strides,
+            padding=str(rng.choice(["valid", "same"])),
+            dilation_rate=1,
+        )
     if kind == "conv_dilated":  # Keras forbids strides > 1 with dilation > 1
         dilation = tuple(int(v) for v in rng.integers(1, 4, size=2))
-        return kind, dict(kernel_size=kernel, strides=1, padding=str(rng.choice(["valid", "same"])),
-                          dilation_rate=dilation)
+        return kind, dict(
+            kernel_size=kernel,
+            strides=1,
+            padding=str(rng.choice(["valid", "same"])),
+            dilation_rate=dilation,
+        )
     strides = tuple(int(v) for v in rng.integers(1, 4, size=2))
-    return kind, dict(kernel_size=kernel, strides=strides, padding=str(rng.choice(["valid", "same"])),
-                      dilation_rate=1)
+    return kind, dict(
+        kernel_size=kernel,
+        strides=strides,
+        padding=str(rng.choice(["valid", "same"])),
+        dilation_rate=1,
+    )
 
 
 def test_conv_output_size_matches_keras_on_random_configurations():
@@ -40,18 +53,26 @@ def test_conv_output_size_matches_keras_on_random_configurations():
         size = tuple(int(v) for v in rng.integers(1, 30, size=2))
         pad = int(rng.integers(0, 3)) if kind == "padded_conv" else 0
         try:
-            expected = models.conv_output_size(size, options["kernel_size"], options["strides"],
-                                               pad if kind == "padded_conv" else options["padding"],
-                                               options["dilation_rate"])
+            expected = geometry.conv_output_size(
+                size,
+                options["kernel_size"],
+                options["strides"],
+                pad if kind == "padded_conv" else options["padding"],
+                options["dilation_rate"],
+            )
         except ValueError:
             continue  # window larger than the input: Keras refuses those too
         if kind in ("max", "average"):
             pool = keras.layers.MaxPooling2D if kind == "max" else keras.layers.AveragePooling2D
             layer = pool(options["kernel_size"], options["strides"], padding=options["padding"])
         else:
-            layer = keras.layers.Conv2D(1, options["kernel_size"], strides=options["strides"],
-                                        padding="valid" if kind == "padded_conv" else options["padding"],
-                                        dilation_rate=options["dilation_rate"])
+            layer = keras.layers.Conv2D(
+                1,
+                options["kernel_size"],
+                strides=options["strides"],
+                padding="valid" if kind == "padded_conv" else options["padding"],
+                dilation_rate=options["dilation_rate"],
+            )
         x = tf.zeros((1, *size, 1))
         if pad:
             x = keras.layers.ZeroPadding2D(pad)(x)
@@ -61,11 +82,11 @@ def test_conv_output_size_matches_keras_on_random_configurations():
 
 def test_conv_output_size_rejects_windows_larger_than_the_input_and_bad_arguments():
     with pytest.raises(ValueError, match="larger than the padded input"):
-        models.conv_output_size(4, 5)
+        geometry.conv_output_size(4, 5)
     with pytest.raises(ValueError, match="padding='full'"):
-        models.conv_output_size(4, 3, padding="full")
+        geometry.conv_output_size(4, 3, padding="full")
     with pytest.raises(ValueError, match="strides=0"):
-        models.conv_output_size(4, 3, strides=0)
+        geometry.conv_output_size(4, 3, strides=0)
 
 
 def _measured_receptive_field(model, input_size):
@@ -87,28 +108,41 @@ def test_receptive_field_matches_gradient_support_of_random_keras_stacks():
             kind, options = _random_layer(rng)
             if kind in ("max", "average"):
                 # Average pooling has the same geometry as max pooling and a dense gradient.
-                stack.append(keras.layers.AveragePooling2D(options["kernel_size"], options["strides"],
-                                                           padding="valid"))
+                stack.append(
+                    keras.layers.AveragePooling2D(
+                        options["kernel_size"], options["strides"], padding="valid"
+                    )
+                )
             else:
-                stack.append(keras.layers.Conv2D(1, options["kernel_size"], strides=options["strides"],
-                                                 dilation_rate=options["dilation_rate"], padding="valid",
-                                                 kernel_initializer="ones", use_bias=False))
+                stack.append(
+                    keras.layers.Conv2D(
+                        1,
+                        options["kernel_size"],
+                        strides=options["strides"],
+                        dilation_rate=options["dilation_rate"],
+                        padding="valid",
+                        kernel_initializer="ones",
+                        use_bias=False,
+                    )
+                )
             if rng.random() < 0.3:
                 stack.append(keras.layers.Activation("linear"))
-        expected = models.receptive_field(stack)
+        expected = geometry.receptive_field(stack)
         input_size = tuple(3 * s + 2 * j for s, j in zip(expected.size, expected.jump))
         model = keras.Sequential([keras.Input((*input_size, 1)), *stack])
-        assert _measured_receptive_field(model, input_size) == expected.size, [l.get_config() for l in stack]
+        assert _measured_receptive_field(model, input_size) == expected.size, [
+            l.get_config() for l in stack
+        ]
 
 
 def test_receptive_field_of_lenet5_and_vgg16():
     lenet = models.lenet5((32, 32, 1), 10)
     trunk = [layer for layer in lenet.layers if layer.name in ("c1", "s2", "c3", "s4", "c5")]
-    assert models.receptive_field(trunk) == models.ReceptiveField((32, 32), (4, 4))
+    assert geometry.receptive_field(trunk) == geometry.ReceptiveField((32, 32), (4, 4))
     vgg_trunk = [(3, 1)] * 2 + [(2, 2)] + [(3, 1)] * 2 + [(2, 2)] + ([(3, 1)] * 3 + [(2, 2)]) * 3
-    assert models.receptive_field(vgg_trunk) == models.ReceptiveField(212, 32)
+    assert geometry.receptive_field(vgg_trunk) == geometry.ReceptiveField(212, 32)
 
 
 def test_receptive_field_rejects_non_local_layers():
     with pytest.raises(ValueError, match="not a local"):
-        models.receptive_field([keras.layers.Conv2D(1, 3), keras.layers.Flatten()])
+        geometry.receptive_field([keras.layers.Conv2D(1, 3), keras.layers.Flatten()])

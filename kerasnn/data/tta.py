@@ -7,8 +7,16 @@ For each test image ``I``: draw augmented copies ``A_l(I)``, classify each,
 import numpy as np
 
 
-def predict_with_tta(model, inputs, augment, *, num_augmentations=8, include_original=True,
-                     from_logits=False, batch_size=256):
+def predict_with_tta(
+    model,
+    inputs,
+    augment,
+    *,
+    num_augmentations=8,
+    include_original=True,
+    from_logits=False,
+    batch_size=256,
+):
     """Class posteriors averaged over augmented copies of every input.
 
     Args:
@@ -41,7 +49,9 @@ def predict_with_tta(model, inputs, augment, *, num_augmentations=8, include_ori
         batches = (batch[0] if isinstance(batch, (tuple, list)) else batch for batch in inputs)
     else:
         inputs = np.asarray(inputs)
-        batches = (inputs[start : start + batch_size] for start in range(0, len(inputs), batch_size))
+        batches = (
+            inputs[start : start + batch_size] for start in range(0, len(inputs), batch_size)
+        )
     averaged = [
         _average_posterior(model, images, augment, num_augmentations, include_original, from_logits)
         for images in batches

@@ -1,0 +1,241 @@
+"""The recipe runner: what every recipe does around its topic, in one place.
+
+A recipe shows only its topic; ``Run`` owns the rest, in the order a run needs it::
+
+    flags -> seed -> data -> run directory -> tuner search -> named training phases -> metrics.json
+
+Example (the skeleton of ``recipes/linear_classifier.py``)::
+
+    @cli.recipe_main
+    def main(argv=None):
+        run = recipe.Run("linear_classifier", __doc__, argv, dataset="kerasnn_digits", epochs=30)
+        train, validation, test = run.splits()       # reads only: bad input exits 2 here
+        run.open()                                   # from here on the run directory is written
+        hp = run.search(build_model, train, validation_data=validation)
+        model = build_model(hp)
+        run.fit("train", model, train, validation_data=validation)
+        loss, accuracy = model.evaluate(test, verbose=0)
+        return run.finish(test={"accuracy": accuracy}, model=model)
+
+What the runner guarantees:
+
+- the shared flags of ``kerasnn.cli`` with the recipe's defaults, plus its own (``flags=``);
+  ``--smoke`` shrinks epochs and trials to one and data to a few batches (``splits``, ``arrays``);
+- one seed for Python, NumPy and the backend (``keras.utils.set_random_seed``) and a non-zero
+  seed for the tuner's oracle (KerasTuner reads ``seed=0`` as "pick one at random");
+- the run directory is opened (settings check, resume) only by ``open()``, after the recipe has
+  read and checked its inputs, so bad input exits 2 before anything is written;
+- every phase trained with ``fit`` resumes after an interruption and records its per-epoch
+  history and seconds per epoch (``epoch_seconds`` in ``metrics.json``);
+- ``finish`` writes ``metrics.json`` with ``recipe``, ``dataset``, ``seed``, ``wall_seconds``,
+  ``test``, ``best_hyperparameters``, ``trials``, ``epoch_seconds`` and the recipe's extras, plus
+  ``history.csv``, the training curves and ``model.keras``.
+"""
+
+import functools
+import math
+import time
+
+import keras
+
+from kerasnn import cli, data, reporting, tuning
+
+
+def compile_classifier(model, learning_rate=1e-3, *, optimizer="adam", loss=None,
+                       from_logits=False, metrics=("accuracy",)):
+    """Compile ``model`` for integer class labels: Adam (or ``optimizer``) at ``learning_rate``,
+    sparse categorical cross-entropy (or ``loss``), accuracy.
+
+    Args:
+        optimizer: ``"adam"``, ``"sgd"`` or a ``keras.optimizers.Optimizer`` (then
+            ``learning_rate`` is ignored).
+        loss: a loss other than the cross-entropy (e.g. ``kerasnn.losses.MulticlassHinge()``).
+        from_logits: the model outputs scores, not posteriors.
+    """
+    if isinstance(optimizer, str):
+        optimizer = keras.optimizers.get({"class_name": optimizer,
+                                          "config": {"learning_rate": learning_rate}})
+    if loss is None:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+    model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics))
+    return model
+
+
+def oracle_seed(seed):
+    """The tuner oracle's seed for a run seed: KerasTuner treats 0 as "random", so shift by one."""
+    return seed + 1
+
+
+class Run:
+    """One run of a recipe.
+
+    Args:
+        name: the recipe's name (``runs/<name>`` is its default output directory).
+        doc: the recipe's module docstring (``--help`` shows its Description).
+        argv: the command line (``None``: ``sys.argv[1:]``).
+        dataset, epochs, batch_size, max_trials, tuner: the recipe's defaults of the shared flags.
+        flags: ``flags(parser)`` adds the recipe's own flags.
+        smoke: ``smoke(args)`` shrinks recipe-specific settings under ``--smoke``.
+        smoke_examples: examples per split that ``splits``/``arrays`` keep under ``--smoke``.
+
+    Attributes:
+        args: the parsed flags.
+        histories: ``{phase: history dict}`` of every phase trained with ``fit``.
+        hp: the best hyperparameters (after ``search``).
+    """
+
+    def __init__(self, name, doc, argv=None, *, dataset, epochs, batch_size=32, max_trials=5,
+                 tuner="random", flags=None, smoke=None, smoke_examples=64):
+        parser = cli.recipe_parser(name, doc, dataset=dataset, epochs=epochs,
+                                   batch_size=batch_size, max_trials=max_trials, tuner=tuner)
+        if flags is not None:
+            flags(parser)
+        self.args = cli.parse_args(parser, argv)
+        if self.args.smoke and smoke is not None:
+            smoke(self.args)
+        self.name = name
+        self.smoke_examples = smoke_examples
+        self.started = time.time()
+        self.histories = {}
+        self.tuner = None
+        self.hp = None
+        self._directory = None
+        keras.utils.set_random_seed(self.args.seed)
+
+    # -- data -------------------------------------------------------------------------------
+
+    @functools.cached_property
+    def spec(self):
+        """``data.describe`` of ``--dataset`` (shape, classes, split sizes)."""
+        return data.describe(self.args.dataset, self.args.data_dir)
+
+    def _split_names(self, names):
+        standard = data.standard_splits(self.args.dataset, self.args.data_dir)
+        take = f"[:{self.smoke_examples}]" if self.args.smoke else ""
+        return [standard[name] + take for name in names]
+
+    def splits(self, names=("train", "validation", "test"), **load_kwargs):
+        """Batched ``tf.data`` pipelines of ``--dataset``'s standard splits (``data.load``; the
+        training split is shuffled), a few examples each under ``--smoke``."""
+        load_kwargs.setdefault("batch_size", self.args.batch_size)
+        return [data.load(self.args.dataset, split, data_dir=self.args.data_dir,
+                          seed=self.args.seed, **load_kwargs)
+                for split in self._split_names(names)]
+
+    def arrays(self, names=("train", "validation", "test"), **load_kwargs):
+        """``[(x, y), ...]`` NumPy arrays of the standard splits (``data.load_arrays``)."""
+        return [data.load_arrays(self.args.dataset, split, data_dir=self.args.data_dir,
+                                 **load_kwargs)
+                for split in self._split_names(names)]
+
+    # -- the run directory ------------------------------------------------------------------
+
+    def open(self):
+        """Open the run directory: refuse one holding other settings (exit 2), resume one with
+        the same settings, start over under ``--overwrite``. Call it once the inputs are checked:
+        nothing is written before."""
+        if self._directory is None:
+            self._directory = cli.run_directory(self.args)
+        return self._directory
+
+    @property
+    def directory(self):
+        """The ``reporting.RunDirectory`` (opened on first use)."""
+        return self.open()
+
+    def plot_path(self, name):
+        """Where to save the figure ``name`` (``plots/<name>.png``)."""
+        return self.directory.plot_path(name)
+
+    # -- search and training ----------------------------------------------------------------
+
+    def tuner_for(self, hypermodel, *, objective="val_accuracy", max_epochs=None, num_folds=None,
+                  project_name=None):
+        """The KerasTuner tuner of ``--tuner`` (``None`` for ``none``) in the run directory;
+        ``num_folds`` gives the k-fold ``tuning.CrossValidationTuner``."""
+        settings = dict(objective=objective, max_trials=self.args.max_trials,
+                        max_epochs=max_epochs or self.args.epochs,
+                        directory=self.directory.tuner_dir, seed=oracle_seed(self.args.seed))
+        if num_folds is not None:
+            return tuning.make_cross_validation_tuner(
+                self.args.tuner, hypermodel, num_folds=num_folds,
+                project_name=project_name or "cross_validation", **settings)
+        return tuning.make_tuner(self.args.tuner, hypermodel, project_name=project_name or "search",
+                                 **settings)
+
+    def search(self, hypermodel, *fit_args, objective="val_accuracy", epochs=None, num_folds=None,
+               **fit_kwargs):
+        """Search ``hypermodel``'s hyperparameters with ``--tuner`` (one line per trial, then the
+        table) and return the best (the defaults under ``--tuner none``); the Keras session is then
+        fresh and seeded, ready for the final model.
+
+        Args:
+            fit_args, fit_kwargs: what each trial's ``fit`` receives (``epochs`` defaults to
+                ``--epochs``).
+            objective: the metric the search maximises or minimises (``val_loss`` is minimised).
+            num_folds: score each trial by k-fold cross-validation on array inputs instead.
+        """
+        epochs = epochs or self.args.epochs
+        self.tuner = self.tuner_for(hypermodel, objective=objective, max_epochs=epochs,
+                                    num_folds=num_folds)
+        self.hp = tuning.search(self.tuner, hypermodel, *fit_args, epochs=epochs,
+                                seed=self.args.seed, **fit_kwargs)
+        return self.hp
+
+    def fit(self, phase, model, x, *, epochs=None, **fit_kwargs):
+        """Train ``model`` as the named ``phase`` (``RunDirectory.fit``: a finished phase is
+        loaded, an interrupted one continues); returns and records its history."""
+        history = self.directory.fit(phase, model, x, epochs=epochs or self.args.epochs,
+                                     **fit_kwargs)
+        self.histories[phase] = history
+        return history
+
+    # -- report -----------------------------------------------------------------------------
+
+    def epoch_seconds(self):
+        """Median seconds per epoch of every phase (``None`` for a phase of no timed epoch)."""
+        medians = {}
+        for phase, history in self.histories.items():
+            seconds = sorted(s for s in history.get("seconds", []) if not math.isnan(s))
+            medians[phase] = seconds[len(seconds) // 2] if seconds else None
+        return medians
+
+    def finish(self, *, test, model=None, curves=("loss", "accuracy"), **extra):
+        """Write the run's report and return ``metrics.json``'s content.
+
+        Args:
+            test: the headline figures on held-out data (the keys the recipe's issue names).
+            model: the final model, saved as ``model.keras``.
+            curves: metrics drawn in ``plots/training_curves.png`` (when phases were trained).
+            extra: anything else worth keeping (tables, per-variant figures, settings).
+        """
+        directory = self.directory
+        if self.histories:
+            directory.write_history(self.histories)
+            directory.plot_history(self.histories, metrics=curves)
+        if model is not None:
+            directory.save_model(model)
+        metrics = {
+            "recipe": self.name,
+            "dataset": self.args.dataset,
+            "seed": self.args.seed,
+            "wall_seconds": time.time() - self.started,
+            "test": test,
+            **extra,
+            "epoch_seconds": self.epoch_seconds(),
+            "best_hyperparameters": self.hp.values if self.hp is not None else {},
+            "trials": tuning.trials(self.tuner),
+        }
+        directory.write_metrics(metrics)
+        print("test: " + ", ".join(f"{key} {_short(value)}" for key, value in test.items()))
+        return directory.read_metrics()
+
+
+def _short(value):
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def table(rows, columns=None):
+    """Print ``rows`` (a list of dicts) as a plain-text table and return them."""
+    print(reporting.format_table(rows, columns))
+    return rows

@@ -1,0 +1,27 @@
+"""The exact confusion matrix."""
+
+import numpy as np
+import pytest
+
+from kerasnn import metrics
+
+
+def test_confusion_matrix_of_known_predictions_is_exact():
+    labels = [0, 0, 0, 1, 1, 2, 2, 2, 2]
+    predictions = [0, 1, 0, 1, 1, 2, 0, 2, 1]
+    expected = np.array([[2, 1, 0], [0, 2, 0], [1, 1, 2]])
+    np.testing.assert_array_equal(metrics.confusion_matrix(labels, predictions), expected)
+    matrix = metrics.confusion_matrix(labels, predictions, num_classes=4)
+    assert matrix.shape == (4, 4) and matrix[3].sum() == 0 and matrix.sum() == len(labels)
+
+
+def test_confusion_matrix_from_posteriors_uses_argmax():
+    posteriors = np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
+    np.testing.assert_array_equal(metrics.confusion_matrix([1, 1, 0], posteriors), [[0, 1], [1, 1]])
+
+
+def test_confusion_matrix_rejects_bad_input():
+    with pytest.raises(ValueError, match="same number of examples"):
+        metrics.confusion_matrix([0, 1], [0])
+    with pytest.raises(ValueError, match="num_classes=2"):
+        metrics.confusion_matrix([0, 2], [0, 1], num_classes=2)
