@@ -242,7 +242,7 @@ def main(argv=None):
     for name, model in trained.items():
         for split, inputs in (("validation", x_val), ("test", x_test)):
             posteriors[name, split] = model.predict(inputs, verbose=0)
-            posteriors[f"{name}+tta", split] = tta.predict_with_tta(
+            posteriors[f"{name}+tta", split] = predict_with_tta(
                 model, inputs, tta, num_augmentations=args.tta_copies
             )
     rows = [
