@@ -6,7 +6,7 @@
 Every public function is also importable from ``kerasnn.metrics`` itself.
 """
 
-from kerasnn.metrics.classification import confusion_matrix
+from kerasnn.metrics.classification import confusion_matrix, roc_auc
 from kerasnn.metrics.detection import (
     COCO_IOU_THRESHOLDS,
     average_precision,
@@ -22,4 +22,5 @@ __all__ = [
     "coco_mean_average_precision",
     "confusion_matrix",
     "mean_average_precision",
+    "roc_auc",
 ]
