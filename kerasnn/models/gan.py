@@ -138,7 +138,7 @@ def check_image_range(images, low=-1.0, high=1.0):
 
 
 def _norm(gradients):
-    return ops.sqrt(sum(ops.sum(ops.square(g)) for g in gradients if g is not None))
+    return ops.sqrt(sum((ops.sum(ops.square(g)) for g in gradients if g is not None), 0.0))
 
 
 def _real_images(data):
@@ -166,6 +166,8 @@ class _Adversarial(keras.Model):
         return super().fit(x, *args, **kwargs)
 
     def _step(self, optimizer, loss_function, variables):
+        if not variables:  # a frozen network (e.g. only D learns): its loss, no update
+            return loss_function(), []
         loss, gradients = backend.loss_and_gradients(loss_function, variables)
         optimizer.apply_gradients(zip(gradients, variables))
         return loss, gradients
@@ -213,7 +215,8 @@ class GAN(_Adversarial):
                                                           discriminator_steps)
         self.generator_loss = arguments.one_of("generator_loss", generator_loss,
                                                losses.GENERATOR_LOSSES)
-        generated, expected = tuple(generator.output_shape[1:]), tuple(discriminator.input_shape[1:])
+        generated = tuple(generator.output_shape[1:])
+        expected = tuple(discriminator.input_shape[1:])
         if generated != expected:
             raise ValueError(
                 "The generator's images must be the discriminator's inputs. Received: generator "
@@ -223,6 +226,7 @@ class GAN(_Adversarial):
         self.latent_dim = int(generator.input_shape[-1])
         self.seed = seed
         self.noise_seed = keras.random.SeedGenerator(seed)
+        self.built = True  # its networks are built functional models
 
     def call(self, z, training=False):
         return self.generator(z, training=training)
@@ -323,6 +327,7 @@ class BiGAN(_Adversarial):
         self.latent_dim = latent_dim
         self.seed = seed
         self.noise_seed = keras.random.SeedGenerator(seed)
+        self.built = True  # its networks are built functional models
 
     def call(self, images, training=False):
         """``G(E(s))``: the reconstruction of ``images``."""

@@ -145,5 +145,5 @@ def test_bad_inputs():
                          gan_models.pair_discriminator((6,), 4))
     model = gan_models.GAN(generator, discriminator)
     model.compile()
-    with pytest.raises(ValueError, match=r"values in \[-1.0, 1.0\].*Received: values in \[0, 255\]"):
+    with pytest.raises(ValueError, match=r"in \[-1.0, 1.0\].*Received: values in \[0, 255\]"):
         model.fit(np.array([[0, 255, 3, 4, 5, 6]], "float32"), epochs=1, verbose=0)
