@@ -97,3 +97,31 @@ def mlp(
         name="output",
     )(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def task_mlp(input_shape, task, num_classes=2, *, optimizer="adam", steps_per_execution=1,
+             **mlp_kwargs):
+    """An ``mlp`` with the output and loss that ``task`` calls for (``task_head``), compiled.
+
+    The metric is the mean squared error for ``"regression"`` and the accuracy otherwise; the
+    optimizer is a name or a ``keras.optimizers.Optimizer`` (e.g. ``keras.optimizers.SGD(0.1)``).
+
+    Args:
+        input_shape: shape of one example.
+        task: ``"regression"``, ``"binary"`` or ``"categorical"``.
+        num_classes: classes of a categorical task.
+        optimizer: what ``compile`` receives.
+        steps_per_execution: training steps per compiled call (many tiny batches run faster).
+        **mlp_kwargs: ``hidden_units``, ``activation``, ``dropout``, ... of ``mlp``.
+
+    Example:
+        >>> model = task_mlp((2,), "binary", hidden_units=(16, 16), activation="tanh")
+        >>> model.loss, model.output_shape
+        ('binary_crossentropy', (None, 1))
+    """
+    units, output_activation, loss = task_head(task, num_classes)
+    model = mlp(input_shape, units, output_activation=output_activation, **mlp_kwargs)
+    metrics = ["mean_squared_error"] if task == "regression" else ["accuracy"]
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
+                  steps_per_execution=steps_per_execution)
+    return model
