@@ -44,6 +44,7 @@ def mlp(
     batch_normalization=False,
     kernel_initializer="glorot_uniform",
     name="mlp",
+    weight_decay_norm="l2",
 ):
     """A fully connected network: ``Dense -> [BatchNorm] -> activation -> [Dropout]`` per hidden layer.
 
@@ -59,6 +60,8 @@ def mlp(
         output_activation: activation of the output layer (``None`` for scores or regression).
         dropout: rate ``p`` of the dropout after every hidden layer (0 disables it).
         weight_decay: ``gamma`` of the L2 penalty ``gamma * sum w^2`` on every kernel.
+        weight_decay_norm: ``"l2"`` (the penalty above, "Weight Decay") or ``"l1"``, the norm-1
+            penalty ``gamma * sum |w|`` of "Regularization".
         batch_normalization: normalize each hidden pre-activation ("Batch Normalization").
         kernel_initializer: initializer of every kernel (``"zeros"``, ``"glorot_normal"``, ...).
 
@@ -72,7 +75,9 @@ def mlp(
     hidden_units = arguments.positive_ints("hidden_units", hidden_units)
     dropout = arguments.rate("dropout", dropout)
     weight_decay = arguments.non_negative_number("weight_decay", weight_decay)
-    regularizer = keras.regularizers.L2(weight_decay) if weight_decay > 0 else None
+    arguments.one_of("weight_decay_norm", weight_decay_norm, ("l1", "l2"))
+    norm = {"l1": keras.regularizers.L1, "l2": keras.regularizers.L2}[weight_decay_norm]
+    regularizer = norm(weight_decay) if weight_decay > 0 else None
 
     inputs = keras.Input(shape=input_shape, name="inputs")
     x = keras.layers.Flatten(name="unroll")(inputs) if len(input_shape) > 1 else inputs

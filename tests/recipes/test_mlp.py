@@ -19,7 +19,7 @@ def test_mse_falls_with_width_and_run_reports(tmp_path, tfds_data_dir):
     output = str(tmp_path / "run")
     metrics = mlp.main(
         ["--data-dir", tfds_data_dir, "--output-dir", output, "--widths", "1", "4", "16",
-         "--epochs", "3", "--activations", "relu", "sigmoid", "--max-trials", "1",
+         "--epochs", "3", "--activations", "relu", "sigmoid", "--tuner", "none",
          "--dataset", "kerasnn_regression1d"]
     )
     width_rows, activation_rows = metrics["width_sweep"], metrics["activations"]
@@ -36,12 +36,13 @@ def test_mse_falls_with_width_and_run_reports(tmp_path, tfds_data_dir):
     assert relu > 0.8 and digits > 0.8
 
     assert metrics["task"] == "regression" and metrics["dataset"] == "kerasnn_regression1d"
-    assert len(metrics["trials"]) == 1
+    assert metrics["trials"] == []  # --tuner none: the default network (2 x 32 ReLU)
     assert set(metrics["best_hyperparameters"]) == {"depth", "width", "activation", "learning_rate"}
     assert metrics["test"]["loss"] == pytest.approx(metrics["test"]["mean_squared_error"], rel=1e-5)
-    # The tuned regression model (one random trial, 3 epochs) beats predicting the mean.
+    # After 3 epochs the default network explains most of the target's variance (known good:
+    # MSE XXX against a variance of 0.54); predicting the mean scores the variance.
     _, targets = data.load_arrays("kerasnn_regression1d", "test", data_dir=tfds_data_dir)
-    assert metrics["test"]["mean_squared_error"] < 0.8 * np.var(targets)
+    assert metrics["test"]["mean_squared_error"] < 0.5 * np.var(targets)
     assert metrics["width_sweep"][0]["params"] == 4  # 1 -> 1 tanh unit -> 1 output: 2 + 2 weights
     for name in ("universal_approximation", "activations", "training_curves"):
         assert os.path.exists(os.path.join(output, "plots", f"{name}.png"))
