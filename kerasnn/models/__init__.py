@@ -6,7 +6,7 @@ VGG, Inception), ``transfer``, ``perceptron``.
 
 from kerasnn.models.cnn import inception_module, inception_net, lenet5, vgg
 from kerasnn.models.linear import linear_classifier, nearest_neighbor_classifier
-from kerasnn.models.mlp import mlp, task_head
+from kerasnn.models.mlp import mlp, task_head, task_mlp
 from kerasnn.models.perceptron import Perceptron, hebbian_epoch
 from kerasnn.models.transfer import (
     classifier,
