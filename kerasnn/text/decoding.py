@@ -86,7 +86,8 @@ def beam_search(step, state, batch_size, *, start_id, end_id, max_length, beam_w
         tokens[:, :, t] = token
         finished = np.take_along_axis(finished, beam, axis=1) | (token == end_id)
         origin = (np.arange(batch_size)[:, None] * width + beam).reshape(-1)
-        state = keras.tree.map_structure(lambda leaf: keras.ops.take(leaf, origin, axis=0), state)
+        state = keras.tree.map_structure(
+            lambda leaf, rows=origin: keras.ops.take(leaf, rows, axis=0), state)
         extras = [e[origin] for e in extras]
         extras.append(_numpy(extra)[origin] if extra is not None else None)
         last = token.reshape(-1)

@@ -95,7 +95,7 @@ def decode(ids):
 
 
 def render(date, format_index):
-    """``(source_text, field_spans)``: the date written in a format, and ``{field: (start, end)}``."""
+    """``(source_text, field_spans)``: the date in a format, and ``{field: (start, end)}``."""
     text, spans = "", {}
     for piece in FORMATS[format_index]:
         if piece in FIELDS:
