@@ -29,7 +29,7 @@ def greedy_search(step, state, batch_size, *, start_id, end_id, max_length, pad_
     Returns:
         ``(tokens, scores, extras)``: ``(batch, max_length)`` tokens (without the start token),
         ``(batch,)`` summed log-probabilities, and the stacked per-step extras
-        ``(batch, steps, ...)`` or ``None``.
+        ``(batch, max_length, ...)`` (zeros after the last step) or ``None``.
     """
     max_length = arguments.positive_int("max_length", max_length)
     tokens = np.full((batch_size, max_length), pad_id, np.int64)
@@ -47,7 +47,7 @@ def greedy_search(step, state, batch_size, *, start_id, end_id, max_length, pad_
         finished |= last == end_id
         if finished.all():
             break
-    return tokens, scores, _stack(extras)
+    return tokens, scores, _stack(extras, max_length)
 
 
 def beam_search(step, state, batch_size, *, start_id, end_id, max_length, beam_width=4,
@@ -88,19 +88,22 @@ def beam_search(step, state, batch_size, *, start_id, end_id, max_length, beam_w
         origin = (np.arange(batch_size)[:, None] * width + beam).reshape(-1)
         state = keras.tree.map_structure(
             lambda leaf, rows=origin: keras.ops.take(leaf, rows, axis=0), state)
-        extras = [e[origin] for e in extras]
-        extras.append(_numpy(extra)[origin] if extra is not None else None)
+        if extra is not None:  # the chosen hypotheses' histories, then this step
+            extras = [e[origin] for e in extras] + [_numpy(extra)[origin]]
         last = token.reshape(-1)
         if finished.all():
             break
     choice = scores.argmax(axis=-1)
     chosen_rows = np.arange(batch_size) * width + choice
-    stacked = _stack(extras)
+    stacked = _stack(extras, max_length)
     return (tokens[np.arange(batch_size), choice], scores[np.arange(batch_size), choice],
             None if stacked is None else stacked[chosen_rows])
 
 
-def _stack(extras):
+def _stack(extras, max_length):
+    """The per-step extras as ``(batch, max_length, ...)``, zeros after the last step taken."""
     if not extras or extras[0] is None:
         return None
-    return np.stack(extras, axis=1)
+    stacked = np.stack(extras, axis=1)
+    padding = [(0, 0), (0, max_length - stacked.shape[1])] + [(0, 0)] * (stacked.ndim - 2)
+    return np.pad(stacked, padding)

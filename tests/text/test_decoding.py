@@ -48,7 +48,8 @@ def test_beam_search_finds_a_more_probable_sequence_than_greedy():
     assert beam[0].tolist() == [4, 5, 2, 0]  # b c <end>: 0.4 * 0.95 * 1.0
     assert beam_score[0] == pytest.approx(np.log(0.4 * 0.95), abs=1e-6)
     assert beam_score[0] > greedy_score[0]
-    assert extras.shape == (1, 3, 6)  # the per-step log-probs of the chosen hypothesis
+    assert extras.shape == (1, 4, 6)  # the per-step log-probs of the chosen hypothesis
+    assert not extras[0, 3].any()  # ... zeros after its last step
 
 
 def test_beam_width_one_is_greedy():
