@@ -27,7 +27,7 @@ EPSILON = 1e-8
 
 
 def content_addressing(memory, key, strength):
-    """``softmax_i(beta * cos(k, M_i))``: memory ``(B, N, M)``, key ``(B, M)``, strength ``(B, 1)``."""
+    """``softmax_i(beta * cos(k, M_i))``: memory ``(B, N, M)``, key ``(B, M)``, beta ``(B, 1)``."""
     dot = ops.einsum("bnm,bm->bn", memory, key)
     norms = ops.sqrt(ops.sum(memory**2, axis=-1) * ops.sum(key**2, axis=-1, keepdims=True))
     return ops.softmax(strength * dot / (norms + EPSILON), axis=-1)
