@@ -71,3 +71,18 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="`beam_width` must be a positive integer"):
         decoding.beam_search(lambda t, s: (None, s, None), np.zeros((1, 1)), 1, start_id=1,
                              end_id=2, max_length=3, beam_width=0)
+
+
+def test_greedy_decoding_of_a_copying_decoder_reproduces_its_input():
+    source = np.array([[5, 3, 4, END], [4, 4, END, PAD]])
+
+    def copy_step(tokens, state):
+        position, = state  # (batch,) how many tokens were produced
+        log_probs = np.full((len(tokens), 6), -20.0)
+        log_probs[np.arange(len(tokens)), source[np.arange(len(tokens)), position]] = 0.0
+        return log_probs, (position + 1,), None
+
+    tokens, scores, extras = decoding.greedy_search(copy_step, (np.zeros(2, int),), 2,
+                                                    start_id=START, end_id=END, max_length=4)
+    np.testing.assert_array_equal(tokens, source)
+    assert extras is None and np.allclose(scores, 0.0)
