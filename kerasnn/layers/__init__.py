@@ -28,3 +28,4 @@ from kerasnn.layers.transformer import (
     TransformerEncoderBlock,
 )
 from kerasnn.layers.upsampling import BedOfNailsUpsampling2D, MaxUnpooling2D
+from kerasnn.layers.memory import NTMCell

@@ -1,7 +1,8 @@
 """Metrics Keras lacks, one module per task family, computed in NumPy over a whole evaluation set.
 
 - ``classification``: the exact confusion matrix;
-- ``detection``: VOC all-point and COCO mAP@[.5:.95].
+- ``detection``: VOC all-point and COCO mAP@[.5:.95];
+- ``sequence``: exact match, token accuracy, edit distance, alignment accuracy.
 
 Every public function is also importable from ``kerasnn.metrics`` itself.
 """
@@ -14,8 +15,18 @@ from kerasnn.metrics.detection import (
     coco_mean_average_precision,
     mean_average_precision,
 )
+from kerasnn.metrics.sequence import (
+    alignment_accuracy,
+    edit_distance,
+    exact_match,
+    token_accuracy,
+)
 
 __all__ = [
+    "alignment_accuracy",
+    "edit_distance",
+    "exact_match",
+    "token_accuracy",
     "COCO_IOU_THRESHOLDS",
     "average_precision",
     "average_precision_per_class",
