@@ -134,7 +134,7 @@ def plot_attention(run, test, examples):
         tokens, weights = examples[name]
         for row in range(min(3, len(tokens))):
             axis = axes[column][row]
-            source = test["text"][row]
+            source = str(test["text"][row])
             output = dates.decode(tokens[row])
             axis.imshow(weights[row, : len(output) + 1, : len(source)], cmap="viridis",
                         aspect="auto")
