@@ -159,6 +159,15 @@ class _Adversarial(keras.Model):
     def metrics(self):
         return list(getattr(self, "trackers", {}).values())
 
+    def get_compile_config(self):
+        """The two optimizers, so a loaded model is compiled as it was saved."""
+        return {name: keras.optimizers.serialize(getattr(self, name))
+                for name in ("discriminator_optimizer", "generator_optimizer")}
+
+    def compile_from_config(self, config):
+        self.compile(**{name: keras.optimizers.deserialize(value)
+                        for name, value in config.items()})
+
     def fit(self, x=None, *args, **kwargs):
         """``keras.Model.fit``, after checking that the images are in ``[-1, 1]``."""
         first = x if not hasattr(x, "element_spec") else next(iter(x.take(1)))

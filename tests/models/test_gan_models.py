@@ -132,6 +132,7 @@ def test_models_save_and_load(tmp_path):
     np.testing.assert_allclose(loaded.generator.predict(z, verbose=0),
                                generator.predict(z, verbose=0), atol=1e-6)
     assert loaded.discriminator_steps == 2
+    assert isinstance(loaded.generator_optimizer, keras.optimizers.Adam)  # compiled as saved
 
 
 def test_bad_inputs():
