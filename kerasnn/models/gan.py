@@ -167,6 +167,13 @@ class _Adversarial(keras.Model):
     def compile_from_config(self, config):
         self.compile(**{name: keras.optimizers.deserialize(value)
                         for name, value in config.items()})
+        # Built now, so that the saved optimizer state (moments, step count) loads into them.
+        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
+        self.generator_optimizer.build(self.generator_variables())
+
+    def generator_variables(self):
+        """What the generator's optimizer updates."""
+        return self.generator.trainable_variables
 
     def fit(self, x=None, *args, **kwargs):
         """``keras.Model.fit``, after checking that the images are in ``[-1, 1]``."""
@@ -285,7 +292,7 @@ class GAN(_Adversarial):
             lambda: losses.gan_generator_loss(
                 self.discriminator(self.generator(z, training=True), training=True),
                 self.generator_loss),
-            self.generator.trainable_variables)
+            self.generator_variables())
         return self._record({
             "discriminator_loss": d_loss,
             "generator_loss": g_loss,
@@ -342,6 +349,10 @@ class BiGAN(_Adversarial):
         """``G(E(s))``: the reconstruction of ``images``."""
         return self.generator(self.encoder(images, training=training), training=training)
 
+    def generator_variables(self):
+        """The generator's and the encoder's variables: one optimizer moves both."""
+        return self.generator.trainable_variables + self.encoder.trainable_variables
+
     def pair_logits(self, images, codes, training=False):
         return self.discriminator([images, codes], training=training)
 
@@ -365,7 +376,7 @@ class BiGAN(_Adversarial):
         g_loss, _ = self._step(
             self.generator_optimizer,
             lambda: losses.gan_discriminator_loss(*reversed(logits())),  # labels swapped
-            self.generator.trainable_variables + self.encoder.trainable_variables)
+            self.generator_variables())
         return self._record({
             "discriminator_loss": d_loss,
             "generator_loss": g_loss,
