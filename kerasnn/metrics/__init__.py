@@ -1,7 +1,8 @@
 """Metrics Keras lacks, one module per task family, computed in NumPy over a whole evaluation set.
 
 - ``classification``: the exact confusion matrix;
-- ``detection``: VOC all-point and COCO mAP@[.5:.95].
+- ``detection``: VOC all-point and COCO mAP@[.5:.95];
+- ``text``: perplexity, neighbour precision@k, 3CosAdd analogy accuracy, Spearman correlation.
 
 Every public function is also importable from ``kerasnn.metrics`` itself.
 """
@@ -14,6 +15,12 @@ from kerasnn.metrics.detection import (
     coco_mean_average_precision,
     mean_average_precision,
 )
+from kerasnn.metrics.text import (
+    analogy_accuracy,
+    neighbor_precision_at_k,
+    perplexity,
+    spearman_correlation,
+)
 
 __all__ = [
     "COCO_IOU_THRESHOLDS",
@@ -22,4 +29,8 @@ __all__ = [
     "coco_mean_average_precision",
     "confusion_matrix",
     "mean_average_precision",
+    "analogy_accuracy",
+    "neighbor_precision_at_k",
+    "perplexity",
+    "spearman_correlation",
 ]

@@ -1,0 +1,25 @@
+"""Text utilities over fixed vocabularies: n-gram language models and word2vec training pairs.
+
+- ``ngram``: ``NGramModel`` (maximum likelihood, add-k, Katz back-off, interpolated Kneser-Ney);
+- ``pairs``: skip-gram and CBOW examples and negative samples as ``tf.data`` pipelines.
+"""
+
+from kerasnn.text.ngram import SMOOTHINGS, NGramModel, katz_discounts
+from kerasnn.text.pairs import (
+    cbow_examples,
+    negative_samples,
+    sentences_dataset,
+    skipgram_pairs,
+    unigram_counts,
+)
+
+__all__ = [
+    "SMOOTHINGS",
+    "NGramModel",
+    "cbow_examples",
+    "katz_discounts",
+    "negative_samples",
+    "sentences_dataset",
+    "skipgram_pairs",
+    "unigram_counts",
+]
