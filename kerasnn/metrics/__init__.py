@@ -1,7 +1,7 @@
 """Metrics Keras lacks, one module per task family, computed in NumPy over a whole evaluation set.
 
 - ``classification``: the exact confusion matrix;
-- ``detection``: VOC all-point and COCO mAP@[.5:.95];
+- ``detection``: VOC all-point and COCO mAP@[.5:.95].
 - ``text``: perplexity, neighbour precision@k, 3CosAdd analogy accuracy, Spearman correlation.
 
 Every public function is also importable from ``kerasnn.metrics`` itself.
