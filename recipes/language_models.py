@@ -128,9 +128,9 @@ def complexity(run, vocabulary_sizes=(1000, 4000, 16000), examples=8192):
         started = time.time()
         model.fit(x, y, batch_size=256, epochs=1, verbose=0)
         m, h, n = args.embedding_dim, args.hidden_units, args.context_size
-        rows.append({"vocabulary": size, "params": model.count_params(),
-                     "h_x_V_share": (h * size + size) / model.count_params(),
-                     "notes_terms_m_h_hV": m + n * m * h + h * size,
+        cost = n * m + n * m * h + h * size  # the notes' n x m + n x m x h + h x |V|
+        rows.append({"vocabulary": size, "params": model.count_params(), "notes_cost": cost,
+                     "h_x_V_share": h * size / cost,
                      "seconds_per_epoch": time.time() - started})
     return rows
 
@@ -216,12 +216,16 @@ def main(argv=None):
         "rnn_lm": lambda rng: sample_rnn(rnn, rng), "3gram_kneser_ney": trigram.sample},
         run.args.dataset, count=2 if run.args.smoke else 5))
 
+    grammatical = {name: float(np.mean([row["log_probability"] > -np.inf for row in samples
+                                        if row["model"] == name]))
+                   for name in ("rnn_lm", "3gram_kneser_ney") if "log_probability" in samples[0]}
     best_ngram = min(results[:-2], key=lambda row: row["perplexity"])
     test_figures = {"perplexity_oracle": oracle,
                     **{f"perplexity_{row['model']}": row["perplexity"] for row in results}}
     return run.finish(test=test_figures, model=rnn, vocabulary_size=vocabulary_size,
                       best_ngram=best_ngram["model"], table=results, sizes=sizes,
-                      complexity=costs, samples=samples, curves=("loss",))
+                      complexity=costs, samples=samples, grammatical_fraction=grammatical,
+                      curves=("loss",))
 
 
 if __name__ == "__main__":

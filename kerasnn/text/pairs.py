@@ -90,10 +90,11 @@ def unigram_counts(sentences, vocabulary_size):
 
 
 def negative_samples(batched_pairs, counts, num_negatives, *, power=0.75, seed=0):
-    """Turn batches of ``(centre, context)`` into negative-sampling examples.
+    """Turn batches of ``(source, target)`` (skip-gram: centre, context; CBOW: context, centre)
+    into negative-sampling examples.
 
-    Each batch becomes ``((centre, candidates), labels)``: ``candidates`` is ``(batch, 1 + K)``
-    with the true context first and ``K`` words drawn from ``counts ** power`` (normalized)
+    Each batch becomes ``((source, candidates), labels)``: ``candidates`` is ``(batch, 1 + K)``
+    with the true target first and ``K`` words drawn from ``counts ** power`` (normalized)
     after it, ``labels`` is ``[1, 0, ..., 0]`` per row (float32). A drawn word may happen to be the
     true context (word2vec does not exclude it either).
     """
@@ -103,12 +104,12 @@ def negative_samples(batched_pairs, counts, num_negatives, *, power=0.75, seed=0
         raise ValueError("Argument `counts` must have a positive entry. Received: all zero.")
     logits = tf.constant(np.log(np.maximum(weights / weights.sum(), 1e-30))[None, :], tf.float32)
 
-    def add_negatives(centres, contexts):
-        batch = tf.shape(centres)[0]
+    def add_negatives(sources, targets):
+        batch = tf.shape(targets)[0]
         drawn = tf.random.categorical(logits, batch * num_negatives, dtype=tf.int32, seed=seed)
         negatives = tf.reshape(drawn, (batch, num_negatives))
-        candidates = tf.concat([contexts[:, None], negatives], axis=1)
+        candidates = tf.concat([targets[:, None], negatives], axis=1)
         labels = tf.concat([tf.ones((batch, 1)), tf.zeros((batch, num_negatives))], axis=1)
-        return (centres, candidates), labels
+        return (sources, candidates), labels
 
     return batched_pairs.map(add_negatives, num_parallel_calls=tf.data.AUTOTUNE)

@@ -34,12 +34,14 @@ def test_every_state_is_a_distribution_and_unifilar(config):
 
 def test_a_sentence_probability_by_hand():
     language = grammar_builder.grammar("small")
-    harmonic = lambda n: sum(1.0 / r for r in range(1, n + 1))  # noqa: E731
+    harmonic = lambda n, s=1: sum(1.0 / r**s for r in range(1, n + 1))  # noqa: E731
     p_the = 1.0 / harmonic(6)  # first of 6 Zipf-weighted determiners
     # no adjective (1 - 0.35), animal among {animal, person}, plural after "the", top noun of 10
-    p_cats = (1 - 0.35) * 0.5 * 0.4 / harmonic(10)
-    # not "that" nor a preposition (1 - 0.2 - 0.1); "sleep" is the 4th of the 10 animal verbs
-    p_sleep = (1 - 0.2 - 0.1) * (1 / 4) / harmonic(10)
+    # (noun weights 1 / rank^2, no rotation in the subject position)
+    p_cats = (1 - 0.35) * 0.5 * 0.4 / harmonic(10, 2)
+    # not "that" nor a preposition (1 - 0.2 - 0.1); "sleep" is the 4th of the 10 animal verbs,
+    # whose weights 1 / rank^2 are rotated by the subject's rank ("cat" is first: no rotation)
+    p_sleep = (1 - 0.2 - 0.1) * (1 / 4**2) / harmonic(10, 2)
     p_end = 1 - 0.25
     expected = np.log(p_the) + np.log(p_cats) + np.log(p_sleep) + np.log(p_end)
     words = ["the", "cats", "sleep", "</s>"]

@@ -12,12 +12,16 @@ The language has what the course's language chapters need to score a model again
 
 - a lexicon with **categories** (animals, people, foods, vehicles, places), singular and plural
   noun forms, verbs in two agreement forms, category-specific and generic adjectives;
-- **Zipfian** word frequencies inside every choice (weights ``1 / rank``): rare words exist and
-  n-gram counts are sparse;
+- **Zipfian** word frequencies inside every choice (weights ``1 / rank``, ``1 / rank^2`` for
+  nouns and verbs): rare words exist and n-gram counts are sparse;
 - **number agreement** of the main verb with its subject across a variable gap (adjectives, a
   relative clause "that eats apples", a prepositional phrase "near the park");
 - **selection**: a verb takes subjects and objects of given categories (``eat`` -> foods,
-  ``drive`` -> vehicles, only people ``drive``).
+  ``drive`` -> vehicles, only people ``drive``);
+- **lemma preferences**: each verb ranks its objects, and each subject its verbs, in an order of
+  its own (the Zipf weights rotated), so two nouns of a category differ in their contexts while
+  the singular and the plural of one noun share theirs (what makes ``cat : cats :: dog : dogs``
+  answerable from co-occurrences).
 
 Examples: ``tokens`` (int32 ids, the words and a final ``</s>``; no ``<s>``), ``text``,
 ``length`` (number of ids) and ``log_probability`` (natural log; ``float32``, as tfds stores
@@ -133,6 +137,9 @@ P_RELATIVE, P_SUBJECT_PP = 0.2, 0.1  # after the subject noun (else the main ver
 P_ADJECTIVE = (0.35, 0.15)  # another adjective after 0 or 1 of them (at most 2)
 P_PLURAL = 0.4  # a noun after "the"
 P_FINAL_PP = 0.25  # a prepositional phrase closes the sentence
+# Zipf exponent of the lemma preferences (a verb's nouns, a subject's verbs): above 1, sharp
+# enough that each lemma's contexts identify it.
+PREFERENCE_EXPONENT = 2.0
 
 
 def zipf(count, exponent=1.0):
@@ -169,29 +176,34 @@ class Grammar:
         if kind == "np":
             return self._noun_phrase(*state[1:])
         if kind == "after_subject":
-            _, category, number = state
+            _, category, number, lemma = state  # the subject's lemma rank travels to its verb
+            subject = (category, number, lemma)
             prepositions = [(word, P_SUBJECT_PP / len(PREPOSITIONS),
-                             ("np", "subject_pp", frozenset({"place"}), "any", -1,
-                              (category, number))) for word in PREPOSITIONS]
-            relative = [(RELATIVE, P_RELATIVE, ("verb", "relative", category, number))]
+                             ("np", "subject_pp", frozenset({"place"}), "any", -1, index,
+                              subject)) for index, word in enumerate(PREPOSITIONS)]
+            relative = [(RELATIVE, P_RELATIVE, ("verb", "relative", *subject))]
             verbs = [(word, p * (1 - P_RELATIVE - P_SUBJECT_PP), next_state)
-                     for word, p, next_state in self.transitions(("verb", "main", category,
-                                                                   number))]
+                     for word, p, next_state in self.transitions(("verb", "main", *subject))]
             return relative + prepositions + verbs
         if kind == "verb":
-            _, clause, category, number = state
+            _, clause, category, number, lemma = state
             allowed = [verb for verb in VERBS if category in verb[2]
                        and (clause == "main" or verb[3])]  # a relative clause has an object
-            weights = zipf(len(allowed))
+            # Each subject lemma ranks the verbs its own way (the Zipf weights rotated by the
+            # lemma's rank): "cat" and "cats" share verbs that "dog" and "dogs" use less.
+            weights = np.roll(zipf(len(allowed), PREFERENCE_EXPONENT), lemma)
             result = []
-            for (plural, singular, _, objects), weight in zip(allowed, weights):
+            for verb, weight in zip(allowed, weights):
+                plural, singular, _, objects = verb
                 word = singular if number == "singular" else plural
+                shift = VERBS.index(verb)  # each verb ranks its objects its own way
                 if not objects:
                     next_state = ("end", False)
                 elif clause == "main":
-                    next_state = ("np", "object", objects, "any", -1, None)
+                    next_state = ("np", "object", objects, "any", -1, shift, None)
                 else:
-                    next_state = ("np", "relative_object", objects, "any", -1, (category, number))
+                    next_state = ("np", "relative_object", objects, "any", -1, shift,
+                                  (category, number, lemma))
                 result.append((word, float(weight), next_state))
             return result
         if kind == "end":
@@ -200,14 +212,14 @@ class Grammar:
                 return [(EOS, 1.0, None)]
             return [(EOS, 1.0 - P_FINAL_PP, None)] + [
                 (word, P_FINAL_PP / len(PREPOSITIONS),
-                 ("np", "final_pp", frozenset({"place"}), "any", -1, None))
-                for word in PREPOSITIONS]
+                 ("np", "final_pp", frozenset({"place"}), "any", -1, index, None))
+                for index, word in enumerate(PREPOSITIONS)]
         raise ValueError(f"Unknown grammar state {state!r}.")
 
-    def _noun_phrase(self, role, categories, number, adjectives, carried):
+    def _noun_phrase(self, role, categories, number, adjectives, shift, carried):
         if adjectives == -1:  # the determiner
             weights = zipf(len(DETERMINERS))
-            return [(word, float(weight), ("np", role, categories, imposed, 0, carried))
+            return [(word, float(weight), ("np", role, categories, imposed, 0, shift, carried))
                     for (word, imposed), weight in zip(DETERMINERS, weights)]
         result = []
         p_adjective = P_ADJECTIVE[adjectives] if adjectives < len(P_ADJECTIVE) else 0.0
@@ -219,25 +231,27 @@ class Grammar:
         for (word, narrowed), weight in zip(compatible, weights):
             if p_adjective > 0:
                 result.append((word, float(p_adjective * weight),
-                               ("np", role, narrowed, number, adjectives + 1, carried)))
+                               ("np", role, narrowed, number, adjectives + 1, shift, carried)))
         ordered = [category for category in CATEGORIES if category in categories]
         p_number = {"singular": {"singular": 1.0, "plural": 0.0},
                     "plural": {"singular": 0.0, "plural": 1.0},
                     "any": {"singular": 1.0 - P_PLURAL, "plural": P_PLURAL}}[number]
         for category in ordered:
             nouns = self.nouns[category]
-            for (singular, plural), weight in zip(nouns, zipf(len(nouns))):
+            # The verb (or preposition) before the noun ranks the nouns its own way.
+            weights = np.roll(zipf(len(nouns), PREFERENCE_EXPONENT), shift)
+            for rank, ((singular, plural), weight) in enumerate(zip(nouns, weights)):
                 for form, word in (("singular", singular), ("plural", plural)):
                     p = (1 - p_adjective) / len(ordered) * p_number[form] * weight
                     if p > 0:
                         result.append((word, float(p), self._after_noun(role, category, form,
-                                                                        carried)))
+                                                                        rank, carried)))
         return result
 
     @staticmethod
-    def _after_noun(role, category, number, carried):
+    def _after_noun(role, category, number, lemma, carried):
         if role == "subject":
-            return ("after_subject", category, number)
+            return ("after_subject", category, number, lemma)
         if role in ("relative_object", "subject_pp"):
             return ("verb", "main", *carried)
         if role == "object":
@@ -245,7 +259,7 @@ class Grammar:
         return ("end", True)  # final_pp
 
     def start_state(self):
-        return ("np", "subject", SUBJECT_CATEGORIES, "any", -1, None)
+        return ("np", "subject", SUBJECT_CATEGORIES, "any", -1, 0, None)
 
     def sample(self, rng):
         """One sentence: ``(words, log_probability)``, words ending with ``</s>``."""
@@ -370,3 +384,36 @@ class KerasnnGrammar(tfds.core.GeneratorBasedBuilder):
         language = grammar(self.builder_config.name)
         for index in range(language.spec.split_sizes[SPLITS.index(split)]):
             yield index, language.example(split, index)
+
+
+# -- the generator's truth about its words, for scoring embeddings ------------------------------
+
+
+def analogy_questions(word_info):
+    """``a : b :: c : d`` id quadruples the grammar makes true: singular : plural of two nouns
+    (``cat : cats :: dog : dogs``) and the two agreement forms of two verbs (``sees : see ::
+    eats : eat``), every ordered pair of distinct lemmas."""
+    forms = {}
+    for index, (pos, number, lemma) in enumerate(zip(word_info["pos"], word_info["number"],
+                                                     word_info["lemma"])):
+        if pos in ("noun", "verb", "intransitive_verb") and number:
+            forms.setdefault((pos != "noun", lemma), {})[number] = index
+    questions = []
+    for kind in (False, True):
+        pairs = [(f["singular"], f["plural"]) for (is_verb, _), f in forms.items()
+                 if is_verb == kind]
+        questions += [(a, b, c, d) for a, b in pairs for c, d in pairs if a != c]
+    return np.array(questions, dtype=np.int64).reshape(-1, 4)
+
+
+def attribute_similarity(word_info, first, second):
+    """The generator's similarity of two words: the fraction of their defined attributes (part
+    of speech, category, number, lemma) they share. ``cat``/``dog`` share part of speech,
+    category and number (3 of 4), ``cat``/``cats`` part of speech, category and lemma."""
+    shared, defined = 0, 0
+    for key in ("pos", "category", "number", "lemma"):
+        a, b = word_info[key][first], word_info[key][second]
+        if a or b:
+            defined += 1
+            shared += a == b
+    return shared / defined if defined else 0.0
