@@ -136,7 +136,7 @@ def plot_projection(vectors, truth, vocabulary, path):
 
 @cli.recipe_main
 def main(argv=None):
-    run = recipe.Run("word2vec", __doc__, argv, dataset="kerasnn_grammar/small", epochs=2,
+    run = recipe.Run("word2vec", __doc__, argv, dataset="kerasnn_grammar/small", epochs=3,
                      batch_size=512, tuner="none", flags=flags)
     if not run.args.dataset.startswith("kerasnn_grammar/"):
         raise cli.UserError("word2vec is scored against the generator's truth: use "

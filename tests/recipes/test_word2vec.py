@@ -17,10 +17,12 @@ def test_smoke_run_scores_vectors_against_the_generator(tmp_path, tfds_data_dir)
                          for variant in ("skipgram_hierarchical", "cbow_negative", "lsa")}
     # 50 noun lemmas and 20 verbs give 50*49 + 20*19 ordered analogy questions.
     assert metrics["analogy_questions"] == 50 * 49 + 20 * 19
-    # Counts of 600 sentences already put nouns near their category (far above chance).
-    assert test["neighbor_precision_lsa"] > 2 * CHANCE
-    assert test["spearman_lsa"] > 0.2
+    # 600 sentences and one epoch: above chance already (a shuffled vocabulary scores CHANCE,
+    # and 3CosAdd guesses among 169 words).
+    assert test["neighbor_precision_lsa"] > 1.4 * CHANCE
     assert test["neighbor_precision_skipgram_hierarchical"] > CHANCE
+    assert test["analogy_accuracy_lsa"] > 5 / 169
+    assert test["spearman_lsa"] > 0.1 and test["spearman_skipgram_hierarchical"] > 0.1
     assert plots_written(out) == ["noun_projection.png", "training_curves.png"]
 
 
