@@ -181,7 +181,7 @@ def plot_sizes(rows, path):
 
 @cli.recipe_main
 def main(argv=None):
-    run = recipe.Run("language_models", __doc__, argv, dataset="kerasnn_grammar/small", epochs=5,
+    run = recipe.Run("language_models", __doc__, argv, dataset="kerasnn_grammar/small", epochs=6,
                      batch_size=64, tuner="none", flags=flags, smoke=smoke)
     corpora = text_data.load_corpora(run.args.dataset, data_dir=run.args.data_dir,
                                      limit=SMOKE_SENTENCES if run.args.smoke else None)
