@@ -110,3 +110,26 @@ def gan_generator_loss(fake_logits, kind="non_saturating"):
     if kind == "minimax":
         return -ops.mean(ops.softplus(fake_logits))
     return ops.mean(ops.softplus(-fake_logits))
+def negative_log_likelihood(y_true, log_probabilities):
+    """``-log P(target)`` for models that output the log-probability of their target themselves
+    (a hierarchical softmax given the target, "Embedding and Softmax"): maximum likelihood, the
+    "log-likelihood loss function" of the notes' word2vec "Summary". ``y_true`` is ignored.
+
+    Example:
+        >>> float(negative_log_likelihood(None, [-0.5, -2.0])[1])
+        2.0
+    """
+    del y_true  # the model already picked the target's probability
+    return -ops.convert_to_tensor(log_probabilities)
+
+
+@keras.saving.register_keras_serializable(package="kerasnn")
+class NegativeLogLikelihood(keras.losses.Loss):
+    """``negative_log_likelihood`` as a ``keras.losses.Loss`` (``y_pred``: log-probabilities of
+    the targets; ``y_true`` ignored, pass any array of the batch size)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="negative_log_likelihood"):
+        super().__init__(reduction=reduction, name=name)
+
+    def call(self, y_true, y_pred):
+        return negative_log_likelihood(y_true, y_pred)

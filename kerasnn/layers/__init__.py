@@ -21,6 +21,7 @@ from kerasnn.layers.pooling import (
 )
 from kerasnn.layers.recurrent import LSTMCell
 from kerasnn.layers.roi import RoIAlign, RoIPooling
+from kerasnn.layers.softmax import HierarchicalSoftmax
 from kerasnn.layers.transformer import (
     PositionwiseFeedForward,
     SinusoidalPositionalEncoding,

@@ -3,6 +3,8 @@
 - ``classification``: the exact confusion matrix;
 - ``detection``: VOC all-point and COCO mAP@[.5:.95];
 - ``sequence``: exact match, token accuracy, edit distance, alignment accuracy.
+- ``detection``: VOC all-point and COCO mAP@[.5:.95].
+- ``text``: perplexity, neighbour precision@k, 3CosAdd analogy accuracy, Spearman correlation.
 
 Every public function is also importable from ``kerasnn.metrics`` itself.
 """
@@ -20,6 +22,11 @@ from kerasnn.metrics.sequence import (
     edit_distance,
     exact_match,
     token_accuracy,
+from kerasnn.metrics.text import (
+    analogy_accuracy,
+    neighbor_precision_at_k,
+    perplexity,
+    spearman_correlation,
 )
 
 __all__ = [
@@ -34,4 +41,8 @@ __all__ = [
     "confusion_matrix",
     "mean_average_precision",
     "roc_auc",
+    "analogy_accuracy",
+    "neighbor_precision_at_k",
+    "perplexity",
+    "spearman_correlation",
 ]

@@ -5,6 +5,7 @@ VGG, Inception), ``transfer``, ``perceptron``.
 """
 
 from kerasnn.models.cnn import inception_module, inception_net, lenet5, vgg
+from kerasnn.models.language import nnlm, rnn_language_model, word2vec, word_vectors
 from kerasnn.models.linear import linear_classifier, nearest_neighbor_classifier
 from kerasnn.models.mlp import mlp, task_head, task_mlp
 from kerasnn.models.perceptron import Perceptron, hebbian_epoch

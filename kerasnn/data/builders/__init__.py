@@ -2,6 +2,7 @@
 
 from kerasnn.data.builders.dates import KerasnnDates
 from kerasnn.data.builders.digits import KerasnnDigits
+from kerasnn.data.builders.grammar import KerasnnGrammar
 from kerasnn.data.builders.shapes import KerasnnShapes
 from kerasnn.data.builders.tabular import (
     KerasnnBlobs,
@@ -18,4 +19,5 @@ EMBEDDED = {
     "kerasnn_moons": KerasnnMoons,
     "kerasnn_regression1d": KerasnnRegression1d,
     "kerasnn_dates": KerasnnDates,
+    "kerasnn_grammar": KerasnnGrammar,
 }
