@@ -110,6 +110,11 @@ def gan_generator_loss(fake_logits, kind="non_saturating"):
     if kind == "minimax":
         return -ops.mean(ops.softplus(fake_logits))
     return ops.mean(ops.softplus(-fake_logits))
+
+
+# --- Language models ("Embedding and Softmax", word2vec "Summary") ---------------------------
+
+
 def negative_log_likelihood(y_true, log_probabilities):
     """``-log P(target)`` for models that output the log-probability of their target themselves
     (a hierarchical softmax given the target, "Embedding and Softmax"): maximum likelihood, the

@@ -8,6 +8,7 @@ from kerasnn.layers.attention import (
     MultiplicativeAttention,
     ScaledDotProductAttention,
 )
+from kerasnn.layers.memory import NTMCell
 from kerasnn.layers.neighbors import NearestNeighbors
 from kerasnn.layers.normalization import (
     BatchNormalization,
@@ -29,4 +30,3 @@ from kerasnn.layers.transformer import (
     TransformerEncoderBlock,
 )
 from kerasnn.layers.upsampling import BedOfNailsUpsampling2D, MaxUnpooling2D
-from kerasnn.layers.memory import NTMCell

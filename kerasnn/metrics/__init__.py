@@ -1,9 +1,8 @@
 """Metrics Keras lacks, one module per task family, computed in NumPy over a whole evaluation set.
 
-- ``classification``: the exact confusion matrix;
+- ``classification``: the exact confusion matrix, ROC AUC;
 - ``detection``: VOC all-point and COCO mAP@[.5:.95];
-- ``sequence``: exact match, token accuracy, edit distance, alignment accuracy.
-- ``detection``: VOC all-point and COCO mAP@[.5:.95].
+- ``sequence``: exact match, token accuracy, edit distance, alignment accuracy;
 - ``text``: perplexity, neighbour precision@k, 3CosAdd analogy accuracy, Spearman correlation.
 
 Every public function is also importable from ``kerasnn.metrics`` itself.
@@ -22,6 +21,7 @@ from kerasnn.metrics.sequence import (
     edit_distance,
     exact_match,
     token_accuracy,
+)
 from kerasnn.metrics.text import (
     analogy_accuracy,
     neighbor_precision_at_k,
@@ -30,19 +30,19 @@ from kerasnn.metrics.text import (
 )
 
 __all__ = [
-    "alignment_accuracy",
-    "edit_distance",
-    "exact_match",
-    "token_accuracy",
     "COCO_IOU_THRESHOLDS",
+    "alignment_accuracy",
+    "analogy_accuracy",
     "average_precision",
     "average_precision_per_class",
     "coco_mean_average_precision",
     "confusion_matrix",
+    "edit_distance",
+    "exact_match",
     "mean_average_precision",
-    "roc_auc",
-    "analogy_accuracy",
     "neighbor_precision_at_k",
     "perplexity",
+    "roc_auc",
     "spearman_correlation",
+    "token_accuracy",
 ]

@@ -1,13 +1,12 @@
-"""Text utilities: decoding (greedy and beam search)."""
-
-from kerasnn.text.decoding import beam_search, greedy_search
-"""Text utilities over fixed vocabularies: n-gram language models and word2vec training pairs.
+"""Text utilities over fixed vocabularies.
 
 - ``ngram``: ``NGramModel`` (maximum likelihood, add-k, Katz back-off, interpolated Kneser-Ney);
 - ``pairs``: skip-gram and CBOW examples and negative samples as ``tf.data`` pipelines;
-- ``sequences``: ``<context, target>`` windows (NNLM) and shifted sequences (RNN LM).
+- ``sequences``: ``<context, target>`` windows (NNLM) and shifted sequences (RNN LM);
+- ``decoding``: greedy and beam search over any decoder step function.
 """
 
+from kerasnn.text.decoding import beam_search, greedy_search
 from kerasnn.text.ngram import SMOOTHINGS, NGramModel, katz_discounts
 from kerasnn.text.pairs import (
     cbow_examples,
@@ -21,12 +20,14 @@ from kerasnn.text.sequences import context_windows, shifted_sequences
 __all__ = [
     "SMOOTHINGS",
     "NGramModel",
+    "beam_search",
     "cbow_examples",
     "context_windows",
-    "shifted_sequences",
+    "greedy_search",
     "katz_discounts",
     "negative_samples",
     "sentences_dataset",
+    "shifted_sequences",
     "skipgram_pairs",
     "unigram_counts",
 ]
