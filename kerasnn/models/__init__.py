@@ -10,9 +10,13 @@ from kerasnn.models.linear import linear_classifier, nearest_neighbor_classifier
 from kerasnn.models.mlp import mlp, task_head, task_mlp
 from kerasnn.models.perceptron import Perceptron, hebbian_epoch
 from kerasnn.models.transfer import (
+    WeightsUnavailable,
+    backbone,
+    backbone_factory,
     classifier,
     keras_application,
     set_trainable_tail,
     small_cnn_backbone,
     tunable_layers,
+    with_weights,
 )
