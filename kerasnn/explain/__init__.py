@@ -16,6 +16,10 @@ from kerasnn.explain.augmented import (
     total_variation_subgradient,
 )
 from kerasnn.explain.localize import (
+    THRESHOLDS,
+    box_iou,
+    box_iou_at,
+    choose_threshold,
     heatmap_mask_iou,
     heatmap_to_box,
     heatmaps_to_boxes,

@@ -12,9 +12,10 @@ pixel corners ``[y1, x1, y2, x2]`` with exclusive ``y2``/``x2`` (``kerasnn.ops.b
 """
 
 import numpy as np
+from keras import ops
 from scipy import ndimage
 
-from kerasnn import arguments
+from kerasnn import arguments, metrics
 
 # 8-connectivity: diagonal neighbours belong to the same region.
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
@@ -121,3 +122,29 @@ def heatmap_mask_iou(heatmaps, masks, threshold=0.5):
     intersection = np.sum(predicted & masks, axis=(1, 2))
     union = np.sum(predicted | masks, axis=(1, 2))
     return intersection / np.maximum(union, 1)
+
+
+def box_iou(boxes_true, boxes_pred):
+    """IoU of each pair ``(boxes_true[i], boxes_pred[i])`` of ``(batch, 4)`` boxes, NumPy
+    (``kerasnn.metrics.matched_box_iou``)."""
+    return ops.convert_to_numpy(
+        metrics.matched_box_iou(
+            np.asarray(boxes_true, np.float32), np.asarray(boxes_pred, np.float32)
+        )
+    )
+
+
+def box_iou_at(heatmaps, boxes, threshold=0.2):
+    """Per-image IoU between ``heatmaps_to_boxes(heatmaps, threshold)`` and the true ``boxes``."""
+    return box_iou(boxes, heatmaps_to_boxes(heatmaps, threshold))
+
+
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def choose_threshold(score, heatmaps, targets, thresholds=THRESHOLDS):
+    """The threshold of ``thresholds`` with the best mean ``score(heatmaps, targets, threshold)``
+    (e.g. ``box_iou_at`` with true boxes, ``heatmap_mask_iou`` with masks), to pick on a
+    validation split. Returns ``(threshold, {threshold: mean score})``."""
+    means = {float(t): float(np.mean(score(heatmaps, targets, t))) for t in thresholds}
+    return max(means, key=means.get), means

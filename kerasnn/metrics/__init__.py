@@ -14,6 +14,7 @@ from kerasnn.metrics.detection import (
     coco_mean_average_precision,
     mean_average_precision,
 )
+from kerasnn.metrics.localization import MeanBoxIoU, localization_accuracy, matched_box_iou
 
 __all__ = [
     "COCO_IOU_THRESHOLDS",
@@ -22,4 +23,7 @@ __all__ = [
     "coco_mean_average_precision",
     "confusion_matrix",
     "mean_average_precision",
+    "MeanBoxIoU",
+    "localization_accuracy",
+    "matched_box_iou",
 ]
