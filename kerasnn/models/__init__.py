@@ -5,8 +5,8 @@ VGG, Inception), ``transfer``, ``perceptron``.
 """
 
 from kerasnn.models.cnn import inception_module, inception_net, lenet5, vgg
-from kerasnn.models.localization import convolutional_base, gap_classifier, localizer
 from kerasnn.models.linear import linear_classifier, nearest_neighbor_classifier
+from kerasnn.models.localization import convolutional_base, gap_classifier, localizer
 from kerasnn.models.mlp import mlp, task_head
 from kerasnn.models.perceptron import Perceptron, hebbian_epoch
 from kerasnn.models.transfer import (
