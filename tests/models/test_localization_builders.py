@@ -13,7 +13,8 @@ def test_gap_classifier_heads_and_their_parameters():
     )
     # base: conv 3*3*3*4 + BN 4*4, conv 3*3*4*8 + BN 8*4 -> 108 + 16 + 288 + 32 = 444
     assert gap.count_params() == 444 + 8 * 8 + 8
-    assert flatten.count_params() == 444 + (16 * 16 * 8 * 16 + 16) + (16 * 8 + 8)
+    # Flatten -> Dense(16, no bias) -> batch norm (4 * 16) -> Dense(8)
+    assert flatten.count_params() == 444 + 16 * 16 * 8 * 16 + 4 * 16 + (16 * 8 + 8)
     assert isinstance(gap.get_layer("output"), layers.ClassActivationMapping)
     assert gap.get_layer("features").output.shape == (None, 16, 16, 8)  # pooled once, not last
     images = np.random.default_rng(0).uniform(0, 1, (2, 32, 32, 3)).astype("f4")
