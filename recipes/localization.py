@@ -117,7 +117,7 @@ def plot_tradeoff(rows, path):
         axis.plot(alphas, [row[key] for row in rows], marker="o", label=key)
     axis.set_xlabel("alpha (weight of the class loss)")
     axis.set_ylabel("validation")
-    axis.set_title("The alpha trade-off of L = alpha CE + (1 - alpha) ||box' - box||")
+    axis.set_title("L = alpha CE + (1 - alpha) R: the trade-off", fontsize=10)
     axis.legend(fontsize=8)
     return plots.save_figure(figure, path)
 

@@ -4,6 +4,7 @@ test figures recomputed from the saved model) and bad input."""
 import os
 
 import keras
+import keras_tuner
 import numpy as np
 import pytest
 from classification_recipes import load_recipe, plots_written, read_run
@@ -39,6 +40,17 @@ def test_smoke_run_sweeps_alpha_and_scores_the_chosen_model(tmp_path, tfds_data_
     )
     assert set(test) == {"accuracy", "mean_box_iou", "localization_accuracy"}
     assert plots_written(out) == ["alpha_tradeoff.png", "boxes.png", "training_curves.png"]
+    # the tuner's objectives are logged by every phase
+    with open(os.path.join(out, "history.csv")) as file:
+        columns = file.readline().strip().split(",")
+    assert {objective.name for objective in recipe.OBJECTIVE} <= set(columns)
+
+
+def test_the_hypermodel_searches_alpha_with_the_learning_rate():
+    hp = keras_tuner.HyperParameters()
+    model = recipe.make_build_model((32, 32, 3), 8)(hp)
+    assert hp.values == {"learning_rate": 3e-3, "alpha": 0.5}
+    assert model.get_compile_config()["loss_weights"] == {"class": 0.5, "box": 0.5}
 
 
 def test_bad_alphas_exit_2(tmp_path, tfds_data_dir):
