@@ -19,7 +19,7 @@ import kerasnn.quiet  # noqa: F401  (before keras: TensorFlow starts without its
 
 import numpy as np
 
-from kerasnn import cli, data, explain, models, plots, recipe
+from kerasnn import cli, explain, models, plots, recipe
 from kerasnn.ops import boxes as box_ops
 
 
@@ -67,16 +67,6 @@ def make_build_model(input_shape, num_classes, filters, head):
 # falls inside the true box.
 
 
-def load_arrays(run, names):
-    splits = run.splits(
-        names, supervised=False, image_size=run.args.image_size, batch_size=256, shuffle=False
-    )
-    try:
-        return [data.localization_arrays(data.feature_arrays(split)) for split in splits]
-    except ValueError as error:
-        raise cli.UserError(f"--dataset {run.args.dataset}: {error}") from None
-
-
 def pixel_boxes(arrays):
     return np.asarray(box_ops.normalized_to_pixels(arrays["box"], arrays["image"].shape[1:3]))
 
@@ -97,7 +87,9 @@ def main(argv=None):
     filters = parse_filters(run.args.filters)
     spec = run.spec
     train, validation = run.splits(("train", "validation"), image_size=run.args.image_size)
-    validation_arrays, test_arrays = load_arrays(run, ("validation", "test"))
+    validation_arrays, test_arrays = run.localization_arrays(
+        ("validation", "test"), image_size=run.args.image_size
+    )
     input_shape = test_arrays["image"].shape[1:]
     run.open()
 

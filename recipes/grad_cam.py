@@ -21,7 +21,7 @@ import itertools
 
 import numpy as np
 
-from kerasnn import cli, data, explain, models, plots, recipe
+from kerasnn import cli, explain, models, plots, recipe
 
 # The grid of the super-resolution's settings (lambda, mu, L), scored on validation images.
 GRID = {"tv_weight": (0.003, 0.03), "l2_weight": (0.001, 0.01), "num_augmentations": (8, 16)}
@@ -117,13 +117,7 @@ def main(argv=None):
     )
     spec = run.spec
     train, validation = run.splits(("train", "validation"))
-    splits = run.splits(("validation", "test"), supervised=False, batch_size=256, shuffle=False)
-    try:
-        validation_arrays, test_arrays = (
-            data.localization_arrays(data.feature_arrays(split)) for split in splits
-        )
-    except ValueError as error:
-        raise cli.UserError(f"--dataset {run.args.dataset}: {error}") from None
+    validation_arrays, test_arrays = run.localization_arrays(("validation", "test"))
     if test_arrays["mask"] is None:
         raise cli.UserError(
             f"--dataset {run.args.dataset} has no object masks (`mask`) to "

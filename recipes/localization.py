@@ -20,7 +20,7 @@ import keras
 import keras_tuner
 import numpy as np
 
-from kerasnn import cli, data, losses, metrics, models, plots, recipe
+from kerasnn import cli, losses, metrics, models, plots, recipe
 
 FILTERS = (16, 32, 64)
 
@@ -137,15 +137,7 @@ def main(argv=None):
     )
     alphas = parse_alphas(run.args.alphas)
     spec = run.spec
-    splits = run.splits(
-        supervised=False, image_size=run.args.image_size, batch_size=256, shuffle=False
-    )
-    try:
-        train, validation, test = (
-            data.localization_arrays(data.feature_arrays(split)) for split in splits
-        )
-    except ValueError as error:
-        raise cli.UserError(f"--dataset {run.args.dataset}: {error}") from None
+    train, validation, test = run.localization_arrays(image_size=run.args.image_size)
     input_shape = train["image"].shape[1:]
     run.open()
     fit_kwargs = dict(

@@ -6,7 +6,7 @@ import os
 import keras
 import numpy as np
 import pytest
-from classification_recipes import load_recipe, plots_written, read_run
+from classification_recipes import assert_exits_2, load_recipe, plots_written, read_run
 
 from kerasnn import data, explain
 
@@ -49,18 +49,5 @@ def test_smoke_run_scores_cam_boxes_the_saved_model_reproduces(tmp_path, tfds_da
 
 
 def test_bad_filters_exit_2(tmp_path, tfds_data_dir):
-    with pytest.raises(SystemExit) as exit_info:
-        recipe.main(
-            [
-                "--smoke",
-                "--filters",
-                "16,x",
-                "--data-dir",
-                tfds_data_dir,
-                "--output-dir",
-                str(tmp_path / "bad"),
-            ]
-        )
-    assert exit_info.value.code == 2
-    assert not os.path.exists(tmp_path / "bad")
+    assert_exits_2(recipe.main, ["--filters", "16,x"], tfds_data_dir, tmp_path / "bad")
     np.testing.assert_array_equal(recipe.parse_filters("8,16"), (8, 16))
