@@ -1,5 +1,11 @@
-"""The few backend-specific helpers (gradients): with ``data/``, the only place that may import a
-backend's own package, because ``keras.ops`` has no gradient function."""
+"""The few backend-specific helpers of kerasnn: gradients.
+
+``keras.ops`` has no gradient operator, so whatever differentiates outside ``fit`` goes through
+this module, and only through it: Grad-CAM's ``dy^c / df_k`` (``intermediate_gradients``), a
+custom ``train_step``'s variable gradients (``loss_and_gradients``, the GANs). Recipes,
+``kerasnn.explain`` and the models stay backend-agnostic. This is the only module besides ``kerasnn.data`` that imports a backend
+library (TensorFlow, lazily).
+"""
 
 import keras
 
@@ -27,3 +33,43 @@ def loss_and_gradients(loss_function, variables):
         gradients = torch.autograd.grad(loss, [v.value for v in variables], allow_unused=True)
         return loss, list(gradients)
     raise NotImplementedError(f"No variable-gradient helper for the {name!r} backend.")
+def intermediate_gradients(model, inputs, target):
+    """Outputs of a two-output model and the gradient of a scalar target with respect to the first.
+
+    ``model`` maps ``inputs`` to ``(features, scores)`` where ``features`` is an intermediate
+    tensor that ``scores`` depends on (e.g. ``keras.Model(x, [conv.output, logits])``). The
+    gradient is ``d sum(target(scores)) / d features``: with a per-example target (one class score
+    per image) every image's gradient is that of its own score, since examples do not interact in
+    inference mode.
+
+    Args:
+        model: a ``keras.Model`` with two outputs ``(features, scores)``.
+        inputs: the model's input batch.
+        target: ``target(scores)`` -> the tensor to differentiate (summed).
+
+    Returns:
+        ``(features, scores, gradients)`` as NumPy arrays; ``gradients`` has ``features``' shape.
+
+    Raises:
+        NotImplementedError: on another backend. (PyTorch would read ``features.grad`` after
+            ``features.retain_grad()``; JAX differentiates functions, not tensors, so it would
+            need the model split at ``features``. Neither is installed here to test a branch.)
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        # GradientTape records the forward pass, so the gradient can be taken with respect to
+        # any tensor computed inside it, including the intermediate feature maps.
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            features, scores = model(inputs, training=False)
+            tape.watch(features)
+            objective = tf.reduce_sum(target(scores))
+        gradients = tape.gradient(objective, features)
+    else:
+        raise NotImplementedError(
+            "Gradients with respect to intermediate tensors are implemented for the TensorFlow "
+            f"backend only. Received: backend={backend!r}"
+        )
+    convert = keras.ops.convert_to_numpy
+    return convert(features), convert(scores), convert(gradients)

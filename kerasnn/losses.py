@@ -138,3 +138,79 @@ class NegativeLogLikelihood(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         return negative_log_likelihood(y_true, y_pred)
+def box_regression_norm(boxes_true, boxes_pred, epsilon=1e-12):
+    """The localization regression term ``R = ||[x', y', w', h'] - [x, y, w, h]||_2``, section
+    "Localization": the Euclidean norm of the box error (not its square, as the notes write it).
+
+    Args:
+        boxes_true, boxes_pred: ``(batch, 4)`` boxes in one convention (any 4 coordinates).
+        epsilon: added under the square root so the gradient stays finite at a perfect box.
+
+    Returns:
+        ``(batch,)`` norms.
+
+    Example:
+        >>> round(float(box_regression_norm([[0.0, 0, 0, 0]], [[0.3, 0.4, 0, 0]])[0]), 6)
+        0.5
+    """
+    boxes_true = ops.convert_to_tensor(boxes_true)
+    boxes_pred = ops.convert_to_tensor(boxes_pred)
+    error = boxes_pred - ops.cast(boxes_true, boxes_pred.dtype)
+    return ops.sqrt(ops.sum(ops.square(error), axis=-1) + epsilon)
+
+
+@keras.saving.register_keras_serializable(package="kerasnn")
+class BoxRegressionNorm(keras.losses.Loss):
+    """``box_regression_norm`` as a ``keras.losses.Loss`` (the box output of a localizer).
+
+    Example:
+        >>> round(float(BoxRegressionNorm()([[0.0, 0, 0, 0]], [[0.3, 0.4, 0, 0]])), 6)
+        0.5
+    """
+
+    def __init__(self, epsilon=1e-12, reduction="sum_over_batch_size", name="box_regression_norm"):
+        super().__init__(reduction=reduction, name=name)
+        self.epsilon = float(epsilon)
+
+    def call(self, y_true, y_pred):
+        return box_regression_norm(y_true, y_pred, epsilon=self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+def localization_loss(labels, class_output, boxes_true, boxes_pred, alpha=0.5, from_logits=False):
+    """The multitask localization loss ``L = alpha * delta + (1 - alpha) * R``, section
+    "Localization": ``delta`` the (sparse categorical) cross-entropy of the class, ``R`` the
+    ``box_regression_norm``. ``alpha`` trades the two tasks ("difficult to tune").
+
+    Returns:
+        ``(batch,)`` per-example losses.
+    """
+    alpha = arguments.probability("alpha", alpha)
+    crossentropy = keras.losses.sparse_categorical_crossentropy(
+        labels, class_output, from_logits=from_logits
+    )
+    return alpha * crossentropy + (1.0 - alpha) * box_regression_norm(boxes_true, boxes_pred)
+
+
+def localization_compile_arguments(
+    alpha=0.5, *, class_output="class", box_output="box", from_logits=False
+):
+    """``compile`` arguments that train a two-output model with ``localization_loss``.
+
+    Keras sums the per-output losses times their ``loss_weights``, so with ``loss_weights``
+    ``alpha`` and ``1 - alpha`` the total is the notes' ``L``.
+
+    Returns:
+        ``{"loss": {...}, "loss_weights": {...}}`` keyed by the two output names; use as
+        ``model.compile(optimizer, **localization_compile_arguments(0.5), metrics=...)``.
+    """
+    alpha = arguments.probability("alpha", alpha)
+    return {
+        "loss": {
+            class_output: keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
+            box_output: BoxRegressionNorm(),
+        },
+        "loss_weights": {class_output: alpha, box_output: 1.0 - alpha},
+    }

@@ -100,3 +100,44 @@ def plot_image_grid(
     if title:
         figure.suptitle(title)
     return save_figure(figure, path)
+
+
+def plot_heatmap_overlays(
+    images, heatmaps, path, *, boxes=None, titles=None, columns=8, alpha=0.5, title=None
+):
+    """Save a grid of images with a heatmap (CAM, Grad-CAM) drawn over each.
+
+    Args:
+        images: ``(N, height, width, channels)`` in [0, 1].
+        heatmaps: ``(N, height, width)``; each is scaled to its own [min, max] (jet colours).
+        boxes: ``{legend: (N, 4) pixel boxes [y1, x1, y2, x2]}`` drawn as rectangles, one colour
+            per entry (e.g. the true box and the box the heatmap gives).
+        titles: one caption per image.
+    """
+    plt = pyplot()
+    images = np.asarray(images, dtype=np.float32)
+    heatmaps = np.asarray(heatmaps, dtype=np.float32)
+    columns = min(columns, len(images))
+    rows = int(np.ceil(len(images) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(1.7 * columns, 1.8 * rows), squeeze=False)
+    colours = ("lime", "red", "cyan", "yellow")
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index >= len(images):
+            continue
+        image = images[index]
+        axis.imshow(image[..., 0] if image.shape[-1] == 1 else np.clip(image, 0, 1),
+                    cmap="gray" if image.shape[-1] == 1 else None)
+        axis.imshow(heatmaps[index], cmap="jet", alpha=alpha)
+        for (label, box_array), colour in zip((boxes or {}).items(), colours):
+            y1, x1, y2, x2 = np.asarray(box_array, np.float32)[index]
+            axis.add_patch(plt.Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False,
+                                         edgecolor=colour, linewidth=1.2,
+                                         label=label if index == 0 else None))
+        if titles is not None:
+            axis.set_title(str(titles[index]), fontsize=7)
+    if boxes:
+        figure.legend(loc="lower center", ncol=len(boxes), fontsize=7, frameon=False)
+    if title:
+        figure.suptitle(title)
+    return save_figure(figure, path)

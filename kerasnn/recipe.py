@@ -128,6 +128,17 @@ class Run:
                                  **load_kwargs)
                 for split in self._split_names(names)]
 
+    def localization_arrays(self, names=("train", "validation", "test"), **load_kwargs):
+        """Each split as NumPy arrays ``{"image", "label", "box", "mask"}``
+        (``data.localization_arrays`` of the feature dicts, in order, a few examples each under
+        ``--smoke``); a dataset without boxes exits 2."""
+        load_kwargs.setdefault("batch_size", 256)
+        splits = self.splits(names, supervised=False, shuffle=False, **load_kwargs)
+        try:
+            return [data.localization_arrays(data.feature_arrays(split)) for split in splits]
+        except ValueError as error:
+            raise cli.UserError(f"--dataset {self.args.dataset}: {error}") from None
+
     # -- the run directory ------------------------------------------------------------------
 
     def open(self):

@@ -354,3 +354,48 @@ def per_class_arrays(
         per_class = min(per_class, int(present.min()))
     keep = per_class_subset(labels, per_class, seed=seed)
     return inputs[keep], labels[keep]
+
+
+def feature_arrays(dataset, keys=None):
+    """A batched dataset of feature dicts (``load(..., supervised=False)``) as one dict of
+    concatenated NumPy arrays (nested dicts such as ``objects`` flattened to ``"objects/bbox"``);
+    ``keys`` keeps only those entries."""
+    batches = [_flatten_features(batch) for batch in dataset.as_numpy_iterator()]
+    names = [name for name in batches[0] if keys is None or name in keys] if batches else []
+    return {name: np.concatenate([batch[name] for batch in batches]) for name in names}
+
+
+def _flatten_features(features, prefix=""):
+    flat = {}
+    for name, value in features.items():
+        if isinstance(value, dict):
+            flat.update(_flatten_features(value, f"{prefix}{name}/"))
+        else:
+            flat[f"{prefix}{name}"] = value
+    return flat
+
+
+def localization_arrays(features):
+    """What localization needs from ``feature_arrays``: ``image``, ``label``, ``box`` (normalized
+    ``[ymin, xmin, ymax, xmax]`` of the largest object, from ``objects/bbox`` or ``bbox``) and
+    ``mask`` (``(N, height, width)`` booleans, the object's pixels; ``None`` when the dataset has
+    no ``mask`` of the images' size). Raises ``ValueError`` when there is no box."""
+    if "objects/bbox" in features:
+        boxes = features["objects/bbox"]
+        areas = (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
+        box = boxes[np.arange(len(boxes)), np.argmax(areas, axis=1)]
+    elif "bbox" in features:
+        box = features["bbox"]
+    else:
+        raise ValueError(
+            "Localization needs a box per image (an `objects/bbox` or `bbox` feature). "
+            f"Received features: {', '.join(sorted(features))}"
+        )
+    image = features["image"]
+    mask = features.get("mask")
+    if mask is not None:
+        mask = mask[..., 0] != 0 if mask.ndim == 4 else mask != 0
+        if mask.shape != image.shape[:3]:
+            mask = None
+    return {"image": image, "label": features["label"], "box": box.astype(np.float32),
+            "mask": mask}

@@ -28,6 +28,7 @@ from kerasnn.metrics.text import (
     perplexity,
     spearman_correlation,
 )
+from kerasnn.metrics.localization import MeanBoxIoU, localization_accuracy, matched_box_iou
 
 __all__ = [
     "COCO_IOU_THRESHOLDS",
@@ -45,4 +46,7 @@ __all__ = [
     "roc_auc",
     "spearman_correlation",
     "token_accuracy",
+    "MeanBoxIoU",
+    "localization_accuracy",
+    "matched_box_iou",
 ]

@@ -1,12 +1,15 @@
 """Model builders: plain functions with explicit arguments that return ``keras.Model``s.
 
 One module per task family: ``linear`` (linear classifier, k-NN), ``mlp``, ``cnn`` (LeNet-5,
-VGG, Inception), ``transfer``, ``perceptron``.
+VGG, Inception), ``transfer``, ``perceptron``, ``localization``, ``language`` (NNLM, RNN LM,
+word2vec), ``gan`` (GAN, BiGAN, anomaly scores), ``seq2seq``. Modules with classes of their own
+(``gan``, ``seq2seq``) are imported as modules: ``from kerasnn.models import gan``.
 """
 
 from kerasnn.models.cnn import inception_module, inception_net, lenet5, vgg
 from kerasnn.models.language import nnlm, rnn_language_model, word2vec, word_vectors
 from kerasnn.models.linear import linear_classifier, nearest_neighbor_classifier
+from kerasnn.models.localization import convolutional_base, gap_classifier, localizer
 from kerasnn.models.mlp import mlp, task_head, task_mlp
 from kerasnn.models.perceptron import Perceptron, hebbian_epoch
 from kerasnn.models.transfer import (

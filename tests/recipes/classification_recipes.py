@@ -29,3 +29,14 @@ def read_run(output_dir):
 
 def plots_written(output_dir):
     return sorted(os.listdir(os.path.join(output_dir, "plots")))
+
+
+def assert_exits_2(main, flags, tfds_data_dir, output_dir):
+    """``main(--smoke + flags)`` exits with status 2 before writing ``output_dir``."""
+    import pytest
+
+    argv = ["--smoke", *flags, "--data-dir", tfds_data_dir, "--output-dir", str(output_dir)]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert not os.path.exists(output_dir)
