@@ -3,8 +3,8 @@
 ``keras.ops`` has no gradient operator, so whatever differentiates outside ``fit`` goes through
 this module, and only through it: Grad-CAM's ``dy^c / df_k`` (``intermediate_gradients``), a
 custom ``train_step``'s variable gradients (``loss_and_gradients``, the GANs). Recipes,
-``kerasnn.explain`` and the models stay backend-agnostic. This is the only module besides ``kerasnn.data`` that imports a backend
-library (TensorFlow, lazily).
+``kerasnn.explain`` and the models stay backend-agnostic. This is the only module besides
+``kerasnn.data`` that imports a backend library (lazily).
 """
 
 import keras

@@ -2,6 +2,7 @@
 
 - ``classification``: the exact confusion matrix, ROC AUC;
 - ``detection``: VOC all-point and COCO mAP@[.5:.95];
+- ``localization``: matched box IoU, localization accuracy;
 - ``sequence``: exact match, token accuracy, edit distance, alignment accuracy;
 - ``text``: perplexity, neighbour precision@k, 3CosAdd analogy accuracy, Spearman correlation.
 
@@ -16,6 +17,7 @@ from kerasnn.metrics.detection import (
     coco_mean_average_precision,
     mean_average_precision,
 )
+from kerasnn.metrics.localization import MeanBoxIoU, localization_accuracy, matched_box_iou
 from kerasnn.metrics.sequence import (
     alignment_accuracy,
     edit_distance,
@@ -28,7 +30,6 @@ from kerasnn.metrics.text import (
     perplexity,
     spearman_correlation,
 )
-from kerasnn.metrics.localization import MeanBoxIoU, localization_accuracy, matched_box_iou
 
 __all__ = [
     "COCO_IOU_THRESHOLDS",
