@@ -4,7 +4,8 @@ One module per task family: ``linear`` (linear classifier, k-NN), ``mlp``, ``cnn
 VGG, Inception), ``transfer``, ``perceptron``.
 """
 
-from kerasnn.models.cnn import inception_module, inception_net, lenet5, vgg
+from kerasnn.models._layers import keras_builtin_layers
+from kerasnn.models.cnn import classification_head, inception_module, inception_net, lenet5, vgg
 from kerasnn.models.linear import linear_classifier, nearest_neighbor_classifier
 from kerasnn.models.mlp import mlp, task_head
 from kerasnn.models.perceptron import Perceptron, hebbian_epoch

@@ -9,6 +9,7 @@ initializations of "Weight Initialization" as plain arguments.
 import keras
 
 from kerasnn import arguments
+from kerasnn.models import _layers
 
 # Output activation and loss of each task: the maximum-likelihood view of "Error Functions"
 # (Gaussian -> MSE, Bernoulli -> binary cross-entropy, categorical -> categorical cross-entropy).
@@ -59,7 +60,9 @@ def mlp(
         output_activation: activation of the output layer (``None`` for scores or regression).
         dropout: rate ``p`` of the dropout after every hidden layer (0 disables it).
         weight_decay: ``gamma`` of the L2 penalty ``gamma * sum w^2`` on every kernel.
-        batch_normalization: normalize each hidden pre-activation ("Batch Normalization").
+        batch_normalization: normalize each hidden pre-activation with
+            ``kerasnn.layers.BatchNormalization`` ("Batch Normalization"; the dense layer then
+            has no bias, ``beta`` plays its role).
         kernel_initializer: initializer of every kernel (``"zeros"``, ``"glorot_normal"``, ...).
 
     Example:
@@ -85,7 +88,7 @@ def mlp(
             name=f"hidden_{index}",
         )(x)
         if batch_normalization:
-            x = keras.layers.BatchNormalization(name=f"batch_norm_{index}")(x)
+            x = _layers.batch_normalization(name=f"batch_norm_{index}")(x)
         x = keras.layers.Activation(activation, name=f"activation_{index}")(x)
         if dropout > 0:
             x = keras.layers.Dropout(dropout, name=f"dropout_{index}")(x)

@@ -17,9 +17,15 @@ import sys
 
 import keras
 
+from kerasnn import arguments
+from kerasnn.models import _layers
+
 
 def small_cnn_backbone(input_shape, filters=(16, 32, 64), name="backbone"):
     """Blocks of [3x3 conv -> batch norm -> ReLU] x 2 -> 2x2 max pooling, then GAP features.
+
+    Batch norm and GAP are the course's layers (``kerasnn.layers.BatchNormalization``,
+    ``kerasnn.layers.GlobalAveragePooling2D``; sections "Batch Normalization", "GAP Layers").
 
     Batch norm uses ``momentum=0.9`` (Keras' default is 0.99): trained from scratch on a few
     dozen images there are only a few hundred steps, too few for 0.99's moving averages to reach
@@ -36,12 +42,10 @@ def small_cnn_backbone(input_shape, filters=(16, 32, 64), name="backbone"):
             x = keras.layers.Conv2D(
                 width, 3, padding="same", use_bias=False, name=f"block{block + 1}_conv{conv + 1}"
             )(x)
-            x = keras.layers.BatchNormalization(
-                momentum=0.9, name=f"block{block + 1}_bn{conv + 1}"
-            )(x)
+            x = _layers.batch_normalization(momentum=0.9, name=f"block{block + 1}_bn{conv + 1}")(x)
             x = keras.layers.ReLU(name=f"block{block + 1}_relu{conv + 1}")(x)
         x = keras.layers.MaxPooling2D(name=f"block{block + 1}_pool")(x)
-    outputs = keras.layers.GlobalAveragePooling2D(name="features")(x)
+    outputs = _layers.global_average_pooling(name="features")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -99,11 +103,12 @@ def classifier(backbone, num_classes, head_units=64, dropout=0.3, name="classifi
 
 
 def tunable_layers(backbone):
-    """The base's layers that fine-tuning may unfreeze: those with weights, except batch norm."""
+    """The base's layers that fine-tuning may unfreeze: those with weights, except batch norm
+    (ours or Keras')."""
     return [
         layer
         for layer in backbone.layers
-        if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)
+        if layer.weights and not isinstance(layer, _layers.BATCH_NORMALIZATION_CLASSES)
     ]
 
 

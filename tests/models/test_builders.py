@@ -71,7 +71,7 @@ def test_small_vgg_skips_pooling_once_the_maps_are_one_pixel():
         convs_per_block=1,
         dense_units=(16,),
         dropout=0.0,
-        batch_norm=True,
+        batch_normalization=True,
     )
     assert [l.name for l in model.layers if "pool" in l.name] == ["block1_pool", "block2_pool"]
     # 4 convs without bias + 4 BN (4 weights of 8) + dense + output

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerasnn import models
+from kerasnn import layers, models
 
 
 def test_small_cnn_backbone_structure():
@@ -20,7 +20,7 @@ def test_small_cnn_backbone_structure():
     assert {
         layer.momentum
         for layer in backbone.layers
-        if isinstance(layer, keras.layers.BatchNormalization)
+        if isinstance(layer, layers.BatchNormalization)
     } == {0.9}
 
 
@@ -33,7 +33,7 @@ def test_set_trainable_tail_unfreezes_exactly_the_last_layers(num_layers):
     assert not any(
         layer.trainable
         for layer in backbone.layers
-        if isinstance(layer, keras.layers.BatchNormalization)
+        if isinstance(layer, layers.BatchNormalization)
     )
     assert len(backbone.trainable_weights) == num_layers  # one kernel per unfrozen conv
 
