@@ -41,7 +41,7 @@ BUILDERS = {
         dense_units=(5,),
         dropout=0.0,
         batch_normalization=True,
-    ),  # fmt: skip
+    ),
     "vgg_bn_gap_dense": lambda: models.vgg(
         IMAGE,
         3,
@@ -51,7 +51,7 @@ BUILDERS = {
         dropout=0.0,
         batch_normalization=True,
         head="gap_dense",
-    ),  # fmt: skip
+    ),
     "vgg_gap": lambda: models.vgg(
         IMAGE,
         3,
@@ -60,7 +60,7 @@ BUILDERS = {
         dropout=0.0,
         batch_normalization=True,
         head="gap",
-    ),  # fmt: skip
+    ),
     "vgg_cam": lambda: models.vgg(
         IMAGE, 3, filters=(4, 6), convs_per_block=1, dropout=0.0, head="cam"
     ),

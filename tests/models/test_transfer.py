@@ -18,9 +18,7 @@ def test_small_cnn_backbone_structure():
         "block2_conv2",
     ]
     assert {
-        layer.momentum
-        for layer in backbone.layers
-        if isinstance(layer, layers.BatchNormalization)
+        layer.momentum for layer in backbone.layers if isinstance(layer, layers.BatchNormalization)
     } == {0.9}
 
 
@@ -31,9 +29,7 @@ def test_set_trainable_tail_unfreezes_exactly_the_last_layers(num_layers):
     flags = [layer.trainable for layer in models.tunable_layers(backbone)]
     assert flags == [False] * (4 - num_layers) + [True] * num_layers
     assert not any(
-        layer.trainable
-        for layer in backbone.layers
-        if isinstance(layer, layers.BatchNormalization)
+        layer.trainable for layer in backbone.layers if isinstance(layer, layers.BatchNormalization)
     )
     assert len(backbone.trainable_weights) == num_layers  # one kernel per unfrozen conv
 
