@@ -73,7 +73,7 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
     Example:
 
     >>> rnn = keras.layers.RNN(LSTMCell(8), return_sequences=True)
-    >>> rnn(np.zeros((2, 5, 3))).shape
+    >>> tuple(rnn(np.zeros((2, 5, 3))).shape)
     (2, 5, 8)
     """
 
@@ -252,6 +252,7 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         }
 
     def get_initial_state(self, batch_size=None):
+        """Zero states ``[h_0, c_0]``, each ``(batch_size, units)``."""
         return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.state_size]
 
     def get_config(self):

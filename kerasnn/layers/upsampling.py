@@ -54,8 +54,9 @@ class MaxUnpooling2D(keras.layers.Layer):
     Example:
 
     >>> x = keras.random.normal((1, 4, 4, 3))
-    >>> values, indices = kerasnn.layers.MaxPoolingWithArgmax2D()(x)
-    >>> MaxUnpooling2D()([values, indices]).shape
+    >>> from kerasnn.layers import MaxPoolingWithArgmax2D
+    >>> values, indices = MaxPoolingWithArgmax2D()(x)
+    >>> tuple(MaxUnpooling2D()([values, indices]).shape)
     (1, 4, 4, 3)
     """
 
@@ -169,8 +170,12 @@ class BedOfNailsUpsampling2D(keras.layers.Layer):
 
     Example:
 
-    >>> BedOfNailsUpsampling2D(size=2)(keras.ops.ones((1, 2, 2, 1)))[0, :, :, 0]
-    # [[1, 0, 1, 0], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]]
+    >>> upsampled = BedOfNailsUpsampling2D(size=2)(keras.ops.ones((1, 2, 2, 1)))
+    >>> keras.ops.convert_to_numpy(upsampled)[0, :, :, 0]
+    array([[1., 0., 1., 0.],
+           [0., 0., 0., 0.],
+           [1., 0., 1., 0.],
+           [0., 0., 0., 0.]], dtype=float32)
     """
 
     def __init__(self, size=(2, 2), data_format=None, **kwargs):

@@ -77,10 +77,13 @@ class Perceptron(keras.Model):
         initializer: starting weights (random by default, as in the notes).
 
     Example:
+        >>> x = np.array([[2.0, 1.0], [1.0, 3.0], [-1.0, -2.0], [-2.0, 0.5]], "float32")
+        >>> labels = np.array([1, 1, 0, 0])  # linearly separable
         >>> model = Perceptron(learning_rate=0.1)
         >>> model.compile()
         >>> history = model.fit(x, labels, batch_size=len(x), epochs=20, verbose=0)
-        >>> history.history["mistakes"][-1]   # 0.0 on linearly separable data
+        >>> float(history.history["mistakes"][-1])  # no mistake left: converged
+        0.0
     """
 
     def __init__(self, learning_rate=0.1, initializer="random_normal", **kwargs):
