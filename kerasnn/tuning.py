@@ -16,6 +16,7 @@ import keras
 import keras_tuner
 import numpy as np
 
+from kerasnn import arguments
 from kerasnn.reporting import format_table
 
 
@@ -73,7 +74,7 @@ def make_oracle(kind, *, objective="val_accuracy", max_trials=5, max_epochs=10, 
         max_epochs: Hyperband's largest budget per model (it decides the trials itself).
     """
     if kind not in KINDS:
-        raise ValueError(f"Unknown tuner {kind!r}; expected one of none, {', '.join(KINDS)}.")
+        arguments.fail("kind", "one of " + ", ".join(map(repr, ("none",) + KINDS)), kind)
     if kind == "hyperband":
         return keras_tuner.oracles.HyperbandOracle(
             objective, max_epochs=max_epochs, factor=3, hyperband_iterations=1, seed=seed
@@ -218,10 +219,7 @@ def kfold_indices(num_examples, num_folds, *, seed=0, labels=None):
     ``num_folds == num_examples`` is leave-one-out. With ``labels`` the folds are stratified:
     each class is dealt round-robin over the folds, so every fold keeps the class proportions.
     """
-    if not 2 <= num_folds <= num_examples:
-        raise ValueError(
-            f"Expected 2 <= num_folds <= num_examples={num_examples}, received num_folds={num_folds}"
-        )
+    arguments.integer("num_folds", num_folds, minimum=2, maximum=num_examples)
     rng = np.random.default_rng(seed)
     order = rng.permutation(num_examples)
     if labels is not None:
@@ -342,14 +340,13 @@ class CrossValidationTuner(keras_tuner.Tuner):
         monitor_validation=False,
         **kwargs,
     ):
-        if num_folds < 2:
-            raise ValueError(f"Expected num_folds >= 2, received num_folds={num_folds}")
+        arguments.integer("num_folds", num_folds, minimum=2)
         objective_name = getattr(oracle.objective, "name", None)
         if not (isinstance(objective_name, str) and objective_name.startswith("val_")):
-            raise ValueError(
-                "Expected a single validation objective such as 'val_accuracy', "
-                f"received objective={oracle.objective}"
-            )
+            arguments.fail(
+                "oracle", "an oracle with a single validation objective such as 'val_accuracy'",
+                None, received=f"objective={oracle.objective}",
+            )  # fmt: skip
         super().__init__(oracle=oracle, hypermodel=FreshSessionHyperModel(hypermodel), **kwargs)
         self.num_folds = num_folds
         self.stratify = stratify
@@ -357,14 +354,11 @@ class CrossValidationTuner(keras_tuner.Tuner):
         self.monitor_validation = monitor_validation
 
     def run_trial(self, trial, x, y, **fit_kwargs):
-        if "validation_data" in fit_kwargs or "validation_split" in fit_kwargs:
-            raise ValueError(
-                "CrossValidationTuner makes its own validation folds; pass no validation_data"
-            )
+        for name in ("validation_data", "validation_split"):
+            if name in fit_kwargs:  # the tuner makes its own validation folds
+                arguments.fail(name, "absent (the tuner makes its own folds)", fit_kwargs[name])
         if hasattr(x, "element_spec"):  # a tf.data.Dataset cannot be cut into folds
-            raise ValueError(
-                "CrossValidationTuner needs array inputs (x, y) to cut into folds, received a Dataset"
-            )
+            arguments.fail("x", "an array (cut into folds)", None, received="a Dataset")
         x, y = np.asarray(x), np.asarray(y)
         hp = trial.hyperparameters
         if "tuner/epochs" in hp.values:

@@ -282,11 +282,8 @@ class MultiHeadAttention(keras.layers.Layer):
         arguments.positive_int("key_dim", key_dim)
         arguments.positive_int("value_dim", value_dim, allow_none=True)
         if isinstance(output_shape, (list, tuple)):
-            if len(output_shape) != 1:
-                raise ValueError(
-                    "Argument `output_shape` must be an int or a 1-tuple (rank-3 outputs only). "
-                    f"Received: output_shape={output_shape!r}"
-                )
+            if len(output_shape) != 1:  # rank-3 outputs only
+                arguments.fail("output_shape", "an int or a 1-tuple", output_shape)
             output_shape = output_shape[0]
         arguments.positive_int("output_shape", output_shape, allow_none=True)
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)

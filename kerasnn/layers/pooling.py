@@ -8,42 +8,21 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasnn import arguments
+
 _DATA_FORMATS = ("channels_last", "channels_first")
 
 
 def standardize_data_format(data_format):
     """``data_format`` or Keras' global image data format; ValueError on anything else."""
-    data_format = data_format or keras.config.image_data_format()
-    if data_format not in _DATA_FORMATS:
-        raise ValueError(
-            f"Argument `data_format` must be one of {_DATA_FORMATS} or None. "
-            f"Received: data_format={data_format!r}"
-        )
-    return data_format
+    return arguments.one_of(
+        "data_format", data_format or keras.config.image_data_format(), _DATA_FORMATS
+    )
 
 
 def standardize_pair(name, value, allow_none=False):
     """An int or a pair of ints, all positive, as a tuple of two ints (ValueError otherwise)."""
-    if value is None and allow_none:
-        return None
-    pair = (
-        (value, value)
-        if isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-        else value
-    )
-    ok = (
-        isinstance(pair, (tuple, list))
-        and len(pair) == 2
-        and all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in pair
-        )
-    )
-    if not ok:
-        raise ValueError(
-            f"Argument `{name}` must be a positive integer or a tuple of 2 positive integers. "
-            f"Received: {name}={value!r}"
-        )
-    return tuple(int(v) for v in pair)
+    return arguments.int_or_tuple(name, value, 2, allow_none=allow_none)
 
 
 def check_image_shape(layer_name, input_shape, what="input"):
@@ -179,15 +158,7 @@ class ClassActivationMapping(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if (
-            isinstance(num_classes, bool)
-            or not isinstance(num_classes, (int, np.integer))
-            or num_classes < 1
-        ):
-            raise ValueError(
-                f"Argument `num_classes` must be a positive integer. Received: num_classes={num_classes!r}"
-            )
-        self.num_classes = int(num_classes)
+        self.num_classes = arguments.positive_int("num_classes", num_classes)
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -344,11 +315,7 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
         self.pool_size = standardize_pair("pool_size", pool_size)
         self.strides = standardize_pair("strides", strides, allow_none=True) or self.pool_size
         padding = padding.lower() if isinstance(padding, str) else padding
-        if padding not in ("valid", "same"):
-            raise ValueError(
-                f"Argument `padding` must be 'valid' or 'same'. Received: padding={padding!r}"
-            )
-        self.padding = padding
+        self.padding = arguments.one_of("padding", padding, ("valid", "same"))
         self.data_format = standardize_data_format(data_format)
         self.input_spec = keras.layers.InputSpec(ndim=4)
 

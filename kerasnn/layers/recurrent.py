@@ -98,10 +98,7 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         seed=None,
         **kwargs,
     ):
-        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
-            raise ValueError(
-                f"Argument `units` must be a positive integer. Received: units={units!r}"
-            )
+        units = arguments.positive_int("units", units)
         super().__init__(**kwargs)
         self.units = units
         self.activation = keras.activations.get(activation)

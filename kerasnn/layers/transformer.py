@@ -25,8 +25,7 @@ def sinusoidal_encoding(
     layout of "Attention Is All You Need": ``PE[i, 2j] = sin(angle(i, j))``,
     ``PE[i, 2j+1] = cos(angle(i, j))`` (even ``depth`` only).
     """
-    if layout not in LAYOUTS:
-        raise ValueError(f"Argument `layout` must be one of {LAYOUTS}. Received: layout={layout!r}")
+    arguments.one_of("layout", layout, LAYOUTS)
     if layout == "interleaved" and depth % 2:
         raise ValueError(
             "The interleaved layout needs an even model dimension (sine/cosine pairs). "
@@ -77,19 +76,12 @@ class SinusoidalPositionalEncoding(keras.layers.Layer):
 
     def __init__(self, max_length, layout="concatenated", max_wavelength=10000.0, **kwargs):
         arguments.positive_int("max_length", max_length)
-        if layout not in LAYOUTS:
-            raise ValueError(
-                f"Argument `layout` must be one of {LAYOUTS}. Received: layout={layout!r}"
-            )
-        if not isinstance(max_wavelength, (int, float)) or max_wavelength <= 0:
-            raise ValueError(
-                "Argument `max_wavelength` must be a positive number. "
-                f"Received: max_wavelength={max_wavelength!r}"
-            )
+        arguments.one_of("layout", layout, LAYOUTS)
+        max_wavelength = arguments.positive_number("max_wavelength", max_wavelength)
         super().__init__(**kwargs)
         self.max_length = max_length
         self.layout = layout
-        self.max_wavelength = float(max_wavelength)
+        self.max_wavelength = max_wavelength
         self.supports_masking = True
 
     def _check_input_shape(self, input_shape):

@@ -121,10 +121,7 @@ def lenet5(
     """
     input_shape = _check_input_shape(input_shape)
     arguments.positive_int("num_classes", num_classes)
-    if pooling not in ("average", "max"):
-        raise ValueError(
-            f"Argument `pooling` must be 'average' or 'max'; received pooling={pooling!r}."
-        )
+    arguments.one_of("pooling", pooling, ("average", "max"))
     pool = layers.AveragePooling2D if pooling == "average" else layers.MaxPooling2D
     inputs = keras.Input(input_shape, name="image")
     x = inputs
@@ -182,23 +179,16 @@ def vgg(
     """
     input_shape = _check_input_shape(input_shape)
     arguments.positive_int("num_classes", num_classes)
-    filters = tuple(filters)
-    if not filters:
-        raise ValueError(
-            f"Argument `filters` must name at least one block; received filters={filters!r}."
-        )
+    filters = arguments.positive_ints("filters", filters, allow_empty=False)
     if isinstance(convs_per_block, int):
         convs_per_block = (convs_per_block,) * len(filters)
-    convs_per_block = tuple(convs_per_block)
+    convs_per_block = arguments.positive_ints("convs_per_block", convs_per_block)
     if len(convs_per_block) != len(filters):
-        raise ValueError(
-            "Arguments `filters` and `convs_per_block` must have the same length; received "
-            f"filters={filters!r}, convs_per_block={convs_per_block!r}."
+        arguments.fail(
+            "convs_per_block",
+            f"an int or one count per block of `filters` ({len(filters)})",
+            convs_per_block,
         )
-    for value in filters:
-        arguments.positive_int("filters", value)
-    for value in convs_per_block:
-        arguments.positive_int("convs_per_block", value)
     arguments.rate("dropout", dropout)
     arguments.one_of("head", head, HEADS)
     dense_units = arguments.positive_ints("dense_units", dense_units)
@@ -279,9 +269,7 @@ def inception_module(
     for argument, value in filter_counts.items():
         arguments.positive_int(argument, value)
     if len(inputs.shape) != 4:
-        raise ValueError(
-            f"`inputs` must be a 4-D tensor (batch, height, width, channels); received shape {inputs.shape}."
-        )
+        arguments.shape_error("inputs", "(batch, height, width, channels)", inputs.shape)
 
     def conv(x, filters, size, suffix):
         return layers.Conv2D(
@@ -334,10 +322,7 @@ def inception_net(
     arguments.rate("dropout", dropout)
     modules = tuple(tuple(module) for module in modules)
     if not modules or any(len(module) != 6 for module in modules):
-        raise ValueError(
-            "Argument `modules` must hold at least one tuple of six filter counts; "
-            f"received modules={modules!r}."
-        )
+        arguments.fail("modules", "at least one tuple of six filter counts", modules)
     inputs = keras.Input(input_shape, name="image")
     x = layers.Conv2D(stem_filters, 3, padding="same", activation="relu", name="stem")(inputs)
     height, width = input_shape[:2]

@@ -123,10 +123,7 @@ def set_trainable_tail(backbone, num_layers):
     train step is built.
     """
     tunable = tunable_layers(backbone)
-    if not 0 <= num_layers <= len(tunable):
-        raise ValueError(
-            f"num_layers must be in [0, {len(tunable)}] for this backbone; received {num_layers}."
-        )
+    num_layers = arguments.integer("num_layers", num_layers, minimum=0, maximum=len(tunable))
     backbone.trainable = True
     for layer in backbone.layers:
         layer.trainable = False

@@ -238,7 +238,7 @@ def test_max_pooling_with_argmax_rejects_bad_input():
     with pytest.raises(ValueError, match=r"`strides` must be .* Received: strides=\(2, -1\)"):
         MaxPoolingWithArgmax2D(strides=(2, -1))
     with pytest.raises(
-        ValueError, match=r"`padding` must be 'valid' or 'same'. Received: padding='full'"
+        ValueError, match=r"`padding` must be one of 'valid', 'same'. Received: padding='full'"
     ):
         MaxPoolingWithArgmax2D(padding="full")
     with pytest.raises(ValueError, match=r"expected ndim=4, found ndim=3"):

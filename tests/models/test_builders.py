@@ -207,13 +207,15 @@ def test_nearest_neighbor_classifier_notes_example_l1_distance_and_save_round_tr
         (
             models.vgg,
             dict(input_shape=(8, 8, 1), num_classes=10, filters=(8, 8), convs_per_block=(1,)),
-            "same length",
+            r"Argument `convs_per_block` must be an int or one count per block of `filters` \(2\)\. "
+            r"Received: convs_per_block=\(1,\)",
         ),
         (models.vgg, dict(input_shape=(8, 8, 1), num_classes=10, dropout=1.5), "dropout=1.5"),
         (
             models.inception_net,
             dict(input_shape=(8, 8, 1), num_classes=10, modules=((1, 2, 3),)),
-            "six",
+            r"Argument `modules` must be at least one tuple of six filter counts\. "
+            r"Received: modules=\(\(1, 2, 3\),\)",
         ),
         (models.linear_classifier, dict(input_shape=(8, 8, 1), num_classes=10, l2=-1.0), "l2=-1.0"),
     ],

@@ -37,7 +37,8 @@ def test_set_trainable_tail_unfreezes_exactly_the_last_layers(num_layers):
 def test_set_trainable_tail_rejects_out_of_range():
     backbone = models.small_cnn_backbone((16, 16, 3), filters=(4,))
     with pytest.raises(
-        ValueError, match=r"num_layers must be in \[0, 2\] for this backbone; received 3"
+        ValueError,
+        match=r"Argument `num_layers` must be an integer in \[0, 2\]\. Received: num_layers=3",
     ):
         models.set_trainable_tail(backbone, 3)
 
