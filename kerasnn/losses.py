@@ -1,4 +1,4 @@
-"""The course's losses: functions of ``(y_true, y_pred)`` and registered ``keras.losses.Loss`` classes.
+"""The course's losses: functions of ``(y_true, y_pred)`` and registered ``keras.losses.Loss``s.
 
 Each loss exists twice: as a plain function (``multiclass_hinge(labels, scores)``: per-example
 values, usable in any ``train_step``) and as a ``keras.losses.Loss`` subclass that ``compile``

@@ -253,7 +253,8 @@ def cross_validate(
     Args:
         build_model: a function of no arguments returning a compiled model.
         x, y: arrays of all the examples.
-        folds: ``[(train_indices, validation_indices), ...]`` (``kfold_indices``, holdout splits, ...).
+        folds: ``[(train_indices, validation_indices), ...]`` (``kfold_indices``, holdout
+            splits, ...).
         metric: a name ``evaluate`` reports (``"accuracy"``, ``"loss"``, ...).
         seed: fold ``i`` starts from ``keras.utils.set_random_seed(seed + i)`` and shuffles with it.
         fit: ``fit(model, train_dataset, **fit_kwargs)``; default ``model.fit``.
@@ -312,7 +313,8 @@ class CrossValidationTuner(keras_tuner.Tuner):
     models (``cross_validate``), fold ``i`` holding out its validation part, and scores each with
     ``evaluate`` on it.
     The trial records the mean (its score, under the objective's name, e.g. ``val_accuracy``),
-    the standard deviation (``val_accuracy_std``) and every fold's score (``val_accuracy_fold_<i>``).
+    the standard deviation (``val_accuracy_std``) and every fold's score
+    (``val_accuracy_fold_<i>``).
 
     Like every tuner of ``make_tuner``, it resumes from ``directory`` (finished trials are kept)
     and saves no models: rebuild the best one from ``get_best_hyperparameters()`` and retrain it
@@ -320,12 +322,14 @@ class CrossValidationTuner(keras_tuner.Tuner):
 
     Args:
         oracle: a ``keras_tuner.Oracle``; its objective must be a validation metric (``val_*``).
-        hypermodel: a ``keras_tuner.HyperModel`` or a ``build(hp)`` function returning a compiled model.
+        hypermodel: a ``keras_tuner.HyperModel`` or a ``build(hp)`` function returning a
+            compiled model.
         num_folds: k (``>= 2``).
         stratify: stratify the folds by the labels ``y`` (classification).
         seed: seed of the fold split and of each fold's weight initialization (fold ``i`` uses
             ``seed + i``), so a trial's score does not depend on the trials before it.
-        monitor_validation: pass each fold's validation part to ``fit`` too (see ``cross_validate``).
+        monitor_validation: pass each fold's validation part to ``fit`` too (see
+            ``cross_validate``).
         **kwargs: ``keras_tuner.Tuner`` arguments (``directory``, ``project_name``, ``overwrite``).
     """
 
@@ -401,8 +405,8 @@ def make_cross_validation_tuner(
     overwrite=False,
     seed=0,
 ):
-    """A ``CrossValidationTuner`` driven by the oracle of ``kind`` (as in ``make_tuner``), or ``None``
-    for ``kind="none"``."""
+    """A ``CrossValidationTuner`` driven by the oracle of ``kind`` (as in ``make_tuner``), or
+    ``None`` for ``kind="none"``."""
     if kind == "none":
         return None
     oracle = make_oracle(

@@ -371,7 +371,8 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
         out_w = _pooled_size(width, pool_w, stride_w, self.padding)
         top = _pad_before(height, pool_h, stride_h, self.padding)
         left = _pad_before(width, pool_w, stride_w, self.padding)
-        # Rows needed: window offset dy = q * stride + r reads rows [q * stride, (q + out) * stride).
+        # Rows needed: window offset dy = q * stride + r reads rows
+        # [q * stride, (q + out) * stride).
         bottom = max(((pool_h - 1) // stride_h + out_h) * stride_h - height - top, 0)
         right = max(((pool_w - 1) // stride_w + out_w) * stride_w - width - left, 0)
         if top or bottom or left or right:
@@ -379,7 +380,8 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
             padding[row_axis], padding[col_axis] = [top, bottom], [left, right]
             # Padding must never win: -inf, not the zeros of a convolution.
             inputs = ops.pad(inputs, padding, constant_values=float("-inf"))
-        # Flat position of element (y, x, c) in the input: y * row_step + x * col_step + c * ch_step.
+        # Flat position of element (y, x, c) in the input:
+        # y * row_step + x * col_step + c * ch_step.
         if self.data_format == "channels_last":
             row_step, col_step, channel_step = width * channels, channels, 1
             blocks_shape = (-1, out_h, stride_h, out_w, stride_w, channels)

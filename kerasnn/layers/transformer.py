@@ -50,7 +50,8 @@ class SinusoidalPositionalEncoding(keras.layers.Layer):
 
     Course notes, "Positional Encoding": for position ``i`` of a model dimension ``D``::
 
-        PE_i = [sin(i / 10000^(2j/D)) for j in range(D/2)] + [cos(i / 10000^(2j/D)) for j in range(D/2)]
+        PE_i = [sin(i / 10000^(2j/D)) for j in range(D/2)]
+             + [cos(i / 10000^(2j/D)) for j in range(D/2)]
         output_i = x_i + PE_i
 
     ``layout="interleaved"`` uses the paper's layout instead (``sin`` at even, ``cos`` at odd

@@ -1,4 +1,4 @@
-"""Fixed (non-learned) upsampling written from scratch in ``keras.ops``: max unpooling, bed of nails.
+"""Fixed (non-learned) upsampling from scratch in ``keras.ops``: max unpooling, bed of nails.
 
 Course notes, section "Upsampling". Nearest-neighbour upsampling and transpose convolution are
 Keras built-ins (``keras.layers.UpSampling2D``, ``keras.layers.Conv2DTranspose``); the two layers
@@ -126,7 +126,8 @@ class MaxUnpooling2D(keras.layers.Layer):
         per_example = int(np.prod(output_shape[1:]))
         batch = ops.shape(values)[0]
         flat_values = ops.reshape(values, (-1,))
-        # Flat positions in the whole batch: example b owns [b * per_example, (b + 1) * per_example).
+        # Flat positions in the whole batch: example b owns
+        # [b * per_example, (b + 1) * per_example).
         offsets = ops.arange(batch, dtype="int32") * per_example
         positions = ops.reshape(
             ops.cast(indices, "int32") + ops.reshape(offsets, (-1, 1, 1, 1)), (-1, 1)

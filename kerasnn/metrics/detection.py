@@ -29,7 +29,6 @@ positive). No "difficult" / "crowd" flags, area ranges or per-image detection ca
 import numpy as np
 
 from kerasnn import arguments
-
 from kerasnn.ops import boxes as box_ops
 
 COCO_IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # 0.50, 0.55, ..., 0.95

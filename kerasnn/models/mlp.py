@@ -1,4 +1,4 @@
-"""Multi-layer perceptrons ("Multi-Layer Perceptrons - FFNN"): ``z_i = f(sum_j w_ij x_j + b_i)`` per layer.
+"""Multi-layer perceptrons ("Multi-Layer Perceptrons - FFNN"): ``z_i = f(sum_j w_ij x_j + b_i)``.
 
 ``mlp`` is the one fully connected builder of the course: regression and classification heads,
 the activation functions of "Activation Functions", the regularizers of "Preventing Overfitting"
@@ -21,7 +21,8 @@ TASKS = {
 
 
 def task_head(task, num_classes=2):
-    """``(num_outputs, output_activation, loss)`` of ``task`` (``regression``, ``binary``, ``categorical``).
+    """``(num_outputs, output_activation, loss)`` of ``task``: ``regression``, ``binary`` or
+    ``categorical``.
 
     Example:
         >>> task_head("binary")
@@ -46,7 +47,7 @@ def mlp(
     kernel_initializer="glorot_uniform",
     name="mlp",
 ):
-    """A fully connected network: ``Dense -> [BatchNorm] -> activation -> [Dropout]`` per hidden layer.
+    """A fully connected network: ``Dense -> [BatchNorm] -> activation -> [Dropout]`` per layer.
 
     Inputs with several axes (images) are unrolled first: every pixel is a separate feature, the
     baseline a CNN is compared with ("MLP, Fully connected").
@@ -56,7 +57,8 @@ def mlp(
         num_classes: units of the output layer (1 for a regression or a sigmoid output; see
             ``task_head``).
         hidden_units: width of each hidden layer; ``()`` gives a linear / logistic model.
-        activation: hidden activation (``"relu"``, ``"leaky_relu"``, ``"tanh"``, ``"sigmoid"``, ...).
+        activation: hidden activation (``"relu"``, ``"leaky_relu"``, ``"tanh"``, ``"sigmoid"``,
+            ...).
         output_activation: activation of the output layer (``None`` for scores or regression).
         dropout: rate ``p`` of the dropout after every hidden layer (0 disables it).
         weight_decay: ``gamma`` of the L2 penalty ``gamma * sum w^2`` on every kernel.

@@ -81,8 +81,8 @@ def keras_application(application, input_shape, weights=None, name="backbone"):
     constructor_name = _application_names().get(application.lower().replace("_", ""))
     if constructor_name is None:
         raise ValueError(
-            f"Unknown backbone {application!r}; expected 'small_cnn' or a keras.applications model: "
-            f"{', '.join(application_names())}."
+            f"Unknown backbone {application!r}; expected 'small_cnn' or a keras.applications "
+            f"model: {', '.join(application_names())}."
         )
     constructor = getattr(keras.applications, constructor_name)
     backbone = constructor(

@@ -156,7 +156,8 @@ def _variances_tensor(variances, dtype):
 def encode_deltas(boxes, anchors, variances=None):
     """Faster R-CNN regression targets of ``boxes`` relative to ``anchors``.
 
-    ``[dy, dx, dh, dw] = [(y - y_a) / h_a, (x - x_a) / w_a, log(h / h_a), log(w / w_a)] / variances``
+    ``[dy, dx, dh, dw] = [(y - y_a) / h_a, (x - x_a) / w_a, log(h / h_a), log(w / w_a)]``
+    ``/ variances``
     (course notes, "Faster R-CNN": the regression branch predicts 4k refinements per location).
 
     Args:

@@ -245,7 +245,8 @@ def test_max_pooling_with_argmax_rejects_bad_input():
         MaxPoolingWithArgmax2D()(np.zeros((2, 4, 4), "float32"))
     with pytest.raises(
         ValueError,
-        match=r"needs known height, width and channels .* Received: input shape \(None, None, None, 3\)",
+        match=r"needs known height, width and channels .* "
+        r"Received: input shape \(None, None, None, 3\)",
     ):
         MaxPoolingWithArgmax2D()(keras.Input((None, None, 3)))
     with pytest.raises(

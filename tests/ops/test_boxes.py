@@ -179,7 +179,8 @@ def test_bad_anchor_arguments_raise():
     for kwargs, message in (
         (
             {"feature_shape": (0, 2)},
-            r"Argument `feature_shape` must be 2 positive integers. Received: feature_shape=\(0, 2\)",
+            r"Argument `feature_shape` must be 2 positive integers. "
+            r"Received: feature_shape=\(0, 2\)",
         ),
         ({"stride": 0}, r"Argument `stride` must be a positive number. Received: stride=0"),
         ({"stride": (8, 0)}, r"Argument `stride` must be 2 positive numbers. Received: stride="),

@@ -83,7 +83,8 @@ def test_conv_output_size_matches_keras_on_random_configurations():
 def test_conv_output_size_rejects_windows_larger_than_the_input_and_bad_arguments():
     with pytest.raises(
         ValueError,
-        match=r"Argument `kernel_size` must be a window no larger than the padded input \(4 \+ 2\*0 ",
+        match=r"Argument `kernel_size` must be a window no larger than the padded input "
+        r"\(4 \+ 2\*0 ",
     ):
         geometry.conv_output_size(4, 5)
     with pytest.raises(ValueError, match="padding='full'"):
@@ -134,7 +135,7 @@ def test_receptive_field_matches_gradient_support_of_random_keras_stacks():
         input_size = tuple(3 * s + 2 * j for s, j in zip(expected.size, expected.jump))
         model = keras.Sequential([keras.Input((*input_size, 1)), *stack])
         assert _measured_receptive_field(model, input_size) == expected.size, [
-            l.get_config() for l in stack
+            layer.get_config() for layer in stack
         ]
 
 

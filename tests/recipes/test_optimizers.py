@@ -1,4 +1,4 @@
-"""The optimizers recipe: every optimizer lowers the loss from the same start; the table is consistent."""
+"""The optimizers recipe: every optimizer lowers the loss from the same start; consistent table."""
 
 import json
 import os

@@ -12,7 +12,7 @@ from kerasnn import models
 
 
 def numpy_hebbian_epoch(w, b, x, t, eta):
-    """The notes' rule, written out: update only on a mistake, Delta w = eta x t, Delta b = eta t."""
+    """The notes' rule: update only on a mistake, Delta w = eta x t, Delta b = eta t."""
     w, b, mistakes = w.copy(), float(b), 0
     for x_k, t_k in zip(x, t):
         y_k = 1.0 if w @ x_k + b > 0 else -1.0
@@ -45,7 +45,8 @@ def test_perceptron_fit_is_the_rule_and_validates_its_argument():
     assert float(keras.ops.convert_to_numpy(model.bias)) == pytest.approx(b)
     assert history.history["mistakes"] == [mistakes]
     np.testing.assert_array_equal(model.predict(x, verbose=0), np.where(x @ w + b > 0, 1.0, -1.0))
-    with pytest.raises(ValueError, match="Argument `learning_rate` must be a positive number. Received: learning_rate=0"):
+    message = "Argument `learning_rate` must be a positive number. Received: learning_rate=0"
+    with pytest.raises(ValueError, match=message):
         models.Perceptron(learning_rate=0)
 
 

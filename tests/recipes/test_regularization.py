@@ -1,4 +1,4 @@
-"""The regularization recipe: regularizers beat the overfitting baseline; the init/gradient picture."""
+"""The regularization recipe: regularizers beat the overfitting baseline; init/gradient picture."""
 
 import json
 import os

@@ -131,7 +131,8 @@ def test_both_phases_work_on_a_keras_application_base():
         (["--source-dataset", "no_such_source"], "Unknown dataset 'no_such_source'"),
         (
             ["--dataset", "kerasnn_digits"],
-            "--source-dataset kerasnn_shapes/source has 3 channels but --dataset kerasnn_digits has 1",
+            "--source-dataset kerasnn_shapes/source has 3 channels but "
+            "--dataset kerasnn_digits has 1",
         ),
         (["--backbone", "mobilenet_v2"], "cannot load the base's weights (imagenet)"),
         (["--weights", "imagenet"], "--weights imagenet needs a keras.applications --backbone"),
