@@ -24,13 +24,14 @@ Usage::
     python benchmarks/builders.py --repeats 3 --examples 256
 """
 
+import kerasnn.quiet  # noqa: F401  (before TensorFlow: hides its start-up lines)
+
 import argparse
 import os
 import statistics
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
