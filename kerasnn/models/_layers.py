@@ -14,12 +14,14 @@ import threading
 
 import keras
 
-from kerasnn import layers
+# Submodules, not ``kerasnn.layers`` itself: ``import kerasnn.layers`` imports Keras, which
+# imports the builders (see ``kerasnn/__init__.py``) while ``kerasnn.layers`` is half-initialized.
+from kerasnn.layers import normalization, pooling
 
 _state = threading.local()
 
 # Batch-normalization classes of either origin: fine-tuning keeps both frozen.
-BATCH_NORMALIZATION_CLASSES = (layers.BatchNormalization, keras.layers.BatchNormalization)
+BATCH_NORMALIZATION_CLASSES = (normalization.BatchNormalization, keras.layers.BatchNormalization)
 
 
 def _builtins():
@@ -56,14 +58,14 @@ def batch_normalization(**kwargs):
     """A batch-normalization layer (section "Batch Normalization")."""
     if _builtins():
         return keras.layers.BatchNormalization(**kwargs)
-    return layers.BatchNormalization(**kwargs)
+    return normalization.BatchNormalization(**kwargs)
 
 
 def global_average_pooling(**kwargs):
     """A global-average-pooling layer (section "GAP Layers")."""
     if _builtins():
         return keras.layers.GlobalAveragePooling2D(**kwargs)
-    return layers.GlobalAveragePooling2D(**kwargs)
+    return pooling.GlobalAveragePooling2D(**kwargs)
 
 
 def class_activation_mapping(features, num_classes, activation, name):
@@ -72,4 +74,4 @@ def class_activation_mapping(features, num_classes, activation, name):
     if _builtins():
         pooled = keras.layers.GlobalAveragePooling2D(name=f"{name}_pool")(features)
         return keras.layers.Dense(num_classes, activation=activation, name=name)(pooled)
-    return layers.ClassActivationMapping(num_classes, activation=activation, name=name)(features)
+    return pooling.ClassActivationMapping(num_classes, activation=activation, name=name)(features)

@@ -211,3 +211,22 @@ def test_models_saved_with_our_layers_load_in_a_fresh_process(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     for path, outputs in expected.items():
         np.testing.assert_allclose(np.load(path + ".out.npy"), outputs, rtol=1e-5, atol=1e-6)
+
+
+def test_importing_a_layer_module_first_registers_everything_without_a_cycle():
+    # ``import kerasnn.layers`` imports Keras, which triggers the registration of the builders
+    # while ``kerasnn.layers`` is still half-initialized: that must not fail.
+    script = (
+        "import sys; import kerasnn.layers; "
+        "assert {'kerasnn.losses', 'kerasnn.models'} <= set(sys.modules); "
+        "from kerasnn import models; models.mlp((3,), 2, batch_normalization=True)"
+    )
+    root = str(Path(kerasnn.__file__).parents[1])
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": root},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
