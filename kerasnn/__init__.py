@@ -28,6 +28,7 @@ _SUBMODULES = (
     "losses",
     "arguments",
     "recipe",
+    "text",
 )
 
 

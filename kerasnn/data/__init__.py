@@ -320,3 +320,14 @@ def per_class_subset(labels, per_class, seed=0):
             )
         chosen.append(rng.choice(members, per_class, replace=False))
     return np.sort(np.concatenate(chosen))
+
+
+def from_splits(splits, batch_size=32, *, parts=("train", "validation"), seed=0):
+    """Cached pipelines of array splits (``load_splits``' ``{part: (inputs, labels)}``), one per
+    name in ``parts``: training parts (``train...``) reshuffled every epoch with ``seed``, the
+    others in order. Small arrays train several times faster this way than as NumPy inputs."""
+    return [
+        from_arrays(*splits[part], batch_size, shuffle=part.startswith("train"), cache=True,
+                    seed=seed)
+        for part in parts
+    ]

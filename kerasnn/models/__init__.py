@@ -6,8 +6,9 @@ VGG, Inception), ``transfer``, ``perceptron``.
 
 from kerasnn.models._layers import keras_builtin_layers
 from kerasnn.models.cnn import classification_head, inception_module, inception_net, lenet5, vgg
+from kerasnn.models.language import nnlm, rnn_language_model, word2vec, word_vectors
 from kerasnn.models.linear import linear_classifier, nearest_neighbor_classifier
-from kerasnn.models.mlp import mlp, task_head
+from kerasnn.models.mlp import mlp, task_head, task_mlp
 from kerasnn.models.perceptron import Perceptron, hebbian_epoch
 from kerasnn.models.transfer import (
     classifier,

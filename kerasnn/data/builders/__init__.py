@@ -1,6 +1,8 @@
 """Embedded tfds datasets, generated locally; importing this package registers them with tfds."""
 
+from kerasnn.data.builders.dates import KerasnnDates
 from kerasnn.data.builders.digits import KerasnnDigits
+from kerasnn.data.builders.grammar import KerasnnGrammar
 from kerasnn.data.builders.shapes import KerasnnShapes
 from kerasnn.data.builders.tabular import (
     KerasnnBlobs,
@@ -16,4 +18,6 @@ EMBEDDED = {
     "kerasnn_xor": KerasnnXor,
     "kerasnn_moons": KerasnnMoons,
     "kerasnn_regression1d": KerasnnRegression1d,
+    "kerasnn_dates": KerasnnDates,
+    "kerasnn_grammar": KerasnnGrammar,
 }
