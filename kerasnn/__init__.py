@@ -6,7 +6,10 @@ Submodules are imported on first use (``kerasnn.layers``, ``kerasnn.data``, ...)
 The modules that register Keras objects (``kerasnn.layers``, ``losses``, ``models``) are imported
 as soon as Keras is: ``import kerasnn`` alone lets ``keras.saving.load_model`` find every
 ``kerasnn>...`` class of a saved model, whichever of ``kerasnn`` and ``keras`` is imported first,
-without importing TensorFlow before ``kerasnn.quiet`` could hide its start-up lines.
+without importing TensorFlow before ``kerasnn.quiet`` could hide its start-up lines. (The
+builders may then be imported while ``kerasnn.layers`` is half-initialized: modules under
+``kerasnn.models`` import layers from their modules, ``kerasnn.layers.normalization``, not from
+the package.)
 """
 
 import importlib

@@ -25,7 +25,7 @@ import numpy as np
 from keras import ops
 
 from kerasnn import arguments, backend, losses
-from kerasnn.layers import BatchNormalization
+from kerasnn.layers.normalization import BatchNormalization
 
 
 def _image_size(shape):

@@ -215,7 +215,9 @@ def test_models_saved_with_our_layers_load_in_a_fresh_process(tmp_path):
 
 def test_importing_a_layer_module_first_registers_everything_without_a_cycle():
     # ``import kerasnn.layers`` imports Keras, which triggers the registration of the builders
-    # while ``kerasnn.layers`` is still half-initialized: that must not fail.
+    # while ``kerasnn.layers`` is still half-initialized: that must not fail. Builder modules
+    # therefore import layers from their modules (``from kerasnn.layers.normalization import
+    # BatchNormalization``), not from the package (``from kerasnn.layers import ...``).
     script = (
         "import sys; import kerasnn.layers; "
         "assert {'kerasnn.losses', 'kerasnn.models'} <= set(sys.modules); "
