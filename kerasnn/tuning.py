@@ -16,6 +16,7 @@ import keras
 import keras_tuner
 import numpy as np
 
+from kerasnn import arguments
 from kerasnn.reporting import format_table
 
 
@@ -73,7 +74,7 @@ def make_oracle(kind, *, objective="val_accuracy", max_trials=5, max_epochs=10, 
         max_epochs: Hyperband's largest budget per model (it decides the trials itself).
     """
     if kind not in KINDS:
-        raise ValueError(f"Unknown tuner {kind!r}; expected one of none, {', '.join(KINDS)}.")
+        arguments.fail("kind", "one of " + ", ".join(map(repr, ("none",) + KINDS)), kind)
     if kind == "hyperband":
         return keras_tuner.oracles.HyperbandOracle(
             objective, max_epochs=max_epochs, factor=3, hyperband_iterations=1, seed=seed
@@ -218,10 +219,7 @@ def kfold_indices(num_examples, num_folds, *, seed=0, labels=None):
     ``num_folds == num_examples`` is leave-one-out. With ``labels`` the folds are stratified:
     each class is dealt round-robin over the folds, so every fold keeps the class proportions.
     """
-    if not 2 <= num_folds <= num_examples:
-        raise ValueError(
-            f"Expected 2 <= num_folds <= num_examples={num_examples}, received num_folds={num_folds}"
-        )
+    arguments.integer("num_folds", num_folds, minimum=2, maximum=num_examples)
     rng = np.random.default_rng(seed)
     order = rng.permutation(num_examples)
     if labels is not None:
@@ -255,7 +253,8 @@ def cross_validate(
     Args:
         build_model: a function of no arguments returning a compiled model.
         x, y: arrays of all the examples.
-        folds: ``[(train_indices, validation_indices), ...]`` (``kfold_indices``, holdout splits, ...).
+        folds: ``[(train_indices, validation_indices), ...]`` (``kfold_indices``, holdout
+            splits, ...).
         metric: a name ``evaluate`` reports (``"accuracy"``, ``"loss"``, ...).
         seed: fold ``i`` starts from ``keras.utils.set_random_seed(seed + i)`` and shuffles with it.
         fit: ``fit(model, train_dataset, **fit_kwargs)``; default ``model.fit``.
@@ -314,7 +313,8 @@ class CrossValidationTuner(keras_tuner.Tuner):
     models (``cross_validate``), fold ``i`` holding out its validation part, and scores each with
     ``evaluate`` on it.
     The trial records the mean (its score, under the objective's name, e.g. ``val_accuracy``),
-    the standard deviation (``val_accuracy_std``) and every fold's score (``val_accuracy_fold_<i>``).
+    the standard deviation (``val_accuracy_std``) and every fold's score
+    (``val_accuracy_fold_<i>``).
 
     Like every tuner of ``make_tuner``, it resumes from ``directory`` (finished trials are kept)
     and saves no models: rebuild the best one from ``get_best_hyperparameters()`` and retrain it
@@ -322,12 +322,14 @@ class CrossValidationTuner(keras_tuner.Tuner):
 
     Args:
         oracle: a ``keras_tuner.Oracle``; its objective must be a validation metric (``val_*``).
-        hypermodel: a ``keras_tuner.HyperModel`` or a ``build(hp)`` function returning a compiled model.
+        hypermodel: a ``keras_tuner.HyperModel`` or a ``build(hp)`` function returning a
+            compiled model.
         num_folds: k (``>= 2``).
         stratify: stratify the folds by the labels ``y`` (classification).
         seed: seed of the fold split and of each fold's weight initialization (fold ``i`` uses
             ``seed + i``), so a trial's score does not depend on the trials before it.
-        monitor_validation: pass each fold's validation part to ``fit`` too (see ``cross_validate``).
+        monitor_validation: pass each fold's validation part to ``fit`` too (see
+            ``cross_validate``).
         **kwargs: ``keras_tuner.Tuner`` arguments (``directory``, ``project_name``, ``overwrite``).
     """
 
@@ -342,14 +344,13 @@ class CrossValidationTuner(keras_tuner.Tuner):
         monitor_validation=False,
         **kwargs,
     ):
-        if num_folds < 2:
-            raise ValueError(f"Expected num_folds >= 2, received num_folds={num_folds}")
+        arguments.integer("num_folds", num_folds, minimum=2)
         objective_name = getattr(oracle.objective, "name", None)
         if not (isinstance(objective_name, str) and objective_name.startswith("val_")):
-            raise ValueError(
-                "Expected a single validation objective such as 'val_accuracy', "
-                f"received objective={oracle.objective}"
-            )
+            arguments.fail(
+                "oracle", "an oracle with a single validation objective such as 'val_accuracy'",
+                None, received=f"objective={oracle.objective}",
+            )  # fmt: skip
         super().__init__(oracle=oracle, hypermodel=FreshSessionHyperModel(hypermodel), **kwargs)
         self.num_folds = num_folds
         self.stratify = stratify
@@ -357,14 +358,11 @@ class CrossValidationTuner(keras_tuner.Tuner):
         self.monitor_validation = monitor_validation
 
     def run_trial(self, trial, x, y, **fit_kwargs):
-        if "validation_data" in fit_kwargs or "validation_split" in fit_kwargs:
-            raise ValueError(
-                "CrossValidationTuner makes its own validation folds; pass no validation_data"
-            )
+        for name in ("validation_data", "validation_split"):
+            if name in fit_kwargs:  # the tuner makes its own validation folds
+                arguments.fail(name, "absent (the tuner makes its own folds)", fit_kwargs[name])
         if hasattr(x, "element_spec"):  # a tf.data.Dataset cannot be cut into folds
-            raise ValueError(
-                "CrossValidationTuner needs array inputs (x, y) to cut into folds, received a Dataset"
-            )
+            arguments.fail("x", "an array (cut into folds)", None, received="a Dataset")
         x, y = np.asarray(x), np.asarray(y)
         hp = trial.hyperparameters
         if "tuner/epochs" in hp.values:
@@ -407,8 +405,8 @@ def make_cross_validation_tuner(
     overwrite=False,
     seed=0,
 ):
-    """A ``CrossValidationTuner`` driven by the oracle of ``kind`` (as in ``make_tuner``), or ``None``
-    for ``kind="none"``."""
+    """A ``CrossValidationTuner`` driven by the oracle of ``kind`` (as in ``make_tuner``), or
+    ``None`` for ``kind="none"``."""
     if kind == "none":
         return None
     oracle = make_oracle(

@@ -283,7 +283,7 @@ def _check_config_round_trip(layer_cls, init_kwargs, layer, inputs, reference_ou
     except TypeError as error:
         raise AssertionError(
             f"get_config() of {layer_cls.__name__} is not JSON-serialisable: {error}"
-        )
+        ) from error
     missing = sorted(set(init_kwargs) - set(config))
     assert not missing, (
         f"get_config() of {layer_cls.__name__} does not return the constructor argument(s) "
@@ -308,10 +308,12 @@ def _check_output_shapes(layer, inputs, eager_outputs, symbolic_outputs, expecte
     )
     for (key, eager), (_, symbolic) in zip(eager_items, symbolic_items):
         assert _shape_matches(symbolic.shape, eager.shape), (
-            f"output {key!r}: symbolic shape {symbolic.shape} does not match eager shape {eager.shape}"
+            f"output {key!r}: symbolic shape {symbolic.shape} does not match eager shape "
+            f"{eager.shape}"
         )
         assert _dtype_name(symbolic) == _dtype_name(eager), (
-            f"output {key!r}: symbolic dtype {symbolic.dtype} differs from eager dtype {eager.dtype}"
+            f"output {key!r}: symbolic dtype {symbolic.dtype} differs from eager dtype "
+            f"{eager.dtype}"
         )
     if expected_output_shape is not None:
         expected_items = (
@@ -336,14 +338,16 @@ def _check_output_shapes(layer, inputs, eager_outputs, symbolic_outputs, expecte
     try:
         computed = layer.compute_output_shape(*args, **kwargs)
     except NotImplementedError:
-        raise AssertionError(f"{type(layer).__name__} does not implement compute_output_shape")
+        message = f"{type(layer).__name__} does not implement compute_output_shape"
+        raise AssertionError(message) from None
     computed_items = [(0, computed)] if _is_shape(computed) else _flatten_with_keys(computed)
     assert len(computed_items) == len(eager_items), (
         f"compute_output_shape returns {len(computed_items)} shape(s), the call {len(eager_items)}"
     )
     for (key, shape), (_, eager) in zip(computed_items, eager_items):
         assert _shape_matches(shape, eager.shape), (
-            f"output {key!r}: compute_output_shape gives {tuple(shape)}, the call {tuple(eager.shape)}"
+            f"output {key!r}: compute_output_shape gives {tuple(shape)}, "
+            f"the call {tuple(eager.shape)}"
         )
 
 
@@ -473,7 +477,8 @@ def _check_mixed_precision(
             dtype = _dtype_name(value)
             if expected_dtype is not None and _is_float(dtype):
                 assert dtype == expected_dtype, (
-                    f"under mixed_float16, output {key!r} has dtype {dtype}, expected {expected_dtype}"
+                    f"under mixed_float16, output {key!r} has dtype {dtype}, "
+                    f"expected {expected_dtype}"
                 )
             assert (
                 np.all(np.isfinite(keras.ops.convert_to_numpy(value))) if _is_float(dtype) else True
@@ -516,7 +521,8 @@ def run_layer_test(
         init_kwargs: dict of constructor arguments.
         input_data: array, or list/tuple/dict of arrays (see ``input_call_style``).
         call_kwargs: other call arguments; array values (e.g. ``mask``) become model inputs.
-        expected_output_shape: shape (``None`` for any size) or a structure of shapes, one per output.
+        expected_output_shape: shape (``None`` for any size) or a structure of shapes, one per
+            output.
         expected_output: optional array or structure of arrays the eager outputs must equal
             (within ``atol``/``rtol``).
         run_training: gradient check and one ``fit`` step.
@@ -575,7 +581,8 @@ def run_layer_test(
         _assert_structures_close(reloaded, predicted, 1e-6, 1e-6, ".keras save/load")
         loaded_layer = loaded.layers[-1]
         assert type(loaded_layer) is layer_cls, (
-            f"the loaded model's last layer is a {type(loaded_layer).__name__}, not {layer_cls.__name__}"
+            f"the loaded model's last layer is a {type(loaded_layer).__name__}, "
+            f"not {layer_cls.__name__}"
         )
 
     if run_jit:

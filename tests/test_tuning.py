@@ -58,7 +58,11 @@ def test_none_means_no_tuner_and_default_hyperparameters(tmp_path):
 
 
 def test_unknown_kind_is_rejected(tmp_path):
-    with pytest.raises(ValueError, match="Unknown tuner 'evolution'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Argument `kind` must be one of 'none', 'random', 'bayesian', 'grid', 'hyperband'\. "
+        r"Received: kind='evolution'",
+    ):
         tuning.make_tuner("evolution", build_model, directory=str(tmp_path))
 
 

@@ -26,7 +26,10 @@ def test_kfold_indices_stratified_and_leave_one_out():
         assert np.bincount(labels[val]).tolist() == [4, 2]
     loo = tuning.kfold_indices(5, 5)
     assert sorted(v.item() for _, v in loo) == [0, 1, 2, 3, 4]
-    with pytest.raises(ValueError, match=r"2 <= num_folds <= num_examples=5, received num_folds=6"):
+    with pytest.raises(
+        ValueError,
+        match=r"Argument `num_folds` must be an integer in \[2, 5\]. Received: num_folds=6",
+    ):
         tuning.kfold_indices(5, 6)
 
 
@@ -125,10 +128,16 @@ def test_search_resumes_finished_trials(tmp_path):
 
 def test_cross_validation_tuner_rejects_bad_input(tmp_path):
     oracle = keras_tuner.oracles.RandomSearchOracle(objective="loss", max_trials=1)
-    with pytest.raises(ValueError, match="validation objective such as 'val_accuracy'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Argument `oracle` must be an oracle with a single validation objective such as "
+        r"'val_accuracy'\. Received: objective=",
+    ):
         tuning.CrossValidationTuner(oracle, ConstantClassifier(), directory=str(tmp_path))
     oracle = keras_tuner.oracles.RandomSearchOracle(objective="val_accuracy", max_trials=1)
-    with pytest.raises(ValueError, match="num_folds >= 2, received num_folds=1"):
+    with pytest.raises(
+        ValueError, match=r"Argument `num_folds` must be an integer >= 2. Received: num_folds=1"
+    ):
         tuning.CrossValidationTuner(
             oracle, ConstantClassifier(), num_folds=1, directory=str(tmp_path)
         )

@@ -12,12 +12,14 @@ Every strength is a fraction; 0 (or ``None``) leaves that transformation out.
 
 import keras
 
+from kerasnn import arguments
+
 FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 
 
 def _check_fraction(name, value):
-    if value is not None and not 0.0 <= value <= 1.0:
-        raise ValueError(f"Argument `{name}` must be in [0, 1]; received {name}={value!r}.")
+    if value is not None:
+        arguments.probability(name, value)
 
 
 def geometric(
@@ -49,10 +51,7 @@ def geometric(
     """
     for argument, value in dict(shift=shift, rotation=rotation, zoom=zoom, shear=shear).items():
         _check_fraction(argument, value)
-    if flip is not None and flip not in FLIP_MODES:
-        raise ValueError(
-            f"Argument `flip` must be None or one of {FLIP_MODES}; received flip={flip!r}."
-        )
+    arguments.one_of("flip", flip, (None,) + FLIP_MODES)
     seeds = _seeds(seed)
     steps = []
     if flip:

@@ -124,7 +124,7 @@ class ScaledDotProductAttention(keras.layers.Layer):
     Example:
 
     >>> q = np.random.rand(2, 4, 8); kv = np.random.rand(2, 6, 8)
-    >>> ScaledDotProductAttention()(q, kv, kv).shape
+    >>> tuple(ScaledDotProductAttention()(q, kv, kv).shape)
     (2, 4, 8)
     """
 
@@ -256,7 +256,7 @@ class MultiHeadAttention(keras.layers.Layer):
     Example:
 
     >>> x = np.random.rand(2, 5, 16)
-    >>> MultiHeadAttention(num_heads=4, key_dim=8)(x, x).shape
+    >>> tuple(MultiHeadAttention(num_heads=4, key_dim=8)(x, x).shape)
     (2, 5, 16)
     """
 
@@ -282,11 +282,8 @@ class MultiHeadAttention(keras.layers.Layer):
         arguments.positive_int("key_dim", key_dim)
         arguments.positive_int("value_dim", value_dim, allow_none=True)
         if isinstance(output_shape, (list, tuple)):
-            if len(output_shape) != 1:
-                raise ValueError(
-                    "Argument `output_shape` must be an int or a 1-tuple (rank-3 outputs only). "
-                    f"Received: output_shape={output_shape!r}"
-                )
+            if len(output_shape) != 1:  # rank-3 outputs only
+                arguments.fail("output_shape", "an int or a 1-tuple", output_shape)
             output_shape = output_shape[0]
         arguments.positive_int("output_shape", output_shape, allow_none=True)
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
@@ -518,25 +515,9 @@ class _SourceAttention(keras.layers.Layer):
         return output
 
 
-_SOURCE_ATTENTION_CALL_DOC = """
-    Call arguments:
-        query: the decoder state(s) h_t, ``(batch, query_features)`` for one step or
-            ``(batch, T, query_features)`` for every decoder step at once.
-        value: the encoder states h̄_s, ``(batch, S, value_features)``.
-        value_mask: boolean ``(batch, S)``, ``False`` at source padding (filled in from a
-            Keras mask on ``value``); padded positions get weight 0.
-        return_attention_weights: also return the weights ``a``.
-
-    Returns:
-        The context vector ``c_t`` (``(batch, value_features)`` or ``(batch, T, value_features)``)
-        and, if requested, the weights ``a`` (``(batch, S)`` or ``(batch, T, S)``).
-"""
-
-
 @keras.saving.register_keras_serializable(package="kerasnn")
 class BahdanauAttention(_SourceAttention):
-    (
-        """Bahdanau's additive attention, exactly as the course writes it.
+    """Bahdanau's additive attention, exactly as the course writes it.
 
     Course notes, "Attention Mechanism in Seq2Seq Models"::
 
@@ -554,18 +535,27 @@ class BahdanauAttention(_SourceAttention):
     Args:
         units: size of the hidden layer of the score MLP (positive int).
         kernel_initializer, kernel_regularizer, kernel_constraint: for the three weights.
-    """
-        + _SOURCE_ATTENTION_CALL_DOC
-        + """
+
+    Call arguments:
+        query: the decoder state(s) h_t, ``(batch, query_features)`` for one step or
+            ``(batch, T, query_features)`` for every decoder step at once.
+        value: the encoder states h̄_s, ``(batch, S, value_features)``.
+        value_mask: boolean ``(batch, S)``, ``False`` at source padding (filled in from a
+            Keras mask on ``value``); padded positions get weight 0.
+        return_attention_weights: also return the weights ``a``.
+
+    Returns:
+        The context vector ``c_t`` (``(batch, value_features)`` or ``(batch, T, value_features)``)
+        and, if requested, the weights ``a`` (``(batch, S)`` or ``(batch, T, S)``).
+
     Example:
 
     >>> h_t = np.random.rand(2, 16); encoder_states = np.random.rand(2, 7, 32)
     >>> context, weights = BahdanauAttention(units=10)(
     ...     h_t, encoder_states, return_attention_weights=True)
-    >>> context.shape, weights.shape
+    >>> tuple(context.shape), tuple(weights.shape)
     ((2, 32), (2, 7))
     """
-    )
 
     def __init__(
         self,
@@ -617,8 +607,7 @@ class BahdanauAttention(_SourceAttention):
 
 @keras.saving.register_keras_serializable(package="kerasnn")
 class LuongAttention(_SourceAttention):
-    (
-        """Luong's multiplicative ("general") attention, exactly as the course writes it.
+    """Luong's multiplicative ("general") attention, exactly as the course writes it.
 
     Course notes, "Attention Mechanism in Seq2Seq Models"::
 
@@ -635,16 +624,25 @@ class LuongAttention(_SourceAttention):
 
     Args:
         kernel_initializer, kernel_regularizer, kernel_constraint: for W.
-    """
-        + _SOURCE_ATTENTION_CALL_DOC
-        + """
+
+    Call arguments:
+        query: the decoder state(s) h_t, ``(batch, query_features)`` for one step or
+            ``(batch, T, query_features)`` for every decoder step at once.
+        value: the encoder states h̄_s, ``(batch, S, value_features)``.
+        value_mask: boolean ``(batch, S)``, ``False`` at source padding (filled in from a
+            Keras mask on ``value``); padded positions get weight 0.
+        return_attention_weights: also return the weights ``a``.
+
+    Returns:
+        The context vector ``c_t`` (``(batch, value_features)`` or ``(batch, T, value_features)``)
+        and, if requested, the weights ``a`` (``(batch, S)`` or ``(batch, T, S)``).
+
     Example:
 
     >>> h_t = np.random.rand(2, 16); encoder_states = np.random.rand(2, 7, 32)
-    >>> LuongAttention()(h_t, encoder_states).shape
+    >>> tuple(LuongAttention()(h_t, encoder_states).shape)
     (2, 32)
     """
-    )
 
     def __init__(
         self,

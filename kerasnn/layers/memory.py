@@ -145,6 +145,7 @@ class NTMCell(keras.layers.Layer):
         self.output_layer.build((None, self.controller_units + self.memory_width))
 
     def get_initial_state(self, batch_size=None):
+        """Zero controller states and read vector, a near-zero memory, both heads on row 0."""
         n, m = self.memory_size, self.memory_width
         on_first_row = ops.tile(ops.one_hot(ops.zeros((1,), "int32"), n), (batch_size, 1))
         return [ops.zeros((batch_size, self.controller_units)),

@@ -9,7 +9,7 @@ from kerasnn import arguments
 
 @keras.saving.register_keras_serializable(package="kerasnn")
 class NearestNeighbors(layers.Layer):
-    """k-nearest-neighbour voting over a stored training set (section "Nearest Neighbor Classifiers").
+    """k-nearest-neighbour voting over a stored training set ("Nearest Neighbor Classifiers").
 
     Each query ``x`` is compared with every stored example ``x_i`` by the pixel-wise distance
 

@@ -24,30 +24,9 @@ mean / stddev are used") the moving averages replace ``mu_B`` and ``sigma2_B``.
 import keras
 from keras import ops
 
+from kerasnn import arguments
+
 _MASK_EPSILON = 1e-7  # keras.backend.epsilon(): keeps the masked mean defined for empty masks
-
-
-def _check_int_argument(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(
-            f"Argument `{name}` must be an integer >= {minimum}. Received: {name}={value!r}"
-        )
-
-
-def _check_float_range(name, value, low, high, low_inclusive=True):
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = None
-    ok = (
-        number is not None and (number >= low if low_inclusive else number > low) and number <= high
-    )
-    if not ok:
-        bracket = "[" if low_inclusive else "("
-        raise ValueError(
-            f"Argument `{name}` must be a number in {bracket}{low}, {high}]. Received: {name}={value!r}"
-        )
-    return number
 
 
 @keras.saving.register_keras_serializable(package="kerasnn")
@@ -120,13 +99,9 @@ class BatchNormalization(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(axis, bool) or not isinstance(axis, int):
-            raise ValueError(f"Argument `axis` must be an integer. Received: axis={axis!r}")
-        self.axis = axis
-        self.momentum = _check_float_range("momentum", momentum, 0.0, 1.0)
-        self.epsilon = _check_float_range(
-            "epsilon", epsilon, 0.0, float("inf"), low_inclusive=False
-        )
+        self.axis = arguments.integer("axis", axis)
+        self.momentum = arguments.number_in("momentum", momentum, 0.0, 1.0)
+        self.epsilon = arguments.positive_number("epsilon", epsilon)
         self.center = bool(center)
         self.scale = bool(scale)
         self.beta_initializer = keras.initializers.get(beta_initializer)
@@ -362,9 +337,9 @@ class GhostBatchNormalization(BatchNormalization):
 
     def __init__(self, virtual_batch_size=None, **kwargs):
         super().__init__(**kwargs)
-        if virtual_batch_size is not None:
-            _check_int_argument("virtual_batch_size", virtual_batch_size, 1)
-        self.virtual_batch_size = virtual_batch_size
+        self.virtual_batch_size = arguments.positive_int(
+            "virtual_batch_size", virtual_batch_size, allow_none=True
+        )
 
     def _training_transform(self, inputs, mask):
         if self.virtual_batch_size is None:

@@ -8,42 +8,21 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasnn import arguments
+
 _DATA_FORMATS = ("channels_last", "channels_first")
 
 
 def standardize_data_format(data_format):
     """``data_format`` or Keras' global image data format; ValueError on anything else."""
-    data_format = data_format or keras.config.image_data_format()
-    if data_format not in _DATA_FORMATS:
-        raise ValueError(
-            f"Argument `data_format` must be one of {_DATA_FORMATS} or None. "
-            f"Received: data_format={data_format!r}"
-        )
-    return data_format
+    return arguments.one_of(
+        "data_format", data_format or keras.config.image_data_format(), _DATA_FORMATS
+    )
 
 
 def standardize_pair(name, value, allow_none=False):
     """An int or a pair of ints, all positive, as a tuple of two ints (ValueError otherwise)."""
-    if value is None and allow_none:
-        return None
-    pair = (
-        (value, value)
-        if isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-        else value
-    )
-    ok = (
-        isinstance(pair, (tuple, list))
-        and len(pair) == 2
-        and all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in pair
-        )
-    )
-    if not ok:
-        raise ValueError(
-            f"Argument `{name}` must be a positive integer or a tuple of 2 positive integers. "
-            f"Received: {name}={value!r}"
-        )
-    return tuple(int(v) for v in pair)
+    return arguments.int_or_tuple(name, value, 2, allow_none=allow_none)
 
 
 def check_image_shape(layer_name, input_shape, what="input"):
@@ -57,10 +36,12 @@ def check_image_shape(layer_name, input_shape, what="input"):
 
 
 def spatial_axes(data_format):
+    """The (height, width) axes of a 4-D tensor in ``data_format``."""
     return (1, 2) if data_format == "channels_last" else (2, 3)
 
 
 def channel_axis(data_format):
+    """The channels axis of a 4-D tensor in ``data_format``."""
     return -1 if data_format == "channels_last" else 1
 
 
@@ -86,7 +67,7 @@ class GlobalAveragePooling2D(keras.layers.Layer):
 
     Example:
 
-    >>> GlobalAveragePooling2D()(keras.ops.ones((2, 7, 7, 16))).shape
+    >>> tuple(GlobalAveragePooling2D()(keras.ops.ones((2, 7, 7, 16))).shape)
     (2, 16)
     """
 
@@ -155,7 +136,7 @@ class ClassActivationMapping(keras.layers.Layer):
 
     >>> features = keras.random.normal((2, 7, 7, 32))
     >>> scores, maps = ClassActivationMapping(10, return_maps=True, map_size=(28, 28))(features)
-    >>> scores.shape, maps.shape
+    >>> tuple(scores.shape), tuple(maps.shape)
     ((2, 10), (2, 28, 28, 10))
     """
 
@@ -177,15 +158,7 @@ class ClassActivationMapping(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if (
-            isinstance(num_classes, bool)
-            or not isinstance(num_classes, (int, np.integer))
-            or num_classes < 1
-        ):
-            raise ValueError(
-                f"Argument `num_classes` must be a positive integer. Received: num_classes={num_classes!r}"
-            )
-        self.num_classes = int(num_classes)
+        self.num_classes = arguments.positive_int("num_classes", num_classes)
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -333,7 +306,7 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
     Example:
 
     >>> values, indices = MaxPoolingWithArgmax2D()(keras.random.normal((1, 4, 4, 3)))
-    >>> values.shape, indices.dtype
+    >>> tuple(values.shape), keras.backend.standardize_dtype(indices.dtype)
     ((1, 2, 2, 3), 'int32')
     """
 
@@ -342,11 +315,7 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
         self.pool_size = standardize_pair("pool_size", pool_size)
         self.strides = standardize_pair("strides", strides, allow_none=True) or self.pool_size
         padding = padding.lower() if isinstance(padding, str) else padding
-        if padding not in ("valid", "same"):
-            raise ValueError(
-                f"Argument `padding` must be 'valid' or 'same'. Received: padding={padding!r}"
-            )
-        self.padding = padding
+        self.padding = arguments.one_of("padding", padding, ("valid", "same"))
         self.data_format = standardize_data_format(data_format)
         self.input_spec = keras.layers.InputSpec(ndim=4)
 
@@ -402,7 +371,8 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
         out_w = _pooled_size(width, pool_w, stride_w, self.padding)
         top = _pad_before(height, pool_h, stride_h, self.padding)
         left = _pad_before(width, pool_w, stride_w, self.padding)
-        # Rows needed: window offset dy = q * stride + r reads rows [q * stride, (q + out) * stride).
+        # Rows needed: window offset dy = q * stride + r reads rows
+        # [q * stride, (q + out) * stride).
         bottom = max(((pool_h - 1) // stride_h + out_h) * stride_h - height - top, 0)
         right = max(((pool_w - 1) // stride_w + out_w) * stride_w - width - left, 0)
         if top or bottom or left or right:
@@ -410,7 +380,8 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
             padding[row_axis], padding[col_axis] = [top, bottom], [left, right]
             # Padding must never win: -inf, not the zeros of a convolution.
             inputs = ops.pad(inputs, padding, constant_values=float("-inf"))
-        # Flat position of element (y, x, c) in the input: y * row_step + x * col_step + c * ch_step.
+        # Flat position of element (y, x, c) in the input:
+        # y * row_step + x * col_step + c * ch_step.
         if self.data_format == "channels_last":
             row_step, col_step, channel_step = width * channels, channels, 1
             blocks_shape = (-1, out_h, stride_h, out_w, stride_w, channels)

@@ -32,7 +32,7 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
     short-term memory (hidden state) and ``c_{t-1}`` the long-term memory (cell state)::
 
         i_t  = sigmoid(x_t W_i + h_{t-1} U_i + b_i)     input gate: how much of the candidate to add
-        f_t  = sigmoid(x_t W_f + h_{t-1} U_f + b_f)     forget gate: how much long-term memory to keep
+        f_t  = sigmoid(x_t W_f + h_{t-1} U_f + b_f)     forget gate: how much long-term memory stays
         c~_t = tanh(x_t W_c + h_{t-1} U_c + b_c)        candidate ("potential") long-term memory
         o_t  = sigmoid(x_t W_o + h_{t-1} U_o + b_o)     output gate
         c_t  = f_t * c_{t-1} + i_t * c~_t               memory update (the constant error carousel)
@@ -73,7 +73,7 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
     Example:
 
     >>> rnn = keras.layers.RNN(LSTMCell(8), return_sequences=True)
-    >>> rnn(np.zeros((2, 5, 3))).shape
+    >>> tuple(rnn(np.zeros((2, 5, 3))).shape)
     (2, 5, 8)
     """
 
@@ -98,10 +98,7 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         seed=None,
         **kwargs,
     ):
-        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
-            raise ValueError(
-                f"Argument `units` must be a positive integer. Received: units={units!r}"
-            )
+        units = arguments.positive_int("units", units)
         super().__init__(**kwargs)
         self.units = units
         self.activation = keras.activations.get(activation)
@@ -252,6 +249,7 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
         }
 
     def get_initial_state(self, batch_size=None):
+        """Zero states ``[h_0, c_0]``, each ``(batch_size, units)``."""
         return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.state_size]
 
     def get_config(self):

@@ -13,26 +13,15 @@ and return ``(batch, num_boxes, output_height, output_width, channels)``.
 Both are vectorized over boxes and bins: no Python loop depends on the number of boxes.
 """
 
-import numbers
-
 import keras
 from keras import ops
 
+from kerasnn import arguments
+
 
 def _normalize_output_size(output_size):
-    size = (output_size, output_size) if isinstance(output_size, numbers.Integral) else output_size
-    try:
-        size = tuple(size)
-    except TypeError:
-        size = (output_size,)
-    if len(size) != 2 or any(
-        not isinstance(s, numbers.Integral) or isinstance(s, bool) or s <= 0 for s in size
-    ):
-        raise ValueError(
-            "`output_size` must be a positive int or a tuple of 2 positive ints "
-            f"(output_height, output_width). Received: output_size={output_size}"
-        )
-    return tuple(int(s) for s in size)
+    """``(output_height, output_width)`` from an int or a pair of positive ints."""
+    return arguments.int_or_tuple("output_size", output_size, 2)
 
 
 def _check_input_shapes(features_shape, boxes_shape):
@@ -85,16 +74,8 @@ def _prepare(features, boxes, compute_dtype):
 
 
 def _check_sampling_ratio(sampling_ratio):
-    if (
-        not isinstance(sampling_ratio, numbers.Integral)
-        or isinstance(sampling_ratio, bool)
-        or sampling_ratio <= 0
-    ):
-        raise ValueError(
-            "`sampling_ratio` must be a positive int (samples per bin along each axis; the "
-            "adaptive mode sampling_ratio <= 0 is not supported). "
-            f"Received: sampling_ratio={sampling_ratio}"
-        )
+    # Samples per bin along each axis; the adaptive mode sampling_ratio <= 0 is not supported.
+    return arguments.positive_int("sampling_ratio", sampling_ratio)
 
 
 def roi_align(
@@ -242,16 +223,8 @@ class _RoILayerBase(keras.layers.Layer):
     def __init__(self, output_size, spatial_scale=1.0, **kwargs):
         super().__init__(**kwargs)
         self.output_size = _normalize_output_size(output_size)
-        if (
-            not isinstance(spatial_scale, (int, float))
-            or isinstance(spatial_scale, bool)
-            or not (spatial_scale > 0 and spatial_scale != float("inf"))
-        ):
-            raise ValueError(
-                "`spatial_scale` must be a positive finite number (feature-map cells per input "
-                f"pixel, e.g. 1/16). Received: spatial_scale={spatial_scale}"
-            )
-        self.spatial_scale = float(spatial_scale)
+        # Feature-map cells per input pixel, e.g. 1/16.
+        self.spatial_scale = arguments.positive_number("spatial_scale", spatial_scale, finite=True)
         # Boxes must not be cast to float16 under mixed precision; call() casts the features.
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True  # NumPy arrays are converted in call()
@@ -397,11 +370,8 @@ class RoIAlign(_RoILayerBase):
 
     def __init__(self, output_size, spatial_scale=1.0, sampling_ratio=2, aligned=False, **kwargs):
         super().__init__(output_size, spatial_scale, **kwargs)
-        _check_sampling_ratio(sampling_ratio)
-        if not isinstance(aligned, bool):
-            raise ValueError(f"`aligned` must be a bool. Received: aligned={aligned!r}")
-        self.sampling_ratio = int(sampling_ratio)
-        self.aligned = aligned
+        self.sampling_ratio = _check_sampling_ratio(sampling_ratio)
+        self.aligned = arguments.boolean("aligned", aligned)
 
     def call(self, features, boxes):
         return roi_align(

@@ -25,8 +25,7 @@ def sinusoidal_encoding(
     layout of "Attention Is All You Need": ``PE[i, 2j] = sin(angle(i, j))``,
     ``PE[i, 2j+1] = cos(angle(i, j))`` (even ``depth`` only).
     """
-    if layout not in LAYOUTS:
-        raise ValueError(f"Argument `layout` must be one of {LAYOUTS}. Received: layout={layout!r}")
+    arguments.one_of("layout", layout, LAYOUTS)
     if layout == "interleaved" and depth % 2:
         raise ValueError(
             "The interleaved layout needs an even model dimension (sine/cosine pairs). "
@@ -51,7 +50,8 @@ class SinusoidalPositionalEncoding(keras.layers.Layer):
 
     Course notes, "Positional Encoding": for position ``i`` of a model dimension ``D``::
 
-        PE_i = [sin(i / 10000^(2j/D)) for j in range(D/2)] + [cos(i / 10000^(2j/D)) for j in range(D/2)]
+        PE_i = [sin(i / 10000^(2j/D)) for j in range(D/2)]
+             + [cos(i / 10000^(2j/D)) for j in range(D/2)]
         output_i = x_i + PE_i
 
     ``layout="interleaved"`` uses the paper's layout instead (``sin`` at even, ``cos`` at odd
@@ -71,25 +71,18 @@ class SinusoidalPositionalEncoding(keras.layers.Layer):
 
     Example:
 
-    >>> SinusoidalPositionalEncoding(max_length=50)(np.zeros((2, 10, 16))).shape
+    >>> tuple(SinusoidalPositionalEncoding(max_length=50)(np.zeros((2, 10, 16))).shape)
     (2, 10, 16)
     """
 
     def __init__(self, max_length, layout="concatenated", max_wavelength=10000.0, **kwargs):
         arguments.positive_int("max_length", max_length)
-        if layout not in LAYOUTS:
-            raise ValueError(
-                f"Argument `layout` must be one of {LAYOUTS}. Received: layout={layout!r}"
-            )
-        if not isinstance(max_wavelength, (int, float)) or max_wavelength <= 0:
-            raise ValueError(
-                "Argument `max_wavelength` must be a positive number. "
-                f"Received: max_wavelength={max_wavelength!r}"
-            )
+        arguments.one_of("layout", layout, LAYOUTS)
+        max_wavelength = arguments.positive_number("max_wavelength", max_wavelength)
         super().__init__(**kwargs)
         self.max_length = max_length
         self.layout = layout
-        self.max_wavelength = float(max_wavelength)
+        self.max_wavelength = max_wavelength
         self.supports_masking = True
 
     def _check_input_shape(self, input_shape):
@@ -161,7 +154,7 @@ class PositionwiseFeedForward(keras.layers.Layer):
 
     Example:
 
-    >>> PositionwiseFeedForward(intermediate_dim=64)(np.zeros((2, 10, 16))).shape
+    >>> tuple(PositionwiseFeedForward(intermediate_dim=64)(np.zeros((2, 10, 16))).shape)
     (2, 10, 16)
     """
 
@@ -371,7 +364,15 @@ class _TransformerBlock(keras.layers.Layer):
         }
 
 
-_BLOCK_ARGS_DOC = """
+@keras.saving.register_keras_serializable(package="kerasnn")
+class TransformerEncoderBlock(_TransformerBlock):
+    """One transformer encoder layer (post-norm, as in "Attention Is All You Need").
+
+    Course notes, "Transformers", "Multi-Head Attention", "Position-wise FFN"::
+
+        x = LayerNorm(x + Dropout(MultiHead(x, x, x)))
+        y = LayerNorm(x + Dropout(FFN(x)))
+
     Args:
         num_heads: number of attention heads (positive int).
         intermediate_dim: hidden size of the position-wise FFN (positive int).
@@ -382,21 +383,7 @@ _BLOCK_ARGS_DOC = """
         layer_norm_epsilon: epsilon of the layer normalizations.
         kernel_initializer, bias_initializer: for the attention and FFN weights.
         seed: random seed for dropout.
-"""
 
-
-@keras.saving.register_keras_serializable(package="kerasnn")
-class TransformerEncoderBlock(_TransformerBlock):
-    (
-        """One transformer encoder layer (post-norm, as in "Attention Is All You Need").
-
-    Course notes, "Transformers", "Multi-Head Attention", "Position-wise FFN"::
-
-        x = LayerNorm(x + Dropout(MultiHead(x, x, x)))
-        y = LayerNorm(x + Dropout(FFN(x)))
-    """
-        + _BLOCK_ARGS_DOC
-        + """
     Call arguments:
         inputs: ``(batch, length, D)``.
         mask: boolean ``(batch, length)`` padding mask, ``False`` at padding (filled in from a
@@ -410,10 +397,10 @@ class TransformerEncoderBlock(_TransformerBlock):
 
     Example:
 
-    >>> TransformerEncoderBlock(num_heads=2, intermediate_dim=32)(np.zeros((2, 7, 16))).shape
+    >>> block = TransformerEncoderBlock(num_heads=2, intermediate_dim=32)
+    >>> tuple(block(np.zeros((2, 7, 16))).shape)
     (2, 7, 16)
     """
-    )
 
     def build(self, input_shape):
         model_dim = self._model_dim(input_shape, "inputs")
@@ -433,8 +420,7 @@ class TransformerEncoderBlock(_TransformerBlock):
 
 @keras.saving.register_keras_serializable(package="kerasnn")
 class TransformerDecoderBlock(_TransformerBlock):
-    (
-        """One transformer decoder layer (post-norm): masked self-attention, cross-attention, FFN.
+    """One transformer decoder layer (post-norm): masked self-attention, cross-attention, FFN.
 
     Course notes, "Transformers" (masked self-attention so the decoder cannot "peek" at future
     tokens), "Multi-Head Attention", "Position-wise FFN"::
@@ -442,9 +428,18 @@ class TransformerDecoderBlock(_TransformerBlock):
         x = LayerNorm(x + Dropout(MaskedMultiHead(x, x, x)))        causal: step t sees steps <= t
         x = LayerNorm(x + Dropout(MultiHead(x, enc, enc)))          cross-attention to the encoder
         y = LayerNorm(x + Dropout(FFN(x)))
-    """
-        + _BLOCK_ARGS_DOC
-        + """
+
+    Args:
+        num_heads: number of attention heads (positive int).
+        intermediate_dim: hidden size of the position-wise FFN (positive int).
+        key_dim: size of each attention head; defaults to ``D // num_heads``.
+        dropout: dropout rate on the attention weights, the FFN hidden layer and each sublayer
+            output before its residual connection, in [0, 1).
+        activation: the FFN's hidden activation.
+        layer_norm_epsilon: epsilon of the layer normalizations.
+        kernel_initializer, bias_initializer: for the attention and FFN weights.
+        seed: random seed for dropout.
+
     Call arguments:
         decoder_sequence: ``(batch, T, D)``, the (shifted) target sequence.
         encoder_sequence: ``(batch, S, D_enc)``, the encoder's output.
@@ -460,10 +455,9 @@ class TransformerDecoderBlock(_TransformerBlock):
     Example:
 
     >>> block = TransformerDecoderBlock(num_heads=2, intermediate_dim=32)
-    >>> block(np.zeros((2, 5, 16)), np.zeros((2, 7, 16))).shape
+    >>> tuple(block(np.zeros((2, 5, 16)), np.zeros((2, 7, 16))).shape)
     (2, 5, 16)
     """
-    )
 
     def build(self, decoder_sequence_shape, encoder_sequence_shape):
         model_dim = self._model_dim(decoder_sequence_shape, "decoder_sequence")

@@ -1,4 +1,4 @@
-"""Fixed (non-learned) upsampling written from scratch in ``keras.ops``: max unpooling, bed of nails.
+"""Fixed (non-learned) upsampling from scratch in ``keras.ops``: max unpooling, bed of nails.
 
 Course notes, section "Upsampling". Nearest-neighbour upsampling and transpose convolution are
 Keras built-ins (``keras.layers.UpSampling2D``, ``keras.layers.Conv2DTranspose``); the two layers
@@ -54,8 +54,9 @@ class MaxUnpooling2D(keras.layers.Layer):
     Example:
 
     >>> x = keras.random.normal((1, 4, 4, 3))
-    >>> values, indices = kerasnn.layers.MaxPoolingWithArgmax2D()(x)
-    >>> MaxUnpooling2D()([values, indices]).shape
+    >>> from kerasnn.layers import MaxPoolingWithArgmax2D
+    >>> values, indices = MaxPoolingWithArgmax2D()(x)
+    >>> tuple(MaxUnpooling2D()([values, indices]).shape)
     (1, 4, 4, 3)
     """
 
@@ -125,7 +126,8 @@ class MaxUnpooling2D(keras.layers.Layer):
         per_example = int(np.prod(output_shape[1:]))
         batch = ops.shape(values)[0]
         flat_values = ops.reshape(values, (-1,))
-        # Flat positions in the whole batch: example b owns [b * per_example, (b + 1) * per_example).
+        # Flat positions in the whole batch: example b owns
+        # [b * per_example, (b + 1) * per_example).
         offsets = ops.arange(batch, dtype="int32") * per_example
         positions = ops.reshape(
             ops.cast(indices, "int32") + ops.reshape(offsets, (-1, 1, 1, 1)), (-1, 1)
@@ -169,8 +171,12 @@ class BedOfNailsUpsampling2D(keras.layers.Layer):
 
     Example:
 
-    >>> BedOfNailsUpsampling2D(size=2)(keras.ops.ones((1, 2, 2, 1)))[0, :, :, 0]
-    # [[1, 0, 1, 0], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]]
+    >>> upsampled = BedOfNailsUpsampling2D(size=2)(keras.ops.ones((1, 2, 2, 1)))
+    >>> keras.ops.convert_to_numpy(upsampled)[0, :, :, 0]
+    array([[1., 0., 1., 0.],
+           [0., 0., 0., 0.],
+           [1., 0., 1., 0.],
+           [0., 0., 0., 0.]], dtype=float32)
     """
 
     def __init__(self, size=(2, 2), data_format=None, **kwargs):

@@ -7,6 +7,8 @@ model classified as class ``j``; a perfect classifier has everything on the diag
 import numpy as np
 import scipy.stats
 
+from kerasnn import arguments
+
 
 def confusion_matrix(labels, predictions, num_classes=None):
     """The exact confusion matrix: ``matrix[i, j]`` = number of examples of class ``i``
@@ -27,17 +29,22 @@ def confusion_matrix(labels, predictions, num_classes=None):
         predictions = predictions.argmax(axis=-1)
     predictions = predictions.reshape(-1)
     if labels.shape != predictions.shape:
-        raise ValueError(
-            f"`labels` and `predictions` must hold the same number of examples; received "
-            f"{labels.shape[0]} and {predictions.shape[0]}."
+        arguments.fail(
+            "predictions",
+            f"one prediction per label ({labels.shape[0]} labels)",
+            None,
+            received=f"{predictions.shape[0]} predictions",
         )
-    if labels.size and min(labels.min(), predictions.min()) < 0:
-        raise ValueError("Class ids must be non-negative.")
+    for name, values in (("labels", labels), ("predictions", predictions)):
+        if values.size and values.min() < 0:
+            arguments.fail(name, "non-negative class ids", None, received=f"{values.min()}")
     largest = int(max(labels.max(initial=-1), predictions.max(initial=-1))) + 1
     if num_classes is None:
         num_classes = largest
     elif largest > num_classes:
-        raise ValueError(f"Class id {largest - 1} is out of range for num_classes={num_classes}.")
+        arguments.fail(
+            "num_classes", f"larger than every class id (class id {largest - 1} seen)", num_classes
+        )
     flat = labels.astype(np.int64) * num_classes + predictions.astype(np.int64)
     return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 

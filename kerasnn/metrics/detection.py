@@ -28,6 +28,7 @@ positive). No "difficult" / "crowd" flags, area ranges or per-image detection ca
 
 import numpy as np
 
+from kerasnn import arguments
 from kerasnn.ops import boxes as box_ops
 
 COCO_IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # 0.50, 0.55, ..., 0.95
@@ -50,14 +51,13 @@ def average_precision(recall, precision, method="all_points"):
     recall = np.asarray(recall, "float64").reshape(-1)
     precision = np.asarray(precision, "float64").reshape(-1)
     if recall.shape != precision.shape:
-        raise ValueError(
-            "`recall` and `precision` must have the same length. "
-            f"Received: {recall.shape[0]} recalls and {precision.shape[0]} precisions"
+        arguments.fail(
+            "precision",
+            f"one value per recall ({recall.shape[0]} recalls)",
+            None,
+            received=f"{precision.shape[0]} precisions",
         )
-    if method not in ("all_points", "101_points"):
-        raise ValueError(
-            f"`method` must be 'all_points' or '101_points'. Received: method={method!r}"
-        )
+    arguments.one_of("method", method, ("all_points", "101_points"))
     # The precision envelope: the best precision achievable at this recall or any higher one.
     envelope = np.maximum.accumulate(np.concatenate([precision, [0.0]])[::-1])[::-1]
     if method == "all_points":
@@ -76,8 +76,8 @@ def _image_entries(entry, index, name, with_scores):
         or (with_scores and "scores" not in entry)
     ):
         keys = '"boxes", "scores", "classes"' if with_scores else '"boxes", "classes"'
-        raise ValueError(
-            f"`{name}[{index}]` must be a dict with keys {keys}. Received: {entry!r:.200}"
+        arguments.fail(
+            f"{name}[{index}]", f"a dict with keys {keys}", None, received=f"{entry!r:.200}"
         )
     boxes = np.asarray(entry["boxes"], "float64")
     classes = np.asarray(entry["classes"]).reshape(-1)
@@ -93,11 +93,12 @@ def _image_entries(entry, index, name, with_scores):
         or len(boxes) != len(classes)
         or (with_scores and len(scores) != len(classes))
     ):
-        raise ValueError(
-            f"`{name}[{index}]` must hold boxes of shape (n, 4) and n classes"
-            + (" and n scores" if with_scores else "")
-            + f". Received: boxes.shape={boxes.shape}, classes.shape={classes.shape}"
-            + (f", scores.shape={scores.shape}" if with_scores else "")
+        arguments.fail(
+            f"{name}[{index}]",
+            "boxes of shape (n, 4) and n classes" + (" and n scores" if with_scores else ""),
+            None,
+            received=f"boxes.shape={boxes.shape}, classes.shape={classes.shape}"
+            + (f", scores.shape={scores.shape}" if with_scores else ""),
         )
     keep = np.arange(len(classes)) < count
     keep &= classes >= 0
@@ -107,9 +108,11 @@ def _image_entries(entry, index, name, with_scores):
 def _match(predictions, ground_truths, iou_thresholds):
     """Per class and threshold: scores, true-positive flags and the number of ground truths."""
     if len(predictions) != len(ground_truths):
-        raise ValueError(
-            "`predictions` and `ground_truths` must have one entry per image each. "
-            f"Received: {len(predictions)} predictions and {len(ground_truths)} ground truths"
+        arguments.fail(
+            "predictions",
+            "one entry per image of `ground_truths`",
+            None,
+            received=f"{len(predictions)} predictions and {len(ground_truths)} ground truths",
         )
     per_class = {}  # class -> {"scores": [], "tp": [[per threshold]], "num_gt": int}
     for index, (prediction, truth) in enumerate(zip(predictions, ground_truths)):
@@ -160,10 +163,7 @@ def average_precision_per_class(predictions, ground_truths, iou_threshold=0.5, m
 
 def _per_class_over_thresholds(predictions, ground_truths, iou_thresholds, method):
     for threshold in iou_thresholds:
-        if not 0 < threshold <= 1:
-            raise ValueError(
-                f"`iou_threshold` must be in (0, 1]. Received: iou_threshold={threshold}"
-            )
+        arguments.number_in("iou_threshold", threshold, 0.0, 1.0, low_inclusive=False)
     per_class = _match(predictions, ground_truths, iou_thresholds)
     results = [dict() for _ in iou_thresholds]
     for cls in sorted(per_class):

@@ -24,8 +24,8 @@ def perplexity(log_probabilities, mask=None):
         A float (``inf`` when a real token has probability 0).
 
     Example:
-        >>> perplexity(np.log(np.full(7, 1 / 50)))  # a uniform model over 50 words: 50
-        50.0...
+        >>> round(perplexity(np.log(np.full(7, 1 / 50))), 6)  # a uniform model over 50 words: 50
+        50.0
     """
     log_probabilities = np.asarray(log_probabilities, dtype=np.float64)
     mask = np.ones_like(log_probabilities) if mask is None else np.asarray(mask, np.float64)

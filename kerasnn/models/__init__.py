@@ -6,7 +6,8 @@ word2vec), ``gan`` (GAN, BiGAN, anomaly scores), ``seq2seq``. Modules with class
 (``gan``, ``seq2seq``) are imported as modules: ``from kerasnn.models import gan``.
 """
 
-from kerasnn.models.cnn import inception_module, inception_net, lenet5, vgg
+from kerasnn.models._layers import keras_builtin_layers
+from kerasnn.models.cnn import classification_head, inception_module, inception_net, lenet5, vgg
 from kerasnn.models.language import nnlm, rnn_language_model, word2vec, word_vectors
 from kerasnn.models.linear import linear_classifier, nearest_neighbor_classifier
 from kerasnn.models.localization import convolutional_base, gap_classifier, localizer

@@ -12,6 +12,9 @@ import keras
 from keras import layers
 
 from kerasnn import arguments
+from kerasnn.models import _layers
+
+HEADS = ("flatten", "gap_dense", "gap", "cam")
 
 
 def _check_input_shape(input_shape):
@@ -20,6 +23,68 @@ def _check_input_shape(input_shape):
 
 def _classifier_head(x, num_classes, output_activation):
     return layers.Dense(num_classes, activation=output_activation, name="output")(x)
+
+
+def classification_head(
+    feature_maps,
+    num_classes,
+    *,
+    head="gap_dense",
+    dense_units=(),
+    dropout=0.0,
+    output_activation="softmax",
+):
+    """The top of a CNN classifier on its last feature maps ``(batch, height, width, channels)``.
+
+    - ``"flatten"``: unroll the maps, then ``[Dropout -> Dense(relu)]`` per ``dense_units``,
+      ``Dropout`` and the output ``Dense`` (section "Dense Layers");
+    - ``"gap_dense"``: the same, on the global average of each map instead of the unrolled maps
+      (section "GAP Layers": no parameters, robust to shifts, any image size);
+    - ``"gap"``: the notes' GAP head, "a substitute for the fully connected output layer" with
+      "a softmax introduced just after it": a 1x1 convolution makes as many feature maps as
+      classes ("the number of feature maps has to correspond to the number of output classes";
+      the "hidden layer to adjust feature dimension"), their averages are the class scores, then
+      the softmax; no fully connected layer (``dense_units`` unused);
+    - ``"cam"``: GAP -> FC -> softmax as one ``kerasnn.layers.ClassActivationMapping`` layer
+      (section "The GAP revisited - CAM"): ``S_c = sum_k w_k^c F_k``, and the same weights give
+      the class activation maps ``M_c(x, y) = sum_k w_k^c f_k(x, y)``
+      (``model.get_layer("output").class_activation_maps(features)``; ``dense_units`` unused).
+
+    ``dropout`` (0 disables it) comes before each hidden dense layer; without hidden layers, before
+    the output layer (or the 1x1 class-map convolution). The output layer is named ``"output"``.
+
+    Example:
+        >>> maps = keras.Input((7, 7, 32))
+        >>> scores = classification_head(maps, 10, head="gap")
+        >>> keras.Model(maps, scores).count_params()  # 1x1 conv: 32 * 10 + 10, then no weights
+        330
+    """
+    arguments.one_of("head", head, HEADS)
+    num_classes = arguments.positive_int("num_classes", num_classes)
+    dense_units = arguments.positive_ints("dense_units", dense_units)
+    dropout = arguments.rate("dropout", dropout)
+    x = feature_maps
+    if head == "gap":
+        if dropout:
+            x = layers.Dropout(dropout, name="dropout")(x)
+        x = layers.Conv2D(num_classes, 1, name="class_maps")(x)
+        x = _layers.global_average_pooling(name="global_pool")(x)
+        return layers.Activation(output_activation, name="output")(x)
+    if head == "cam":
+        if dropout:
+            x = layers.Dropout(dropout, name="dropout")(x)
+        return _layers.class_activation_mapping(x, num_classes, output_activation, name="output")
+    if head == "flatten":
+        x = layers.Flatten(name="flatten")(x)
+    else:
+        x = _layers.global_average_pooling(name="global_pool")(x)
+    for index, units in enumerate(dense_units, start=1):
+        if dropout:
+            x = layers.Dropout(dropout, name=f"dropout{index}")(x)
+        x = layers.Dense(units, activation="relu", name=f"fc{index}")(x)
+    if dropout and not dense_units:
+        x = layers.Dropout(dropout, name="dropout")(x)
+    return _classifier_head(x, num_classes, output_activation)
 
 
 def lenet5(
@@ -56,10 +121,7 @@ def lenet5(
     """
     input_shape = _check_input_shape(input_shape)
     arguments.positive_int("num_classes", num_classes)
-    if pooling not in ("average", "max"):
-        raise ValueError(
-            f"Argument `pooling` must be 'average' or 'max'; received pooling={pooling!r}."
-        )
+    arguments.one_of("pooling", pooling, ("average", "max"))
     pool = layers.AveragePooling2D if pooling == "average" else layers.MaxPooling2D
     inputs = keras.Input(input_shape, name="image")
     x = inputs
@@ -87,8 +149,8 @@ def vgg(
     convs_per_block=VGG16_CONVS_PER_BLOCK,
     dense_units=(4096, 4096),
     dropout=0.5,
-    batch_norm=False,
-    global_pooling=False,
+    batch_normalization=False,
+    head="flatten",
     output_activation="softmax",
     name="vgg",
 ):
@@ -106,31 +168,30 @@ def vgg(
         num_classes: number of classes.
         filters: filters of the convolutions of each block.
         convs_per_block: number of 3x3 convolutions in each block (an int applies to all blocks).
-        dense_units: hidden dense layers of the classifier.
+        dense_units: hidden dense layers of the classifier (``"flatten"`` and ``"gap_dense"``
+            heads).
         dropout: dropout rate before each hidden dense layer (0 disables it).
-        batch_norm: batch normalization after each convolution (before the ReLU).
-        global_pooling: global average pooling instead of flattening the last feature maps.
+        batch_normalization: ``kerasnn.layers.BatchNormalization`` after each convolution
+            (before the ReLU; the convolution then has no bias), section "Batch Normalization".
+        head: ``"flatten"`` (VGG's own), ``"gap_dense"``, ``"gap"`` (the notes' GAP head: as
+            many maps as classes, averaged, softmax) or ``"cam"``; see ``classification_head``.
+        output_activation: ``"softmax"`` for posteriors, ``None`` for scores.
     """
     input_shape = _check_input_shape(input_shape)
     arguments.positive_int("num_classes", num_classes)
-    filters = tuple(filters)
-    if not filters:
-        raise ValueError(
-            f"Argument `filters` must name at least one block; received filters={filters!r}."
-        )
+    filters = arguments.positive_ints("filters", filters, allow_empty=False)
     if isinstance(convs_per_block, int):
         convs_per_block = (convs_per_block,) * len(filters)
-    convs_per_block = tuple(convs_per_block)
+    convs_per_block = arguments.positive_ints("convs_per_block", convs_per_block)
     if len(convs_per_block) != len(filters):
-        raise ValueError(
-            "Arguments `filters` and `convs_per_block` must have the same length; received "
-            f"filters={filters!r}, convs_per_block={convs_per_block!r}."
+        arguments.fail(
+            "convs_per_block",
+            f"an int or one count per block of `filters` ({len(filters)})",
+            convs_per_block,
         )
-    for value in filters:
-        arguments.positive_int("filters", value)
-    for value in convs_per_block:
-        arguments.positive_int("convs_per_block", value)
     arguments.rate("dropout", dropout)
+    arguments.one_of("head", head, HEADS)
+    dense_units = arguments.positive_ints("dense_units", dense_units)
 
     inputs = keras.Input(input_shape, name="image")
     x = inputs
@@ -138,9 +199,9 @@ def vgg(
     for block, (block_filters, num_convs) in enumerate(zip(filters, convs_per_block), start=1):
         for conv in range(1, num_convs + 1):
             prefix = f"block{block}_conv{conv}"
-            if batch_norm:
+            if batch_normalization:
                 x = layers.Conv2D(block_filters, 3, padding="same", use_bias=False, name=prefix)(x)
-                x = layers.BatchNormalization(name=f"{prefix}_bn")(x)
+                x = _layers.batch_normalization(name=f"{prefix}_bn")(x)
                 x = layers.Activation("relu", name=f"{prefix}_relu")(x)
             else:
                 x = layers.Conv2D(block_filters, 3, padding="same", activation="relu", name=prefix)(
@@ -149,18 +210,15 @@ def vgg(
         if min(height, width) >= 2:
             x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
             height, width = height // 2, width // 2
-    if global_pooling:
-        x = layers.GlobalAveragePooling2D(name="global_pool")(x)
-    else:
-        x = layers.Flatten(name="flatten")(x)
-    for index, units in enumerate(dense_units, start=1):
-        arguments.positive_int("dense_units", units)
-        if dropout:
-            x = layers.Dropout(dropout, name=f"dropout{index}")(x)
-        x = layers.Dense(units, activation="relu", name=f"fc{index}")(x)
-    if dropout and not dense_units:
-        x = layers.Dropout(dropout, name="dropout")(x)
-    return keras.Model(inputs, _classifier_head(x, num_classes, output_activation), name=name)
+    outputs = classification_head(
+        x,
+        num_classes,
+        head=head,
+        dense_units=dense_units,
+        dropout=dropout,
+        output_activation=output_activation,
+    )
+    return keras.Model(inputs, outputs, name=name)
 
 
 def inception_module(
@@ -211,9 +269,7 @@ def inception_module(
     for argument, value in filter_counts.items():
         arguments.positive_int(argument, value)
     if len(inputs.shape) != 4:
-        raise ValueError(
-            f"`inputs` must be a 4-D tensor (batch, height, width, channels); received shape {inputs.shape}."
-        )
+        arguments.shape_error("inputs", "(batch, height, width, channels)", inputs.shape)
 
     def conv(x, filters, size, suffix):
         return layers.Conv2D(
@@ -240,11 +296,13 @@ def inception_net(
     stem_filters=32,
     modules=SMALL_INCEPTION_MODULES,
     dropout=0.2,
+    head="gap_dense",
     output_activation="softmax",
     name="inception_net",
 ):
     """A small Inception-style network: a 3x3 stem, Inception modules separated by 2x2 max
-    pooling, global average pooling and a softmax classifier.
+    pooling, global average pooling (``kerasnn.layers.GlobalAveragePooling2D``) and a softmax
+    classifier.
 
     Args:
         input_shape: ``(height, width, channels)``.
@@ -252,6 +310,11 @@ def inception_net(
         stem_filters: filters of the 3x3 stem convolution.
         modules: one tuple of the six ``inception_module`` filter counts per module.
         dropout: dropout rate before the classifier.
+        head: ``"gap_dense"`` (GAP -> Dropout -> Dense), ``"gap"`` (the notes' GAP head: a 1x1
+            convolution to one map per class, GAP, softmax; no FC layer), ``"cam"`` (GAP -> FC
+            -> softmax as a ``ClassActivationMapping`` layer) or ``"flatten"``; see
+            ``classification_head``.
+        output_activation: ``"softmax"`` for posteriors, ``None`` for scores.
     """
     input_shape = _check_input_shape(input_shape)
     arguments.positive_int("num_classes", num_classes)
@@ -259,10 +322,7 @@ def inception_net(
     arguments.rate("dropout", dropout)
     modules = tuple(tuple(module) for module in modules)
     if not modules or any(len(module) != 6 for module in modules):
-        raise ValueError(
-            "Argument `modules` must hold at least one tuple of six filter counts; "
-            f"received modules={modules!r}."
-        )
+        arguments.fail("modules", "at least one tuple of six filter counts", modules)
     inputs = keras.Input(input_shape, name="image")
     x = layers.Conv2D(stem_filters, 3, padding="same", activation="relu", name="stem")(inputs)
     height, width = input_shape[:2]
@@ -271,7 +331,7 @@ def inception_net(
             x = layers.MaxPooling2D(2, name=f"pool{index - 1}")(x)
             height, width = height // 2, width // 2
         x = inception_module(x, *module, name=f"inception{index}")
-    x = layers.GlobalAveragePooling2D(name="global_pool")(x)
-    if dropout:
-        x = layers.Dropout(dropout, name="dropout")(x)
-    return keras.Model(inputs, _classifier_head(x, num_classes, output_activation), name=name)
+    outputs = classification_head(
+        x, num_classes, head=head, dropout=dropout, output_activation=output_activation
+    )
+    return keras.Model(inputs, outputs, name=name)

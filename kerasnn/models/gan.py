@@ -25,7 +25,7 @@ import numpy as np
 from keras import ops
 
 from kerasnn import arguments, backend, losses
-from kerasnn.layers import BatchNormalization
+from kerasnn.layers.normalization import BatchNormalization
 
 
 def _image_size(shape):
@@ -354,6 +354,7 @@ class BiGAN(_Adversarial):
         return self.generator.trainable_variables + self.encoder.trainable_variables
 
     def pair_logits(self, images, codes, training=False):
+        """The discriminator's logit that ``(images, codes)`` is a real pair ``(x, E(x))``."""
         return self.discriminator([images, codes], training=training)
 
     def train_step(self, data):

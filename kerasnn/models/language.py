@@ -9,7 +9,8 @@ import keras
 from keras import layers, ops
 
 from kerasnn import arguments
-from kerasnn.layers import HierarchicalSoftmax, LSTMCell
+from kerasnn.layers.recurrent import LSTMCell
+from kerasnn.layers.softmax import HierarchicalSoftmax
 
 WORD2VEC_ARCHITECTURES = ("skipgram", "cbow")
 WORD2VEC_OUTPUTS = ("softmax", "hierarchical", "negative")

@@ -62,9 +62,11 @@ def nearest_neighbor_classifier(
     train_inputs = np.asarray(train_inputs, dtype="float32")
     train_labels = np.asarray(train_labels)
     if len(train_inputs) != len(train_labels):
-        raise ValueError(
-            f"`train_inputs` and `train_labels` must have the same length; received "
-            f"{len(train_inputs)} and {len(train_labels)}."
+        arguments.fail(
+            "train_labels",
+            f"one label per example of `train_inputs` ({len(train_inputs)})",
+            None,
+            received=f"{len(train_labels)} labels",
         )
     inputs = keras.Input(train_inputs.shape[1:], name="image")
     voting = NearestNeighbors(

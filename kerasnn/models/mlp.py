@@ -1,4 +1,4 @@
-"""Multi-layer perceptrons ("Multi-Layer Perceptrons - FFNN"): ``z_i = f(sum_j w_ij x_j + b_i)`` per layer.
+"""Multi-layer perceptrons ("Multi-Layer Perceptrons - FFNN"): ``z_i = f(sum_j w_ij x_j + b_i)``.
 
 ``mlp`` is the one fully connected builder of the course: regression and classification heads,
 the activation functions of "Activation Functions", the regularizers of "Preventing Overfitting"
@@ -9,6 +9,7 @@ initializations of "Weight Initialization" as plain arguments.
 import keras
 
 from kerasnn import arguments
+from kerasnn.models import _layers
 
 # Output activation and loss of each task: the maximum-likelihood view of "Error Functions"
 # (Gaussian -> MSE, Bernoulli -> binary cross-entropy, categorical -> categorical cross-entropy).
@@ -20,7 +21,8 @@ TASKS = {
 
 
 def task_head(task, num_classes=2):
-    """``(num_outputs, output_activation, loss)`` of ``task`` (``regression``, ``binary``, ``categorical``).
+    """``(num_outputs, output_activation, loss)`` of ``task``: ``regression``, ``binary`` or
+    ``categorical``.
 
     Example:
         >>> task_head("binary")
@@ -46,7 +48,7 @@ def mlp(
     name="mlp",
     weight_decay_norm="l2",
 ):
-    """A fully connected network: ``Dense -> [BatchNorm] -> activation -> [Dropout]`` per hidden layer.
+    """A fully connected network: ``Dense -> [BatchNorm] -> activation -> [Dropout]`` per layer.
 
     Inputs with several axes (images) are unrolled first: every pixel is a separate feature, the
     baseline a CNN is compared with ("MLP, Fully connected").
@@ -56,13 +58,16 @@ def mlp(
         num_classes: units of the output layer (1 for a regression or a sigmoid output; see
             ``task_head``).
         hidden_units: width of each hidden layer; ``()`` gives a linear / logistic model.
-        activation: hidden activation (``"relu"``, ``"leaky_relu"``, ``"tanh"``, ``"sigmoid"``, ...).
+        activation: hidden activation (``"relu"``, ``"leaky_relu"``, ``"tanh"``, ``"sigmoid"``,
+            ...).
         output_activation: activation of the output layer (``None`` for scores or regression).
         dropout: rate ``p`` of the dropout after every hidden layer (0 disables it).
         weight_decay: ``gamma`` of the L2 penalty ``gamma * sum w^2`` on every kernel.
         weight_decay_norm: ``"l2"`` (the penalty above, "Weight Decay") or ``"l1"``, the norm-1
             penalty ``gamma * sum |w|`` of "Regularization".
-        batch_normalization: normalize each hidden pre-activation ("Batch Normalization").
+        batch_normalization: normalize each hidden pre-activation with
+            ``kerasnn.layers.BatchNormalization`` ("Batch Normalization"; the dense layer then
+            has no bias, ``beta`` plays its role).
         kernel_initializer: initializer of every kernel (``"zeros"``, ``"glorot_normal"``, ...).
 
     Example:
@@ -90,7 +95,7 @@ def mlp(
             name=f"hidden_{index}",
         )(x)
         if batch_normalization:
-            x = keras.layers.BatchNormalization(name=f"batch_norm_{index}")(x)
+            x = _layers.batch_normalization(name=f"batch_norm_{index}")(x)
         x = keras.layers.Activation(activation, name=f"activation_{index}")(x)
         if dropout > 0:
             x = keras.layers.Dropout(dropout, name=f"dropout_{index}")(x)

@@ -17,6 +17,8 @@ making mistakes after finitely many updates; on XOR no solution exists and it ne
 import keras
 from keras import ops
 
+from kerasnn import arguments
+
 
 def hebbian_epoch(kernel, bias, inputs, targets, learning_rate):
     """One online pass of the Hebbian rule over ``inputs`` in order.
@@ -77,26 +79,25 @@ class Perceptron(keras.Model):
         initializer: starting weights (random by default, as in the notes).
 
     Example:
+        >>> x = np.array([[2.0, 1.0], [1.0, 3.0], [-1.0, -2.0], [-2.0, 0.5]], "float32")
+        >>> labels = np.array([1, 1, 0, 0])  # linearly separable
         >>> model = Perceptron(learning_rate=0.1)
         >>> model.compile()
         >>> history = model.fit(x, labels, batch_size=len(x), epochs=20, verbose=0)
-        >>> history.history["mistakes"][-1]   # 0.0 on linearly separable data
+        >>> float(history.history["mistakes"][-1])  # no mistake left: converged
+        0.0
     """
 
     def __init__(self, learning_rate=0.1, initializer="random_normal", **kwargs):
         super().__init__(**kwargs)
-        if not learning_rate > 0:
-            raise ValueError(f"Expected learning_rate > 0, received learning_rate={learning_rate}")
-        self.learning_rate = float(learning_rate)
+        self.learning_rate = arguments.positive_number("learning_rate", learning_rate)
         self.initializer = keras.initializers.get(initializer)
         self.mistakes_tracker = keras.metrics.Sum(name="mistakes")
         self.accuracy_tracker = keras.metrics.Mean(name="accuracy")
 
     def build(self, input_shape):
         if len(input_shape) != 2:
-            raise ValueError(
-                f"Expected inputs of shape (batch, features), received {tuple(input_shape)}"
-            )
+            arguments.shape_error("inputs", "(batch, features)", input_shape)
         self.kernel = self.add_weight(
             shape=(input_shape[-1],), initializer=self.initializer, trainable=False, name="kernel"
         )

@@ -23,7 +23,8 @@ import numpy as np
 from keras import ops
 
 from kerasnn import arguments
-from kerasnn.layers import BahdanauAttention, LSTMCell, LuongAttention
+from kerasnn.layers.attention import BahdanauAttention, LuongAttention
+from kerasnn.layers.recurrent import LSTMCell
 from kerasnn.text import decoding
 
 ATTENTIONS = (None, "bahdanau", "luong")

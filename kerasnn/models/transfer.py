@@ -22,9 +22,15 @@ import sys
 
 import keras
 
+from kerasnn import arguments
+from kerasnn.models import _layers
+
 
 def small_cnn_backbone(input_shape, filters=(16, 32, 64), name="backbone"):
     """Blocks of [3x3 conv -> batch norm -> ReLU] x 2 -> 2x2 max pooling, then GAP features.
+
+    Batch norm and GAP are the course's layers (``kerasnn.layers.BatchNormalization``,
+    ``kerasnn.layers.GlobalAveragePooling2D``; sections "Batch Normalization", "GAP Layers").
 
     Batch norm uses ``momentum=0.9`` (Keras' default is 0.99): trained from scratch on a few
     dozen images there are only a few hundred steps, too few for 0.99's moving averages to reach
@@ -41,12 +47,10 @@ def small_cnn_backbone(input_shape, filters=(16, 32, 64), name="backbone"):
             x = keras.layers.Conv2D(
                 width, 3, padding="same", use_bias=False, name=f"block{block + 1}_conv{conv + 1}"
             )(x)
-            x = keras.layers.BatchNormalization(
-                momentum=0.9, name=f"block{block + 1}_bn{conv + 1}"
-            )(x)
+            x = _layers.batch_normalization(momentum=0.9, name=f"block{block + 1}_bn{conv + 1}")(x)
             x = keras.layers.ReLU(name=f"block{block + 1}_relu{conv + 1}")(x)
         x = keras.layers.MaxPooling2D(name=f"block{block + 1}_pool")(x)
-    outputs = keras.layers.GlobalAveragePooling2D(name="features")(x)
+    outputs = _layers.global_average_pooling(name="features")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -82,8 +86,8 @@ def keras_application(application, input_shape, weights=None, name="backbone"):
     constructor_name = _application_names().get(application.lower().replace("_", ""))
     if constructor_name is None:
         raise ValueError(
-            f"Unknown backbone {application!r}; expected 'small_cnn' or a keras.applications model: "
-            f"{', '.join(application_names())}."
+            f"Unknown backbone {application!r}; expected 'small_cnn' or a keras.applications "
+            f"model: {', '.join(application_names())}."
         )
     constructor = getattr(keras.applications, constructor_name)
     backbone = constructor(
@@ -104,11 +108,12 @@ def classifier(backbone, num_classes, head_units=64, dropout=0.3, name="classifi
 
 
 def tunable_layers(backbone):
-    """The base's layers that fine-tuning may unfreeze: those with weights, except batch norm."""
+    """The base's layers that fine-tuning may unfreeze: those with weights, except batch norm
+    (ours or Keras')."""
     return [
         layer
         for layer in backbone.layers
-        if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)
+        if layer.weights and not isinstance(layer, _layers.BATCH_NORMALIZATION_CLASSES)
     ]
 
 
@@ -123,10 +128,7 @@ def set_trainable_tail(backbone, num_layers):
     train step is built.
     """
     tunable = tunable_layers(backbone)
-    if not 0 <= num_layers <= len(tunable):
-        raise ValueError(
-            f"num_layers must be in [0, {len(tunable)}] for this backbone; received {num_layers}."
-        )
+    num_layers = arguments.integer("num_layers", num_layers, minimum=0, maximum=len(tunable))
     backbone.trainable = True
     for layer in backbone.layers:
         layer.trainable = False

@@ -24,10 +24,11 @@ each delta is then divided by its ``variance`` (SSD-style scaling; Detectron's
 """
 
 import math
-import numbers
 
 import keras
 from keras import ops
+
+from kerasnn import arguments
 
 # Detectron / torchvision clip dh and dw at log(1000 / 16) before exp() so that a wild
 # regression output cannot overflow into an infinite box.
@@ -56,10 +57,7 @@ def _split(boxes):
 
 def _check_image_shape(image_shape):
     if len(image_shape) != 2 or any(s is None or s <= 0 for s in image_shape):
-        raise ValueError(
-            "`image_shape` must be (height, width) with positive entries. "
-            f"Received: image_shape={image_shape}"
-        )
+        arguments.fail("image_shape", "(height, width) with positive entries", image_shape)
 
 
 def normalized_to_pixels(boxes, image_shape):
@@ -150,19 +148,16 @@ def pairwise_iou(boxes1, boxes2):
 def _variances_tensor(variances, dtype):
     if variances is None:
         variances = (1.0, 1.0, 1.0, 1.0)
-    variances = tuple(float(v) for v in variances)
-    if len(variances) != 4 or any(not v > 0 for v in variances):
-        raise ValueError(
-            "`variances` must be 4 positive numbers for [dy, dx, dh, dw]. "
-            f"Received: variances={variances}"
-        )
+    variances = tuple(float(v) for v in variances)  # [dy, dx, dh, dw]
+    arguments.positive_numbers("variances", variances, 4)
     return ops.convert_to_tensor(variances, dtype=dtype)
 
 
 def encode_deltas(boxes, anchors, variances=None):
     """Faster R-CNN regression targets of ``boxes`` relative to ``anchors``.
 
-    ``[dy, dx, dh, dw] = [(y - y_a) / h_a, (x - x_a) / w_a, log(h / h_a), log(w / w_a)] / variances``
+    ``[dy, dx, dh, dw] = [(y - y_a) / h_a, (x - x_a) / w_a, log(h / h_a), log(w / w_a)]``
+    ``/ variances``
     (course notes, "Faster R-CNN": the regression branch predicts 4k refinements per location).
 
     Args:
@@ -235,23 +230,13 @@ def generate_anchors(feature_shape, stride, scales, aspect_ratios, offset=0.5):
         ``(height * width * len(aspect_ratios) * len(scales), 4)`` float32 tensor of
         ``[y1, x1, y2, x2]`` anchors.
     """
-    if len(feature_shape) != 2 or any(
-        not isinstance(s, numbers.Integral) or isinstance(s, bool) or s <= 0 for s in feature_shape
-    ):
-        raise ValueError(
-            f"`feature_shape` must be (height, width) positive ints. Received: {feature_shape}"
-        )
-    strides = tuple(stride) if isinstance(stride, (tuple, list)) else (stride, stride)
-    if len(strides) != 2 or any(not s > 0 for s in strides):
-        raise ValueError(f"`stride` must be positive. Received: stride={stride}")
-    for name, values in (("scales", scales), ("aspect_ratios", aspect_ratios)):
-        values = tuple(values)
-        if not values or any(not v > 0 for v in values):
-            raise ValueError(
-                f"`{name}` must be a non-empty sequence of positive numbers. "
-                f"Received: {name}={values}"
-            )
-    feature_shape = tuple(int(s) for s in feature_shape)
+    feature_shape = arguments.image_shape("feature_shape", feature_shape, rank=2)
+    if isinstance(stride, (tuple, list)):
+        strides = arguments.positive_numbers("stride", stride, 2)
+    else:
+        strides = (arguments.positive_number("stride", stride),) * 2
+    arguments.positive_numbers("scales", scales)
+    arguments.positive_numbers("aspect_ratios", aspect_ratios)
     ratios = ops.convert_to_tensor(list(aspect_ratios), "float32")
     sizes = ops.convert_to_tensor(list(scales), "float32")
     heights = ops.reshape(ops.sqrt(ratios)[:, None] * sizes[None, :], (-1,))  # (k,)
@@ -313,12 +298,8 @@ def non_max_suppression(
     if max_candidates_per_class is not None:
         checked.append(("max_candidates_per_class", max_candidates_per_class))
     for name, value in checked:
-        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"`{name}` must be a positive int. Received: {name}={value}")
-    if not 0 <= iou_threshold <= 1:
-        raise ValueError(
-            f"`iou_threshold` must be in [0, 1]. Received: iou_threshold={iou_threshold}"
-        )
+        arguments.positive_int(name, value)
+    arguments.probability("iou_threshold", iou_threshold)
     scores = ops.convert_to_tensor(scores)
     if not keras.backend.is_float_dtype(scores.dtype):
         scores = ops.cast(scores, "float32")

@@ -11,14 +11,11 @@ import math
 
 import numpy as np
 
+from kerasnn import arguments
+
 
 def _per_axis(name, value, num_axes):
-    values = (value,) * num_axes if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(values) != num_axes or any(isinstance(v, bool) or int(v) != v or v <= 0 for v in values):
-        raise ValueError(
-            f"Argument `{name}` must be a positive integer or {num_axes} of them; received {name}={value!r}."
-        )
-    return tuple(int(v) for v in values)
+    return arguments.int_or_tuple(name, value, num_axes)
 
 
 def conv_output_size(input_size, kernel_size, strides=1, padding="valid", dilation_rate=1):
@@ -56,14 +53,9 @@ def conv_output_size(input_size, kernel_size, strides=1, padding="valid", dilati
     dilations = _per_axis("dilation_rate", dilation_rate, num_axes)
     if isinstance(padding, str):
         padding = padding.lower()
-        if padding not in ("valid", "same"):
-            raise ValueError(
-                f"Argument `padding` must be 'valid', 'same' or an int >= 0; received padding={padding!r}."
-            )
-    elif isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
-        raise ValueError(
-            f"Argument `padding` must be 'valid', 'same' or an int >= 0; received padding={padding!r}."
-        )
+    if padding not in ("valid", "same"):
+        if not isinstance(padding, (int, np.integer)) or isinstance(padding, bool) or padding < 0:
+            arguments.fail("padding", "'valid', 'same' or an int >= 0", padding)
 
     outputs = []
     for size, kernel, stride, dilation in zip(sizes, kernels, strides, dilations):
@@ -73,9 +65,11 @@ def conv_output_size(input_size, kernel_size, strides=1, padding="valid", dilati
         pad = 0 if padding == "valid" else int(padding)
         span = dilation * (kernel - 1) + 1
         if size + 2 * pad < span:
-            raise ValueError(
-                f"The window ({span} pixels with kernel_size={kernel}, dilation_rate={dilation}) is larger "
-                f"than the padded input ({size} + 2*{pad} pixels)."
+            arguments.fail(
+                "kernel_size",
+                f"a window no larger than the padded input ({size} + 2*{pad} pixels)",
+                kernel,
+                received=f"kernel_size={kernel}, dilation_rate={dilation} ({span} pixels)",
             )
         outputs.append((size + 2 * pad - span) // stride + 1)
     return outputs[0] if scalar else tuple(outputs)
@@ -112,22 +106,21 @@ _POINTWISE_LAYERS = (
 def _layer_spec(layer):
     """(kernel, stride, dilation) per axis of a Keras layer, or None when it is pointwise."""
     kind = type(layer).__name__
+    local = "local (convolution or pooling) layers, not transposed"
     if kind.startswith("Global") or kind in ("Flatten", "Dense", "Reshape", "Resizing"):
-        raise ValueError(
-            f"Layer {layer.name!r} ({kind}) is not a local (convolution or pooling) layer: "
-            "the receptive field is defined for the stack before it."
-        )
+        # The receptive field is defined for the stack before such a layer.
+        arguments.fail("stack", local, None, received=f"layer {layer.name!r} ({kind})")
     if "Transpose" in kind:
-        raise ValueError(
-            f"Layer {layer.name!r} ({kind}): transposed convolutions are not supported."
-        )
+        arguments.fail("stack", local, None, received=f"layer {layer.name!r} ({kind})")
     if hasattr(layer, "kernel_size"):
         return (layer.kernel_size, layer.strides, getattr(layer, "dilation_rate", 1))
     if hasattr(layer, "pool_size"):
         return (layer.pool_size, layer.strides or layer.pool_size, 1)
     if any(kind.startswith(prefix) for prefix in _POINTWISE_LAYERS + ("ZeroPadding", "Cropping")):
         return None
-    raise ValueError(f"Layer {layer.name!r} ({kind}) has unknown geometry.")
+    arguments.fail(
+        "stack", local, None, received=f"layer {layer.name!r} ({kind}), unknown geometry"
+    )
 
 
 def receptive_field(stack):
@@ -161,10 +154,10 @@ def receptive_field(stack):
     for item in layers:
         if isinstance(item, (tuple, list)):
             if len(item) not in (2, 3):
-                raise ValueError(
-                    "Each spec must be (kernel_size, strides) or (kernel_size, strides, dilation_rate); "
-                    f"received {item!r}."
-                )
+                arguments.fail(
+                    "stack", "layers or (kernel_size, strides[, dilation_rate]) specs", item,
+                    received=f"spec {item!r}",
+                )  # fmt: skip
             specs.append(tuple(item) if len(item) == 3 else (*item, 1))
         else:
             spec = _layer_spec(item)

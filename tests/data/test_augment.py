@@ -29,7 +29,7 @@ def test_geometric_layers_follow_arguments():
         ).layers
     ]
     assert names == ["flip", "shear", "shift"]
-    assert [l.name for l in augment.photometric(noise=0.1, brightness=0, contrast=0).layers] == [
+    assert [x.name for x in augment.photometric(noise=0.1, brightness=0, contrast=0).layers] == [
         "noise"
     ]
 

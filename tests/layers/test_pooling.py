@@ -238,14 +238,15 @@ def test_max_pooling_with_argmax_rejects_bad_input():
     with pytest.raises(ValueError, match=r"`strides` must be .* Received: strides=\(2, -1\)"):
         MaxPoolingWithArgmax2D(strides=(2, -1))
     with pytest.raises(
-        ValueError, match=r"`padding` must be 'valid' or 'same'. Received: padding='full'"
+        ValueError, match=r"`padding` must be one of 'valid', 'same'. Received: padding='full'"
     ):
         MaxPoolingWithArgmax2D(padding="full")
     with pytest.raises(ValueError, match=r"expected ndim=4, found ndim=3"):
         MaxPoolingWithArgmax2D()(np.zeros((2, 4, 4), "float32"))
     with pytest.raises(
         ValueError,
-        match=r"needs known height, width and channels .* Received: input shape \(None, None, None, 3\)",
+        match=r"needs known height, width and channels .* "
+        r"Received: input shape \(None, None, None, 3\)",
     ):
         MaxPoolingWithArgmax2D()(keras.Input((None, None, 3)))
     with pytest.raises(

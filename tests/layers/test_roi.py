@@ -327,11 +327,16 @@ def test_bad_shapes_raise_value_error(cls):
 def test_bad_constructor_arguments_raise(cls):
     for output_size in (0, -1, (2, 0), (2, 2, 2), 2.5):
         with pytest.raises(
-            ValueError, match=r"`output_size` must be a positive int .* Received: output_size="
+            ValueError,
+            match=r"Argument `output_size` must be a positive integer or a tuple of 2 positive "
+            r"integers\. Received: output_size=",
         ):
             cls(output_size)
     for spatial_scale in (0.0, -0.5, float("nan"), float("inf")):
-        with pytest.raises(ValueError, match=r"`spatial_scale` must be a positive finite number"):
+        with pytest.raises(
+            ValueError,
+            match=r"Argument `spatial_scale` must be a positive finite number\. Received: ",
+        ):
             cls(2, spatial_scale=spatial_scale)
 
 

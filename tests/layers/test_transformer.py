@@ -30,7 +30,7 @@ def _random_weights(layer, seed=1):
 
 
 def _numpy_course_encoding(length, depth):
-    """Course notes: [sin(i / 10000^(2j/D)) for j in range(D/2)] + [cos(...) for j in range(D/2)]."""
+    """Course notes: [sin(i / 10000^(2j/D)) for j < D/2] + [cos(...) for j < D/2]."""
     table = np.zeros((length, depth))
     for i in range(length):
         sines = [np.sin(i / 10000 ** (2 * j / depth)) for j in range((depth + 1) // 2)]

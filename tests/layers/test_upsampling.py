@@ -1,5 +1,6 @@
 """Tests of kerasnn.layers.upsampling: max unpooling (hand-computed 4x4 case, NumPy reference,
-round trip with MaxPoolingWithArgmax2D), bed-of-nails upsampling, the harness, bad-input messages."""
+round trip with MaxPoolingWithArgmax2D), bed-of-nails upsampling, the harness, bad-input
+messages."""
 
 import keras
 import numpy as np

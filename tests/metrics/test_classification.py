@@ -21,7 +21,14 @@ def test_confusion_matrix_from_posteriors_uses_argmax():
 
 
 def test_confusion_matrix_rejects_bad_input():
-    with pytest.raises(ValueError, match="same number of examples"):
+    with pytest.raises(
+        ValueError,
+        match=r"Argument `predictions` must be one prediction per label \(2 labels\)\. "
+        r"Received: 1 predictions",
+    ):
         metrics.confusion_matrix([0, 1], [0])
-    with pytest.raises(ValueError, match="num_classes=2"):
+    with pytest.raises(
+        ValueError,
+        match=r"must be larger than every class id \(class id 2 seen\)\. Received: num_classes=2",
+    ):
         metrics.confusion_matrix([0, 2], [0, 1], num_classes=2)

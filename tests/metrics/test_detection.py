@@ -112,11 +112,12 @@ def test_no_ground_truth_gives_nan():
 def test_bad_inputs_raise():
     truths = [gt([A], [0])]
     with pytest.raises(
-        ValueError, match=r"one entry per image each. Received: 2 predictions and 1"
+        ValueError, match=r"one entry per image of `ground_truths`. Received: 2 predictions and 1"
     ):
         metrics.mean_average_precision([pred([A], [0.9], [0])] * 2, truths)
     with pytest.raises(
-        ValueError, match=r"`iou_threshold` must be in \(0, 1\]. Received: iou_threshold=0"
+        ValueError,
+        match=r"`iou_threshold` must be a number in \(0.0, 1.0\]. Received: iou_threshold=0",
     ):
         metrics.mean_average_precision([pred([A], [0.9], [0])], truths, iou_threshold=0)
     with pytest.raises(
@@ -129,5 +130,8 @@ def test_bad_inputs_raise():
         metrics.mean_average_precision([pred([A], [0.9, 0.8], [0])], truths)
     with pytest.raises(ValueError, match=r'must be a dict with keys "boxes", "scores", "classes"'):
         metrics.mean_average_precision([{"boxes": [A], "classes": [0]}], truths)
-    with pytest.raises(ValueError, match=r"`method` must be 'all_points' or '101_points'"):
+    with pytest.raises(
+        ValueError,
+        match=r"`method` must be one of 'all_points', '101_points'. Received: method='11_points'",
+    ):
         metrics.average_precision([1.0], [1.0], method="11_points")

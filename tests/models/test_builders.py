@@ -57,8 +57,8 @@ def test_vgg16_defaults_have_vgg16_parameter_count():
 def test_vgg_convolutional_part_matches_keras_applications_vgg16():
     ours = models.vgg((32, 32, 3), 10, dense_units=(), dropout=0.0)
     reference = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
-    ours_shapes = [tuple(l.output.shape) for l in ours.layers if "block" in l.name]
-    reference_shapes = [tuple(l.output.shape) for l in reference.layers if "block" in l.name]
+    ours_shapes = [tuple(x.output.shape) for x in ours.layers if "block" in x.name]
+    reference_shapes = [tuple(x.output.shape) for x in reference.layers if "block" in x.name]
     assert ours_shapes == reference_shapes
     assert ours.count_params() - (512 * 10 + 10) == reference.count_params() == 14_714_688
 
@@ -71,9 +71,9 @@ def test_small_vgg_skips_pooling_once_the_maps_are_one_pixel():
         convs_per_block=1,
         dense_units=(16,),
         dropout=0.0,
-        batch_norm=True,
+        batch_normalization=True,
     )
-    assert [l.name for l in model.layers if "pool" in l.name] == ["block1_pool", "block2_pool"]
+    assert [x.name for x in model.layers if "pool" in x.name] == ["block1_pool", "block2_pool"]
     # 4 convs without bias + 4 BN (4 weights of 8) + dense + output
     expected = (9 * 1 * 8 + 3 * 9 * 8 * 8) + 4 * 4 * 8 + (8 * 16 + 16) + (16 * 3 + 3)
     assert model.count_params() == expected
@@ -207,13 +207,15 @@ def test_nearest_neighbor_classifier_notes_example_l1_distance_and_save_round_tr
         (
             models.vgg,
             dict(input_shape=(8, 8, 1), num_classes=10, filters=(8, 8), convs_per_block=(1,)),
-            "same length",
+            r"Argument `convs_per_block` must be an int or one count per block of `filters` "
+            r"\(2\)\. Received: convs_per_block=\(1,\)",
         ),
         (models.vgg, dict(input_shape=(8, 8, 1), num_classes=10, dropout=1.5), "dropout=1.5"),
         (
             models.inception_net,
             dict(input_shape=(8, 8, 1), num_classes=10, modules=((1, 2, 3),)),
-            "six",
+            r"Argument `modules` must be at least one tuple of six filter counts\. "
+            r"Received: modules=\(\(1, 2, 3\),\)",
         ),
         (models.linear_classifier, dict(input_shape=(8, 8, 1), num_classes=10, l2=-1.0), "l2=-1.0"),
     ],

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerasnn import models
+from kerasnn import layers, models
 
 
 def test_small_cnn_backbone_structure():
@@ -18,9 +18,7 @@ def test_small_cnn_backbone_structure():
         "block2_conv2",
     ]
     assert {
-        layer.momentum
-        for layer in backbone.layers
-        if isinstance(layer, keras.layers.BatchNormalization)
+        layer.momentum for layer in backbone.layers if isinstance(layer, layers.BatchNormalization)
     } == {0.9}
 
 
@@ -31,9 +29,7 @@ def test_set_trainable_tail_unfreezes_exactly_the_last_layers(num_layers):
     flags = [layer.trainable for layer in models.tunable_layers(backbone)]
     assert flags == [False] * (4 - num_layers) + [True] * num_layers
     assert not any(
-        layer.trainable
-        for layer in backbone.layers
-        if isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable for layer in backbone.layers if isinstance(layer, layers.BatchNormalization)
     )
     assert len(backbone.trainable_weights) == num_layers  # one kernel per unfrozen conv
 
@@ -41,7 +37,8 @@ def test_set_trainable_tail_unfreezes_exactly_the_last_layers(num_layers):
 def test_set_trainable_tail_rejects_out_of_range():
     backbone = models.small_cnn_backbone((16, 16, 3), filters=(4,))
     with pytest.raises(
-        ValueError, match=r"num_layers must be in \[0, 2\] for this backbone; received 3"
+        ValueError,
+        match=r"Argument `num_layers` must be an integer in \[0, 2\]\. Received: num_layers=3",
     ):
         models.set_trainable_tail(backbone, 3)
 

@@ -139,7 +139,10 @@ def test_decode_clips_large_log_scales():
 
 def test_bad_variances_raise():
     for variances in ((1.0, 1.0, 1.0), (0.1, 0.0, 0.2, 0.2)):
-        with pytest.raises(ValueError, match=r"`variances` must be 4 positive numbers"):
+        with pytest.raises(
+            ValueError,
+            match=r"Argument `variances` must be 4 positive numbers. Received: variances=",
+        ):
             box_ops.encode_deltas(np.ones((1, 4)), np.ones((1, 4)), variances)
 
 
@@ -174,9 +177,14 @@ def test_anchors_offset_and_rectangular_stride():
 
 def test_bad_anchor_arguments_raise():
     for kwargs, message in (
-        ({"feature_shape": (0, 2)}, r"`feature_shape` must be \(height, width\) positive ints"),
-        ({"stride": 0}, r"`stride` must be positive. Received: stride=0"),
-        ({"scales": ()}, r"`scales` must be a non-empty sequence"),
+        (
+            {"feature_shape": (0, 2)},
+            r"Argument `feature_shape` must be 2 positive integers. "
+            r"Received: feature_shape=\(0, 2\)",
+        ),
+        ({"stride": 0}, r"Argument `stride` must be a positive number. Received: stride=0"),
+        ({"stride": (8, 0)}, r"Argument `stride` must be 2 positive numbers. Received: stride="),
+        ({"scales": ()}, r"Argument `scales` must be a non-empty sequence of positive numbers"),
         ({"aspect_ratios": (1.0, -2.0)}, r"`aspect_ratios` must be a non-empty sequence .* -2.0"),
     ):
         arguments = {
@@ -342,8 +350,18 @@ def test_nms_bad_input_raises():
         ((1, 4, 4), (1, 3, 2), {}, r"leading dimensions must match `scores` \(1, 3\)"),
         ((1, 3, 3, 4), (1, 3, 2), {}, r"leading dimensions must match `scores` \(1, 3, 2\)"),
         ((1, 3, 5), (1, 3, 2), {}, r"last dimension of size 4"),
-        ((1, 3, 4), (1, 3, 2), {"max_detections": 0}, r"`max_detections` must be a positive int"),
-        ((1, 3, 4), (1, 3, 2), {"iou_threshold": 1.5}, r"`iou_threshold` must be in \[0, 1\]"),
+        (
+            (1, 3, 4),
+            (1, 3, 2),
+            {"max_detections": 0},
+            r"Argument `max_detections` must be a positive integer. Received: max_detections=0",
+        ),
+        (
+            (1, 3, 4),
+            (1, 3, 2),
+            {"iou_threshold": 1.5},
+            r"Argument `iou_threshold` must be a float in \[0, 1\]. Received: iou_threshold=1.5",
+        ),
         (
             (1, 3, 4),
             (1, 3, 2),

@@ -44,7 +44,8 @@ def test_perceptron_fit_is_the_rule_and_validates_its_argument():
     assert float(keras.ops.convert_to_numpy(model.bias)) == pytest.approx(b)
     assert history.history["mistakes"] == [mistakes]
     np.testing.assert_array_equal(model.predict(x, verbose=0), np.where(x @ w + b > 0, 1.0, -1.0))
-    with pytest.raises(ValueError, match="learning_rate > 0, received learning_rate=0"):
+    message = "Argument `learning_rate` must be a positive number. Received: learning_rate=0"
+    with pytest.raises(ValueError, match=message):
         models.Perceptron(learning_rate=0)
 
 

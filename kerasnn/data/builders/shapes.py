@@ -6,7 +6,8 @@ classification, localization, CAM, segmentation and detection:
 - ``image``: ``(size, size, 3)`` uint8, one or more filled shapes on a noisy, textured background;
 - ``label``: the class of the largest object (the image-level label used for classification);
 - ``objects``: a sequence of ``{"bbox", "label"}``, boxes in the tfds ``BBoxFeature`` convention
-  (normalized ``[ymin, xmin, ymax, xmax]``, ``ymax``/``xmax`` exclusive pixel edges divided by size);
+  (normalized ``[ymin, xmin, ymax, xmax]``, ``ymax``/``xmax`` exclusive pixel edges divided by
+  size);
 - ``mask``: ``(size, size, 1)`` uint8 semantic mask, ``0`` background and ``label + 1`` on each
   object's visible pixels.
 

@@ -28,7 +28,8 @@ def regression_function(x):
 
 
 def blobs(num_examples, rng, margin=0.3):
-    """Two Gaussian clouds on either side of the line ``x1 + 2 x2 = 0.3``, none closer than ``margin``."""
+    """Two Gaussian clouds on either side of the line ``x1 + 2 x2 = 0.3``, none closer than
+    ``margin``."""
     normal = np.array([1.0, 2.0]) / np.sqrt(5.0)
     offset = 0.3 / np.sqrt(5.0)
     features, labels = [], []
@@ -112,7 +113,7 @@ class _TabularBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
 
 class KerasnnBlobs(_TabularBuilder):
-    """Two linearly separable Gaussian clouds in 2-D (a margin of 0.3 around the line x1 + 2 x2 = 0.3)."""
+    """Two linearly separable Gaussian clouds in 2-D, margin 0.3 around the line x1 + 2 x2 = 0.3."""
 
     CLASS_NAMES = ["negative", "positive"]
 
@@ -121,7 +122,7 @@ class KerasnnBlobs(_TabularBuilder):
 
 
 class KerasnnXor(_TabularBuilder):
-    """XOR in 2-D: Gaussian clouds around (+-1, +-1), class 1 where exactly one coordinate is positive."""
+    """XOR in 2-D: Gaussian clouds around (+-1, +-1); class 1 where one coordinate only is > 0."""
 
     CLASS_NAMES = ["same_sign", "different_sign"]
 
