@@ -316,7 +316,8 @@ def per_class_subset(labels, per_class, seed=0):
         members = np.flatnonzero(labels == label)
         if len(members) < per_class:
             raise ValueError(
-                f"Class {label} has {len(members)} examples; expected at least per_class={per_class}."
+                f"Class {label} has {len(members)} examples; expected at least "
+                f"per_class={per_class}."
             )
         chosen.append(rng.choice(members, per_class, replace=False))
     return np.sort(np.concatenate(chosen))
