@@ -8,6 +8,12 @@ from kerasnn.models.cnn import inception_module, inception_net, lenet5, vgg
 from kerasnn.models.linear import linear_classifier, nearest_neighbor_classifier
 from kerasnn.models.mlp import mlp, task_head
 from kerasnn.models.perceptron import Perceptron, hebbian_epoch
+from kerasnn.models.sequence import (
+    autoregressive_least_squares,
+    delay_taps,
+    make_cell,
+    recurrent_network,
+)
 from kerasnn.models.transfer import (
     classifier,
     keras_application,

@@ -1,6 +1,7 @@
 """Embedded tfds datasets, generated locally; importing this package registers them with tfds."""
 
 from kerasnn.data.builders.digits import KerasnnDigits
+from kerasnn.data.builders.sequences import KerasnnSequences
 from kerasnn.data.builders.shapes import KerasnnShapes
 from kerasnn.data.builders.tabular import (
     KerasnnBlobs,
@@ -16,4 +17,5 @@ EMBEDDED = {
     "kerasnn_xor": KerasnnXor,
     "kerasnn_moons": KerasnnMoons,
     "kerasnn_regression1d": KerasnnRegression1d,
+    "kerasnn_sequences": KerasnnSequences,
 }
