@@ -82,6 +82,8 @@ def recurrent_network(
     per_step=False,
     output_activation=None,
     truncation=None,
+    vocabulary_size=None,
+    embedding_dim=32,
     name="recurrent_network",
     **cell_kwargs,
 ):
@@ -99,6 +101,8 @@ def recurrent_network(
         units: units of every recurrent layer.
         output_activation: activation of the output layer (``None``: regression or logits).
         truncation: U of truncated BPTT (``TruncatedBPTTCell``), or ``None`` for full BPTT.
+        vocabulary_size: for token ids (``input_shape`` ``(T,)``): an ``Embedding`` of
+            ``embedding_dim`` first, id 0 being padding (masked).
         cell_kwargs: ``activation``, ``hidden_units``, ``recurrent_initializer`` (``make_cell``).
 
     The recurrent layers are named ``recurrent_0``, ``recurrent_1``, ... (wrapped in
@@ -111,8 +115,12 @@ def recurrent_network(
     """
     num_layers = arguments.positive_int("num_layers", num_layers)
     units = arguments.positive_int("units", units)
-    inputs = keras.Input(shape=tuple(input_shape), name="sequence")
+    inputs = keras.Input(shape=tuple(input_shape), name="sequence",
+                         dtype="int32" if vocabulary_size else None)
     x = inputs
+    if vocabulary_size:
+        x = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True,
+                                   name="embedding")(x)
     for index in range(num_layers):
         layer = keras.layers.RNN(
             make_cell(cell, units, truncation=truncation, **cell_kwargs),
