@@ -90,7 +90,7 @@ def series_part(run, name, splits):
                              name="feedforward")
     compile_regressor(feedforward, 1e-2)
     run.fit(f"{key}/feedforward", feedforward, models.delay_taps(x[..., 0], p).reshape(-1, p),
-            y=y.reshape(-1), epochs=max(1, run.args.epochs // 4), batch_size=256)
+            y=y.reshape(-1), epochs=max(1, run.args.epochs // 4), batch_size=1024)
     taps = models.delay_taps(x_test[..., 0], p).reshape(-1, p)
 
     rnn = models.recurrent_network(x.shape[1:], 1, cell="rnn", units=run.args.units,
