@@ -16,7 +16,8 @@ def test_smoke_run_writes_every_figure(tmp_path, tfds_data_dir):
     # no model without the future beats the perplexity of independent uniform symbols (4)
     assert test["lm_perplexity_best_possible"] == 4.0
     assert test["lm_perplexity_unidirectional"] > 0.95 * 4.0
-    assert 0.0 < metrics["carousel_T_back"] <= 1.0  # a product of forget gates
+    carousel = metrics["carousel_T_back"]
+    assert 0.0 < carousel["mean"] <= carousel["largest"] <= 1.0  # products of forget gates
     assert metrics["epoch_seconds_ours"] > 0 and metrics["epoch_seconds_keras"] > 0
     assert plots_written(out) == ["carousel.png", "gates.png", "training_curves.png"]
 
