@@ -170,9 +170,8 @@ def online_part(run):
                           model=model)
     texts = {part: next(iter(data.get_builder(spec.name, run.args.data_dir).as_dataset(
         split=part).as_numpy_iterator()))["text"].decode() for part in ("train", "test")}
-    alphabet = sorted(set(texts["train"]))
-    ids = {part: np.array([alphabet.index(c) + 1 if c in alphabet else 0 for c in text])
-           for part, text in texts.items()}  # 0: padding / unknown
+    alphabet = {c: i + 1 for i, c in enumerate(sorted(set(texts["train"])))}  # 0: unknown
+    ids = {part: np.array([alphabet.get(c, 0) for c in text]) for part, text in texts.items()}
 
     def windows(series, length=101):
         return series[: len(series) // length * length].reshape(-1, length)

@@ -48,3 +48,12 @@ def test_bad_cell_name_raises():
     message = "Argument `cell` must be one of 'rnn'.*Received: cell='gru'"
     with pytest.raises(ValueError, match=message):
         models.recurrent_network((5, 1), 1, cell="gru")
+
+
+def test_token_inputs_are_embedded_and_padding_is_masked():
+    model = models.recurrent_network((6,), 1, cell="lstm", units=4, vocabulary_size=9)
+    padded = np.array([[3, 1, 4, 0, 0, 0]])  # id 0 is padding: the state holds after step 3
+    shorter = models.recurrent_network((3,), 1, cell="lstm", units=4, vocabulary_size=9)
+    shorter.set_weights(model.get_weights())
+    np.testing.assert_allclose(model(padded), shorter(padded[:, :3]), atol=1e-6)
+    assert not np.allclose(model(padded), model(np.array([[3, 1, 4, 1, 5, 8]])))
