@@ -11,7 +11,7 @@ bad initialization, and clipping. (4) The adding problem at T = 50/100/200 for t
 LSTM, and truncated BPTT with U below the marker distance.
 How to run:
     python recipes/rnn.py                               # offline, embedded kerasnn_sequences
-    python recipes/rnn.py --lengths 100 --epochs 25     # the LSTM solves T = 100 (MSE < 0.01)
+    python recipes/rnn.py --lengths 100 --epochs 25     # T = 100 only, a larger budget
     python recipes/rnn.py --smoke                       # seconds-long end-to-end check
 """
 
@@ -38,12 +38,15 @@ def flags(parser):
                         help="p, delay taps of the memoryless models (default: 4)")
     parser.add_argument("--truncation", type=cli.positive_int, default=25,
                         help="U of the truncated-BPTT run at the shortest T (default: 25)")
+    parser.add_argument("--series-epochs", type=cli.positive_int, default=5,
+                        help="epochs of the RNN of part (1), half for the feed-forward net "
+                             "(default: 5; --epochs is the adding problem's budget)")
     parser.add_argument("--learning-rate", type=cli.positive_float, default=1e-2,
                         help="Adam learning rate, gradients clipped to norm 1 (default: 0.01)")
 
 
 def smoke(args):
-    args.lengths = "50"
+    args.lengths, args.series_epochs = "50", 1
 
 
 def parse_lengths(text):
@@ -90,14 +93,13 @@ def series_part(run, name, splits):
                              name="feedforward")
     compile_regressor(feedforward, 1e-2)
     run.fit(f"{key}/feedforward", feedforward, models.delay_taps(x[..., 0], p).reshape(-1, p),
-            y=y.reshape(-1), epochs=max(1, run.args.epochs // 4), batch_size=1024)
+            y=y.reshape(-1), epochs=max(1, run.args.series_epochs // 2), batch_size=1024)
     taps = models.delay_taps(x_test[..., 0], p).reshape(-1, p)
 
     rnn = models.recurrent_network(x.shape[1:], 1, cell="rnn", units=run.args.units,
                                    hidden_units=8, per_step=True, name="course_rnn")
     compile_regressor(rnn, run.args.learning_rate)
-    run.fit(f"{key}/rnn", rnn, x, y=y[..., None], epochs=max(1, run.args.epochs // 2),
-            batch_size=32)
+    run.fit(f"{key}/rnn", rnn, x, y=y[..., None], epochs=run.args.series_epochs, batch_size=32)
     return {
         f"{key}_mse_optimal": mse(optimal, y_test),
         f"{key}_mse_least_squares": mse(least_squares, y_test),
@@ -182,9 +184,8 @@ def clipped_total(norms, clip_norm=1.0):
 
 
 def adding_part(run, length, cells, truncation=None):
-    name = f"kerasnn_sequences/adding_{length}"
-    limit = run.smoke_examples if run.args.smoke else None
-    parts = data.load_splits(name, data_dir=run.args.data_dir, limit=limit)
+    parts = data.load_splits(f"kerasnn_sequences/adding_{length}", data_dir=run.args.data_dir,
+                             limit=run.smoke_examples if run.args.smoke else None)
     (x, y), validation, (x_test, y_test) = parts["train"], parts["validation"], parts["test"]
     results, model = {}, None
     for cell in cells:
@@ -202,7 +203,7 @@ def adding_part(run, length, cells, truncation=None):
 
 @cli.recipe_main
 def main(argv=None):
-    run = recipe.Run("rnn", __doc__, argv, dataset="kerasnn_sequences/ar_process", epochs=10,
+    run = recipe.Run("rnn", __doc__, argv, dataset="kerasnn_sequences/ar_process", epochs=20,
                      tuner="none", flags=flags, smoke=smoke)
     lengths = parse_lengths(run.args.lengths)
     if run.args.dataset not in SERIES:
