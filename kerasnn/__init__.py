@@ -21,6 +21,7 @@ _SUBMODULES = (
     "losses",
     "arguments",
     "recipe",
+    "text",
 )
 
 

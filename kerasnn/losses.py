@@ -1,4 +1,5 @@
-"""The course's losses: functions of ``(y_true, y_pred)`` and registered ``keras.losses.Loss`` classes.
+"""The course's losses: functions of ``(y_true, y_pred)`` and registered ``keras.losses.Loss``
+classes.
 
 Each loss exists twice: as a plain function (``multiclass_hinge(labels, scores)``: per-example
 values, usable in any ``train_step``) and as a ``keras.losses.Loss`` subclass that ``compile``
@@ -8,6 +9,8 @@ takes and ``model.save`` serializes under the ``kerasnn`` package, so a saved mo
 
 import keras
 from keras import ops
+
+from kerasnn import arguments
 
 
 def multiclass_hinge(labels, scores, margin=1.0):
@@ -59,3 +62,79 @@ class MulticlassHinge(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "margin": self.margin}
+
+
+# --- GANs ("GAN Training", "Alternate:") -----------------------------------------------------
+#
+# The discriminator outputs a logit l and D = sigmoid(l); the losses are written on l with
+# log D = -softplus(-l) and log(1 - D) = -softplus(l), exact and finite for every l (clipping D
+# instead would zero the very gradients that the saturating/non-saturating comparison is about).
+
+
+def gan_discriminator_loss(real_logits, fake_logits):
+    """The discriminator's loss: minus the notes' objective, so minimizing it is gradient ascent.
+
+    ``-(mean log D(s) + mean log(1 - D(G(z))))`` ("GAN Training": D maximizes the binary
+    cross-entropy objective ``E_s[log D(s)] + E_z[log(1 - D(G(z)))]``).
+
+    Args:
+        real_logits: ``(batch, 1)`` discriminator logits of real samples ``s``.
+        fake_logits: ``(batch, 1)`` discriminator logits of generated samples ``G(z)``.
+
+    Example:
+        >>> round(float(gan_discriminator_loss([[0.0]], [[0.0]])), 4)  # D = 1/2: 2 log 2
+        1.3863
+    """
+    real_logits = ops.convert_to_tensor(real_logits, "float32")
+    fake_logits = ops.convert_to_tensor(fake_logits, "float32")
+    return ops.mean(ops.softplus(-real_logits)) + ops.mean(ops.softplus(fake_logits))
+
+
+GENERATOR_LOSSES = ("minimax", "non_saturating")
+
+
+def gan_generator_loss(fake_logits, kind="non_saturating"):
+    """The generator's loss on ``D(G(z))`` ("Alternate:").
+
+    - ``"minimax"``: ``mean log(1 - D(G(z)))``, the notes' textbook objective, minimized. Its
+      gradient vanishes when D confidently rejects the samples (early in training);
+    - ``"non_saturating"``: ``mean -log D(G(z))``, what the notes recommend "in real life": the
+      same fixed point, much stronger gradients early on.
+
+    Example:
+        >>> round(float(gan_generator_loss([[0.0]], "minimax")), 4)  # log(1/2)
+        -0.6931
+    """
+    arguments.one_of("kind", kind, GENERATOR_LOSSES)
+    fake_logits = ops.convert_to_tensor(fake_logits, "float32")
+    if kind == "minimax":
+        return -ops.mean(ops.softplus(fake_logits))
+    return ops.mean(ops.softplus(-fake_logits))
+
+
+# --- Language models ("Embedding and Softmax", word2vec "Summary") ---------------------------
+
+
+def negative_log_likelihood(y_true, log_probabilities):
+    """``-log P(target)`` for models that output the log-probability of their target themselves
+    (a hierarchical softmax given the target, "Embedding and Softmax"): maximum likelihood, the
+    "log-likelihood loss function" of the notes' word2vec "Summary". ``y_true`` is ignored.
+
+    Example:
+        >>> float(negative_log_likelihood(None, [-0.5, -2.0])[1])
+        2.0
+    """
+    del y_true  # the model already picked the target's probability
+    return -ops.convert_to_tensor(log_probabilities)
+
+
+@keras.saving.register_keras_serializable(package="kerasnn")
+class NegativeLogLikelihood(keras.losses.Loss):
+    """``negative_log_likelihood`` as a ``keras.losses.Loss`` (``y_pred``: log-probabilities of
+    the targets; ``y_true`` ignored, pass any array of the batch size)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="negative_log_likelihood"):
+        super().__init__(reduction=reduction, name=name)
+
+    def call(self, y_true, y_pred):
+        return negative_log_likelihood(y_true, y_pred)

@@ -11,21 +11,20 @@ How to run:
     python recipes/nearest_neighbor.py --smoke              # seconds-long end-to-end check
 """
 
+import kerasnn.quiet  # noqa: F401  (before keras: TensorFlow starts without its notices)
+
 import time
 
-import keras
 import keras_tuner
 import numpy as np
 
-from kerasnn import cli, data, metrics, models, plots, reporting, tuning
+from kerasnn import cli, data, metrics, models, plots, recipe, tuning
 
-"""
-## k-NN as a (weightless) Keras model
-
-`models.nearest_neighbor_classifier` stores the training set inside the model and votes among
-the k nearest stored images. There is nothing to fit, so the hypermodel's `fit` only scores the
-candidate on the validation split: that is all the tuner needs.
-"""
+# ## k-NN as a (weightless) Keras model
+#
+# `models.nearest_neighbor_classifier` stores the training set inside the model and votes among
+# the k nearest stored images. There is nothing to fit, so the hypermodel's `fit` only scores the
+# candidate on the validation split: that is all the tuner needs.
 
 K_VALUES = (1, 3, 5, 7, 9)
 
@@ -33,11 +32,8 @@ K_VALUES = (1, 3, 5, 7, 9)
 class NearestNeighborHyperModel(keras_tuner.HyperModel):
     def __init__(self, train_inputs, train_labels, num_classes):
         super().__init__()
-        self.train_inputs, self.train_labels, self.num_classes = (
-            train_inputs,
-            train_labels,
-            num_classes,
-        )
+        self.train_inputs, self.train_labels = train_inputs, train_labels
+        self.num_classes = num_classes
 
     def build(self, hp):
         k = hp.Choice("k", [k for k in K_VALUES if k <= len(self.train_labels)], default=1)
@@ -52,13 +48,18 @@ class NearestNeighborHyperModel(keras_tuner.HyperModel):
 
 
 def accuracy(model, inputs, labels, batch_size=256):
-    return float(
-        np.mean(model.predict(inputs, batch_size=batch_size, verbose=0).argmax(-1) == labels)
-    )
+    predictions = model.predict(inputs, batch_size=batch_size, verbose=0)
+    return float(np.mean(predictions.argmax(-1) == labels))
+
+
+# ## Training is free, testing is not
+#
+# k-NN computes N distances of d pixels for every test image; the linear classifier one product
+# with W (L x d multiply-adds) whatever the training-set size. Timed as the best of three passes
+# over the test split (the first call also builds the graph).
 
 
 def seconds_per_image(model, inputs, repeats=3, batch_size=256):
-    """Best-of-``repeats`` prediction time per image (the first call also builds the graph)."""
     model.predict(inputs[:batch_size], batch_size=batch_size, verbose=0)
     best = float("inf")
     for _ in range(repeats):
@@ -68,153 +69,69 @@ def seconds_per_image(model, inputs, repeats=3, batch_size=256):
     return best / len(inputs)
 
 
-def parse(argv):
-    parser = cli.recipe_parser(
-        "nearest_neighbor",
-        __doc__,
-        dataset="kerasnn_digits",
-        epochs=30,
-        batch_size=32,
-        max_trials=2 * len(K_VALUES),
-        tuner="grid",
-    )
-    return cli.parse_args(parser, argv)
-
-
-@cli.recipe_main
-def main(argv=None):
-    args = parse(argv)
-    started = time.time()
-    keras.utils.set_random_seed(args.seed)
-    spec = data.describe(args.dataset, args.data_dir)
-    arrays = data.load_splits(
-        args.dataset, data_dir=args.data_dir, limit=64 if args.smoke else None
-    )
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = (
-        arrays[n] for n in ("train", "validation", "test")
-    )
-    run = cli.run_directory(args)
-
-    """
-    ## Choose k and the distance on validation data
-    """
-    hypermodel = NearestNeighborHyperModel(x_train, y_train, spec.num_classes)
-    tuner = tuning.make_tuner(
-        args.tuner,
-        hypermodel,
-        objective="val_accuracy",
-        max_trials=args.max_trials,
-        max_epochs=args.epochs,
-        directory=run.tuner_dir,
-        overwrite=args.overwrite,
-        seed=args.seed,
-    )
-    hp = tuning.search(
-        tuner,
-        hypermodel,
-        x_train,
-        y_train,
-        validation_data=(x_val, y_val),
-        epochs=1,
-        seed=args.seed,
-    )
-    knn = hypermodel.build(hp)
-    knn_accuracy = accuracy(knn, x_test, y_test)
-    knn_time = seconds_per_image(knn, x_test)
-
-    """
-    ## The linear classifier on the same data
-
-    Its test cost is one product with ``W`` (``L x d`` multiply-adds per image) whatever the
-    training-set size; k-NN computes ``N`` distances of ``d`` pixels each.
-    """
-    keras.utils.set_random_seed(args.seed)
-    linear = models.linear_classifier(spec.input_shape, spec.num_classes, l2=1e-4)
-    linear.compile(
-        optimizer=keras.optimizers.Adam(1e-2),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    train = data.from_arrays(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed)
-    history = run.fit("linear", linear, train, epochs=args.epochs, validation_data=(x_val, y_val))
-    linear_accuracy = accuracy(linear, x_test, y_test)
-    linear_time = seconds_per_image(linear, x_test)
-
-    """
-    ## Report
-    """
-    pixels = int(np.prod(spec.input_shape))
-    rows = [
-        {
-            "model": f"{hp['k']}-NN ({hp['distance']})",
-            "test_accuracy": knn_accuracy,
-            "multiply_adds_per_image": len(x_train) * pixels,
-            "stored_values": knn.count_params(),
-            "us_per_test_image": 1e6 * knn_time,
-        },
-        {
-            "model": "linear Wx+b",
-            "test_accuracy": linear_accuracy,
-            "multiply_adds_per_image": spec.num_classes * pixels,
-            "stored_values": linear.count_params(),
-            "us_per_test_image": 1e6 * linear_time,
-        },
-    ]
-    print(reporting.format_table(rows))
-    print(f"k-NN test time / linear test time: {knn_time / linear_time:.1f}x")
-    matrix = metrics.confusion_matrix(y_test, knn.predict(x_test, verbose=0), spec.num_classes)
-    plots.plot_confusion_matrix(
-        matrix,
-        run.plot_path("confusion_matrix"),
-        class_names=spec.class_names,
-        title=f"{hp['k']}-NN ({hp['distance']}), test split",
-    )
-    plot_validation_accuracy(run, tuning.trials(tuner))
-    run.write_history({"linear": history})
-    run.plot_history({"linear": history})
-    run.save_model(knn)
-    run.write_metrics(
-        {
-            "recipe": "nearest_neighbor",
-            "dataset": args.dataset,
-            "seed": args.seed,
-            "wall_seconds": time.time() - started,
-            "test": {
-                "knn_accuracy": knn_accuracy,
-                "linear_accuracy": linear_accuracy,
-                "knn_seconds_per_image": knn_time,
-                "linear_seconds_per_image": linear_time,
-                "knn_over_linear_time": knn_time / linear_time,
-            },
-            "comparison": rows,
-            "confusion_matrix": matrix,
-            "best_hyperparameters": hp.values,
-            "trials": tuning.trials(tuner),
-        }
-    )
-    return rows
-
-
-def plot_validation_accuracy(run, trials):
+def plot_validation_accuracy(trials, path):
     """Validation accuracy against k, one line per distance."""
-    if not trials:
-        return
-    plt = plots.pyplot()
-
-    figure, axis = plt.subplots(figsize=(5, 3.4))
+    figure, axis = plots.pyplot().subplots(figsize=(5, 3.4))
     for distance in ("l1", "l2"):
-        points = sorted(
-            (t["k"], t["score"])
-            for t in trials
-            if t.get("distance") == distance and t["score"] is not None
-        )
+        points = sorted((t["k"], t["score"]) for t in trials
+                        if t.get("distance") == distance and t["score"] is not None)
         if points:
             axis.plot(*zip(*points), marker="o", label=distance.upper())
     axis.set_xlabel("k (neighbours that vote)")
     axis.set_ylabel("validation accuracy")
     axis.grid(alpha=0.3)
     axis.legend()
-    plots.save_figure(figure, run.plot_path("validation_accuracy_vs_k"))
+    plots.save_figure(figure, path)
+
+
+@cli.recipe_main
+def main(argv=None):
+    run = recipe.Run("nearest_neighbor", __doc__, argv, dataset="kerasnn_digits", epochs=30,
+                     max_trials=2 * len(K_VALUES), tuner="grid")
+    spec = run.spec
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = run.arrays()
+    run.open()
+
+    # ## Choose k and the distance on validation data
+    hypermodel = NearestNeighborHyperModel(x_train, y_train, spec.num_classes)
+    hp = run.search(hypermodel, x_train, y_train, validation_data=(x_val, y_val), epochs=1)
+    knn = hypermodel.build(hp)
+    knn_accuracy = accuracy(knn, x_test, y_test)
+    knn_time = seconds_per_image(knn, x_test)
+
+    # ## The linear classifier on the same data
+    linear = recipe.compile_classifier(
+        models.linear_classifier(spec.input_shape, spec.num_classes, l2=1e-4), 1e-2,
+        from_logits=True)
+    train = data.from_arrays(x_train, y_train, run.args.batch_size, shuffle=True,
+                             seed=run.args.seed)
+    run.fit("linear", linear, train, validation_data=(x_val, y_val))
+    linear_accuracy = accuracy(linear, x_test, y_test)
+    linear_time = seconds_per_image(linear, x_test)
+
+    # ## Report
+    pixels = int(np.prod(spec.input_shape))
+    rows = recipe.table([
+        {"model": f"{hp['k']}-NN ({hp['distance']})", "test_accuracy": knn_accuracy,
+         "multiply_adds_per_image": len(x_train) * pixels, "stored_values": knn.count_params(),
+         "us_per_test_image": 1e6 * knn_time},
+        {"model": "linear Wx+b", "test_accuracy": linear_accuracy,
+         "multiply_adds_per_image": spec.num_classes * pixels,
+         "stored_values": linear.count_params(), "us_per_test_image": 1e6 * linear_time},
+    ])
+    print(f"k-NN test time / linear test time: {knn_time / linear_time:.1f}x")
+    matrix = metrics.confusion_matrix(y_test, knn.predict(x_test, verbose=0), spec.num_classes)
+    plots.plot_confusion_matrix(matrix, run.plot_path("confusion_matrix"),
+                                class_names=spec.class_names,
+                                title=f"{hp['k']}-NN ({hp['distance']}), test split")
+    trials = tuning.trials(run.tuner)
+    if trials:
+        plot_validation_accuracy(trials, run.plot_path("validation_accuracy_vs_k"))
+    return run.finish(
+        test={"knn_accuracy": knn_accuracy, "linear_accuracy": linear_accuracy,
+              "knn_seconds_per_image": knn_time, "linear_seconds_per_image": linear_time,
+              "knn_over_linear_time": knn_time / linear_time},
+        model=knn, comparison=rows, confusion_matrix=matrix)
 
 
 if __name__ == "__main__":

@@ -13,20 +13,18 @@ How to run:
     python recipes/optimizers.py --smoke                  # seconds-long end-to-end check
 """
 
-import time
+import kerasnn.quiet  # noqa: F401  (before keras: TensorFlow starts without its notices)
 
 import keras
 import numpy as np
 
-from kerasnn import cli, data, models, plots, reporting, tuning
+from kerasnn import cli, data, models, plots, recipe, reporting
 
-"""
-## The contenders
-
-Each entry is ``(optimizer factory, batch size)``; ``None`` as batch size means the whole
-training set (batch gradient descent), 1 means one sample per step (stochastic). The learning
-rates are common choices for this small problem, not tuned per optimizer (``--tuner`` does that).
-"""
+# ## The contenders
+#
+# Each entry is (optimizer factory, batch size); `None` as batch size means the whole training set
+# (batch gradient descent), 1 means one sample per step (stochastic). The learning rates are
+# common choices for this small problem, not tuned per optimizer (`--tuner` does that).
 
 OPTIMIZERS = {
     "batch GD": (lambda: keras.optimizers.SGD(0.5), None),
@@ -44,77 +42,37 @@ OPTIMIZERS = {
 
 
 def build(input_shape, optimizer, steps_per_execution=1):
-    model = models.mlp(
-        input_shape, 1, hidden_units=(16, 16), activation="tanh", output_activation="sigmoid"
-    )
-    model.compile(
-        optimizer=optimizer,
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
-        steps_per_execution=steps_per_execution,
-    )
-    return model
+    return models.task_mlp(input_shape, "binary", hidden_units=(16, 16), activation="tanh",
+                           optimizer=optimizer, steps_per_execution=steps_per_execution)
 
 
-class EpochClock(keras.callbacks.Callback):
-    """Seconds since the start of training at the end of every epoch."""
-
-    def on_train_begin(self, logs=None):
-        self.started, self.seconds = time.perf_counter(), []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.started)
-
-
-def parse(argv):
-    parser = cli.recipe_parser(
-        "optimizers",
-        __doc__,
-        dataset="kerasnn_moons",
-        epochs=30,
-        batch_size=32,
-        max_trials=4,
-        tuner="none",
-    )
-    parser.add_argument(
-        "--target-loss",
-        type=cli.positive_float,
-        default=0.15,
-        help="training loss counted as reached (default: 0.15)",
-    )
-    parser.add_argument(
-        "--optimizers",
-        nargs="+",
-        choices=list(OPTIMIZERS),
-        default=list(OPTIMIZERS),
-        metavar="NAME",
-        help=f"which to compare (default: all of {', '.join(OPTIMIZERS)})",
-    )
-    return cli.parse_args(parser, argv)
+def flags(parser):
+    parser.add_argument("--target-loss", type=cli.positive_float, default=0.15,
+                        help="training loss counted as reached (default: 0.15)")
+    parser.add_argument("--optimizers", nargs="+", choices=list(OPTIMIZERS),
+                        default=list(OPTIMIZERS), metavar="NAME",
+                        help=f"which to compare (default: all of {', '.join(OPTIMIZERS)})")
 
 
 def load(args):
-    splits = data.load_splits(
-        args.dataset, data_dir=args.data_dir, limit=64 if args.smoke else None
-    )
+    splits = data.load_splits(args.dataset, data_dir=args.data_dir,
+                              limit=64 if args.smoke else None)
     labels = splits["train"][1]
     if np.issubdtype(labels.dtype, np.floating) or labels.max() > 1:
         raise cli.UserError(
-            f"This recipe trains a binary classifier; {args.dataset!r} is not a 2-class dataset."
-        )
+            f"This recipe trains a binary classifier; {args.dataset!r} is not a 2-class dataset.")
     return splits
 
 
-"""
-## Same start for everyone
-
-The initial weights are drawn once and copied into every model, so the curves differ only by
-the optimizer (and batch size).
-"""
+# ## Same start for everyone
+#
+# The initial weights are drawn once and copied into every model, so the curves differ only by the
+# optimizer (and batch size). One compiled call per epoch: stochastic GD's hundreds of steps are
+# not slowed by Python. `reporting.EpochTimer` logs the seconds of every epoch.
 
 
 def race(args, splits):
-    (x, y) = splits["train"]
+    x, y = splits["train"]
     keras.utils.set_random_seed(args.seed)
     initial_weights = build(x.shape[1:], "sgd").get_weights()
     results = {}
@@ -124,46 +82,36 @@ def race(args, splits):
         steps_per_epoch = -(-len(x) // batch_size)
         keras.backend.clear_session()
         keras.utils.set_random_seed(args.seed)
-        # One compiled call per epoch: stochastic GD's hundreds of steps are not slowed by Python.
         model = build(x.shape[1:], make_optimizer(), steps_per_execution=steps_per_epoch)
         model.set_weights(initial_weights)
         initial_loss = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
-        clock = EpochClock()
-        batches = data.from_arrays(x, y, batch_size, shuffle=True, cache=True, seed=args.seed)
-        history = model.fit(
-            batches, epochs=args.epochs, verbose=0, shuffle=False, callbacks=[clock]
-        ).history
+        (batches,) = data.from_splits({"train": (x, y)}, batch_size, parts=("train",),
+                                      seed=args.seed)
+        history = model.fit(batches, epochs=args.epochs, verbose=0, shuffle=False,
+                            callbacks=[reporting.EpochTimer()]).history
+        seconds = np.cumsum(history["seconds"]).tolist()  # since the start of training
         reached = [epoch for epoch, loss in enumerate(history["loss"]) if loss <= args.target_loss]
         test = model.evaluate(*splits["test"], verbose=0, return_dict=True)
         results[name] = {
-            "optimizer": name,
-            "batch_size": batch_size,
-            "steps": steps_per_epoch * args.epochs,
-            "initial_loss": float(initial_loss),
-            "final_loss": history["loss"][-1],
+            "optimizer": name, "batch_size": batch_size, "steps": steps_per_epoch * args.epochs,
+            "initial_loss": float(initial_loss), "final_loss": history["loss"][-1],
             "epochs_to_target": reached[0] + 1 if reached else None,
-            "seconds_to_target": clock.seconds[reached[0]] if reached else None,
-            "total_seconds": clock.seconds[-1],
-            "test_accuracy": float(test["accuracy"]),
-            "losses": history["loss"],
-            "seconds": clock.seconds,
+            "seconds_to_target": seconds[reached[0]] if reached else None,
+            "total_seconds": seconds[-1], "test_accuracy": float(test["accuracy"]),
+            "losses": history["loss"], "seconds": seconds, "epoch_seconds": history["seconds"],
         }
     return results
 
 
 def plot_curves(results, target, path):
-    plt = plots.pyplot()
-
-    figure, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(12, 4.2))
+    figure, (by_epoch, by_time) = plots.pyplot().subplots(1, 2, figsize=(12, 4.2))
     for index, (name, result) in enumerate(results.items()):
         style = dict(color=f"C{index % 10}", linestyle="-" if index < 10 else "--", label=name)
         by_epoch.plot(np.arange(1, len(result["losses"]) + 1), result["losses"], **style)
         by_time.plot(result["seconds"], result["losses"], **style)
     for axis, label in ((by_epoch, "epoch"), (by_time, "seconds")):
         axis.axhline(target, color="gray", linestyle=":", linewidth=1)
-        axis.set_yscale("log")
-        axis.set_xlabel(label)
-        axis.set_ylabel("training loss (binary cross-entropy)")
+        axis.set(yscale="log", xlabel=label, ylabel="training loss (binary cross-entropy)")
         axis.grid(alpha=0.3)
     by_time.legend(fontsize=7, ncol=2)
     plots.save_figure(figure, path)
@@ -171,96 +119,36 @@ def plot_curves(results, target, path):
 
 @cli.recipe_main
 def main(argv=None):
-    args = parse(argv)
-    started = time.time()
+    run = recipe.Run("optimizers", __doc__, argv, dataset="kerasnn_moons", epochs=30,
+                     max_trials=4, tuner="none", flags=flags)
+    args = run.args
     splits = load(args)
-    run = cli.run_directory(args)
+    run.open()
 
     results = race(args, splits)
     plot_curves(results, args.target_loss, run.plot_path("loss_curves"))
-    columns = [
-        "optimizer",
-        "batch_size",
-        "steps",
-        "epochs_to_target",
-        "seconds_to_target",
-        "final_loss",
-        "test_accuracy",
-    ]
-    print(reporting.format_table(list(results.values()), columns))
+    recipe.table(list(results.values()), ["optimizer", "batch_size", "steps", "epochs_to_target",
+                                          "seconds_to_target", "final_loss", "test_accuracy"])
 
-    """
-    ## Optional: let the tuner pick the optimizer and its learning rate
-    """
-    x_shape = splits["train"][0].shape[1:]
+    # ## Optional: let the tuner pick the optimizer and its learning rate
 
     def build_model(hp):
         name = hp.Choice("optimizer", ["SGD", "RMSprop", "Adam", "Nadam"], default="Adam")
         learning_rate = hp.Float("learning_rate", 1e-3, 1e-1, sampling="log", default=1e-2)
-        return build(
-            x_shape,
-            keras.optimizers.get({"class_name": name, "config": {"learning_rate": learning_rate}}),
-        )
+        optimizer = keras.optimizers.get({"class_name": name,
+                                          "config": {"learning_rate": learning_rate}})
+        return build(splits["train"][0].shape[1:], optimizer)
 
-    def batches(split, shuffle):
-        return data.from_arrays(
-            *splits[split], args.batch_size, shuffle=shuffle, cache=True, seed=args.seed
-        )
-
-    tuner = tuning.make_tuner(
-        args.tuner,
-        build_model,
-        objective="val_loss",
-        max_trials=args.max_trials,
-        max_epochs=args.epochs,
-        directory=run.tuner_dir,
-        overwrite=args.overwrite,
-        seed=args.seed,
-    )
-    hp = tuning.search(
-        tuner,
-        build_model,
-        batches("train", True),
-        validation_data=batches("validation", False),
-        epochs=args.epochs,
-        seed=args.seed,
-    )
+    train, validation = data.from_splits(splits, args.batch_size, seed=args.seed)
+    hp = run.search(build_model, train, validation_data=validation, objective="val_loss")
     model = build_model(hp)
-    history = run.fit(
-        "best",
-        model,
-        batches("train", True),
-        epochs=args.epochs,
-        validation_data=batches("validation", False),
-        verbose=0,
-    )
+    run.fit("best", model, train, validation_data=validation, verbose=0)
     test = model.evaluate(*splits["test"], verbose=0, return_dict=True)
 
-    """
-    ## Report
-    """
-    run.write_history(
-        {
-            "best": history,
-            **{name: {"loss": r["losses"], "seconds": r["seconds"]} for name, r in results.items()},
-        }
-    )
-    run.plot_history({"best": history})
-    run.save_model(model)
-    run.write_metrics(
-        {
-            "recipe": "optimizers",
-            "dataset": args.dataset,
-            "seed": args.seed,
-            "wall_seconds": time.time() - started,
-            "target_loss": args.target_loss,
-            "test": test,
-            "best_hyperparameters": hp.values,
-            "optimizers": results,
-            "trials": tuning.trials(tuner),
-        }
-    )
-    return results
+    # ## Report
+    run.histories.update({name: {"loss": r["losses"], "seconds": r.pop("epoch_seconds")}
+                          for name, r in results.items()})
+    return run.finish(test=test, model=model, target_loss=args.target_loss, optimizers=results)
 
 
 if __name__ == "__main__":

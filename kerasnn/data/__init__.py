@@ -320,3 +320,37 @@ def per_class_subset(labels, per_class, seed=0):
             )
         chosen.append(rng.choice(members, per_class, replace=False))
     return np.sort(np.concatenate(chosen))
+
+
+def from_splits(splits, batch_size=32, *, parts=("train", "validation"), seed=0):
+    """Cached pipelines of array splits (``load_splits``' ``{part: (inputs, labels)}``), one per
+    name in ``parts``: training parts (``train...``) reshuffled every epoch with ``seed``, the
+    others in order. Small arrays train several times faster this way than as NumPy inputs."""
+    return [
+        from_arrays(*splits[part], batch_size, shuffle=part.startswith("train"), cache=True,
+                    seed=seed)
+        for part in parts
+    ]
+
+
+def per_class_arrays(
+    name, split="train", per_class=10, *, data_dir=None, image_size=None, seed=0, at_most=False
+):
+    """A few labelled examples of every class of ``split`` as arrays ``(inputs, labels)``.
+
+    The few-shot training sets of the data-augmentation and transfer-learning recipes: the whole
+    split is read, then ``per_class_subset`` keeps ``per_class`` examples of each class (chosen
+    with ``seed``, in split order).
+
+    Args:
+        at_most: a class with fewer examples keeps all of them instead of raising.
+
+    Raises:
+        ValueError: a class has fewer than ``per_class`` examples (without ``at_most``).
+    """
+    inputs, labels = load_arrays(name, split, data_dir=data_dir, image_size=image_size)
+    if at_most:
+        present = np.bincount(labels)[np.unique(labels)]
+        per_class = min(per_class, int(present.min()))
+    keep = per_class_subset(labels, per_class, seed=seed)
+    return inputs[keep], labels[keep]

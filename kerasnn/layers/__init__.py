@@ -8,6 +8,7 @@ from kerasnn.layers.attention import (
     MultiplicativeAttention,
     ScaledDotProductAttention,
 )
+from kerasnn.layers.memory import NTMCell
 from kerasnn.layers.neighbors import NearestNeighbors
 from kerasnn.layers.normalization import (
     BatchNormalization,
@@ -25,6 +26,7 @@ from kerasnn.layers.recurrent import (
     TruncatedBPTTCell,
 )
 from kerasnn.layers.roi import RoIAlign, RoIPooling
+from kerasnn.layers.softmax import HierarchicalSoftmax
 from kerasnn.layers.transformer import (
     PositionwiseFeedForward,
     SinusoidalPositionalEncoding,

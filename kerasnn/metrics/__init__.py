@@ -1,12 +1,14 @@
 """Metrics Keras lacks, one module per task family, computed in NumPy over a whole evaluation set.
 
-- ``classification``: the exact confusion matrix;
-- ``detection``: VOC all-point and COCO mAP@[.5:.95].
+- ``classification``: the exact confusion matrix, ROC AUC;
+- ``detection``: VOC all-point and COCO mAP@[.5:.95];
+- ``sequence``: exact match, token accuracy, edit distance, alignment accuracy;
+- ``text``: perplexity, neighbour precision@k, 3CosAdd analogy accuracy, Spearman correlation.
 
 Every public function is also importable from ``kerasnn.metrics`` itself.
 """
 
-from kerasnn.metrics.classification import confusion_matrix
+from kerasnn.metrics.classification import confusion_matrix, roc_auc
 from kerasnn.metrics.detection import (
     COCO_IOU_THRESHOLDS,
     average_precision,
@@ -14,12 +16,33 @@ from kerasnn.metrics.detection import (
     coco_mean_average_precision,
     mean_average_precision,
 )
+from kerasnn.metrics.sequence import (
+    alignment_accuracy,
+    edit_distance,
+    exact_match,
+    token_accuracy,
+)
+from kerasnn.metrics.text import (
+    analogy_accuracy,
+    neighbor_precision_at_k,
+    perplexity,
+    spearman_correlation,
+)
 
 __all__ = [
     "COCO_IOU_THRESHOLDS",
+    "alignment_accuracy",
+    "analogy_accuracy",
     "average_precision",
     "average_precision_per_class",
     "coco_mean_average_precision",
     "confusion_matrix",
+    "edit_distance",
+    "exact_match",
     "mean_average_precision",
+    "neighbor_precision_at_k",
+    "perplexity",
+    "roc_auc",
+    "spearman_correlation",
+    "token_accuracy",
 ]

@@ -5,6 +5,7 @@ model classified as class ``j``; a perfect classifier has everything on the diag
 """
 
 import numpy as np
+import scipy.stats
 
 
 def confusion_matrix(labels, predictions, num_classes=None):
@@ -39,3 +40,28 @@ def confusion_matrix(labels, predictions, num_classes=None):
         raise ValueError(f"Class id {largest - 1} is out of range for num_classes={num_classes}.")
     flat = labels.astype(np.int64) * num_classes + predictions.astype(np.int64)
     return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def roc_auc(labels, scores):
+    """Area under the ROC curve of ``scores`` for binary ``labels`` (1 = positive, e.g. anomalous).
+
+    The probability that a random positive scores above a random negative, ties counting one
+    half (the Mann-Whitney statistic): 1 is a perfect ranking, 0.5 a random one.
+
+    Example:
+        >>> roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+        0.75
+    """
+    labels = np.asarray(labels).reshape(-1).astype(bool)
+    scores = np.asarray(scores, dtype="float64").reshape(-1)
+    if labels.shape != scores.shape:
+        raise ValueError(
+            "Arguments `labels` and `scores` must hold the same number of examples. Received: "
+            f"{labels.size} and {scores.size}")
+    positives, negatives = int(labels.sum()), int((~labels).sum())
+    if positives == 0 or negatives == 0:
+        raise ValueError(
+            "Argument `labels` must hold both classes. Received: "
+            f"{positives} positives, {negatives} negatives")
+    ranks = scipy.stats.rankdata(scores)  # tied scores share their mean rank
+    return float((ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives))

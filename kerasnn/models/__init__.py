@@ -5,8 +5,9 @@ VGG, Inception), ``transfer``, ``perceptron``.
 """
 
 from kerasnn.models.cnn import inception_module, inception_net, lenet5, vgg
+from kerasnn.models.language import nnlm, rnn_language_model, word2vec, word_vectors
 from kerasnn.models.linear import linear_classifier, nearest_neighbor_classifier
-from kerasnn.models.mlp import mlp, task_head
+from kerasnn.models.mlp import mlp, task_head, task_mlp
 from kerasnn.models.perceptron import Perceptron, hebbian_epoch
 from kerasnn.models.sequence import (
     autoregressive_least_squares,
@@ -15,9 +16,13 @@ from kerasnn.models.sequence import (
     recurrent_network,
 )
 from kerasnn.models.transfer import (
+    WeightsUnavailable,
+    backbone,
+    backbone_factory,
     classifier,
     keras_application,
     set_trainable_tail,
     small_cnn_backbone,
     tunable_layers,
+    with_weights,
 )

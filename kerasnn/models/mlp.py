@@ -44,6 +44,7 @@ def mlp(
     batch_normalization=False,
     kernel_initializer="glorot_uniform",
     name="mlp",
+    weight_decay_norm="l2",
 ):
     """A fully connected network: ``Dense -> [BatchNorm] -> activation -> [Dropout]`` per hidden layer.
 
@@ -59,6 +60,8 @@ def mlp(
         output_activation: activation of the output layer (``None`` for scores or regression).
         dropout: rate ``p`` of the dropout after every hidden layer (0 disables it).
         weight_decay: ``gamma`` of the L2 penalty ``gamma * sum w^2`` on every kernel.
+        weight_decay_norm: ``"l2"`` (the penalty above, "Weight Decay") or ``"l1"``, the norm-1
+            penalty ``gamma * sum |w|`` of "Regularization".
         batch_normalization: normalize each hidden pre-activation ("Batch Normalization").
         kernel_initializer: initializer of every kernel (``"zeros"``, ``"glorot_normal"``, ...).
 
@@ -72,7 +75,9 @@ def mlp(
     hidden_units = arguments.positive_ints("hidden_units", hidden_units)
     dropout = arguments.rate("dropout", dropout)
     weight_decay = arguments.non_negative_number("weight_decay", weight_decay)
-    regularizer = keras.regularizers.L2(weight_decay) if weight_decay > 0 else None
+    arguments.one_of("weight_decay_norm", weight_decay_norm, ("l1", "l2"))
+    norm = {"l1": keras.regularizers.L1, "l2": keras.regularizers.L2}[weight_decay_norm]
+    regularizer = norm(weight_decay) if weight_decay > 0 else None
 
     inputs = keras.Input(shape=input_shape, name="inputs")
     x = keras.layers.Flatten(name="unroll")(inputs) if len(input_shape) > 1 else inputs
@@ -97,3 +102,31 @@ def mlp(
         name="output",
     )(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def task_mlp(input_shape, task, num_classes=2, *, optimizer="adam", steps_per_execution=1,
+             **mlp_kwargs):
+    """An ``mlp`` with the output and loss that ``task`` calls for (``task_head``), compiled.
+
+    The metric is the mean squared error for ``"regression"`` and the accuracy otherwise; the
+    optimizer is a name or a ``keras.optimizers.Optimizer`` (e.g. ``keras.optimizers.SGD(0.1)``).
+
+    Args:
+        input_shape: shape of one example.
+        task: ``"regression"``, ``"binary"`` or ``"categorical"``.
+        num_classes: classes of a categorical task.
+        optimizer: what ``compile`` receives.
+        steps_per_execution: training steps per compiled call (many tiny batches run faster).
+        **mlp_kwargs: ``hidden_units``, ``activation``, ``dropout``, ... of ``mlp``.
+
+    Example:
+        >>> model = task_mlp((2,), "binary", hidden_units=(16, 16), activation="tanh")
+        >>> model.loss, model.output_shape
+        ('binary_crossentropy', (None, 1))
+    """
+    units, output_activation, loss = task_head(task, num_classes)
+    model = mlp(input_shape, units, output_activation=output_activation, **mlp_kwargs)
+    metrics = ["mean_squared_error"] if task == "regression" else ["accuracy"]
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
+                  steps_per_execution=steps_per_execution)
+    return model

@@ -10,9 +10,14 @@ layers, put a new head for the new problem, train the head with the convolutiona
   ...), without its top, with pooling, and the preprocessing function its weights expect;
 - ``classifier``: backbone -> Dense(head_units, relu) -> Dropout -> Dense(num_classes, softmax);
 - ``set_trainable_tail``: freeze the base except its last ``n`` tunable layers; batch
-  normalization stays frozen, hence in inference mode.
+  normalization stays frozen, hence in inference mode;
+- ``backbone`` / ``backbone_factory``: either base by name, with random, ImageNet or file
+  weights; the factory checks once, up front, that the weights can be had (refusing downloads
+  when told the machine is offline), then returns a function that builds fresh copies.
 """
 
+import contextlib
+import socket
 import sys
 
 import keras
@@ -127,3 +132,100 @@ def set_trainable_tail(backbone, num_layers):
         layer.trainable = False
     for layer in tunable[len(tunable) - num_layers :]:
         layer.trainable = True
+
+
+class WeightsUnavailable(ValueError):
+    """The base's weights cannot be loaded (bad file, or no download and no cached copy)."""
+
+
+def backbone(name, input_shape, weights=None):
+    """A base by name: ``"small_cnn"`` (``small_cnn_backbone``) or a ``keras.applications`` model.
+
+    Args:
+        name: ``"small_cnn"`` or an application name (see ``keras_application``).
+        input_shape: ``(height, width, channels)``.
+        weights: ``None`` (random initialization), ``"imagenet"`` (applications only) or a
+            weights file path.
+
+    Returns:
+        ``(backbone, preprocess_input)``; ``preprocess_input`` is ``None`` for ``small_cnn``
+        (it takes images in ``[0, 1]``).
+
+    Raises:
+        ValueError: unknown name, or ImageNet weights asked of ``small_cnn``.
+    """
+    if name == "small_cnn":
+        if weights == "imagenet":
+            raise ValueError("ImageNet weights exist only for keras.applications backbones.")
+        model, preprocess = small_cnn_backbone(input_shape), None
+    else:
+        model, preprocess = keras_application(
+            name, input_shape, weights="imagenet" if weights == "imagenet" else None)
+    if weights not in (None, "imagenet"):
+        model.load_weights(weights)
+    return model, preprocess
+
+
+def backbone_factory(name, input_shape, weights=None, *, allow_download=True):
+    """``(make, preprocess_input)``: ``make()`` builds a fresh ``backbone(name, ...)`` each call.
+
+    The weights are loaded once now, so a bad file or a failed download fails before any
+    training. ``allow_download`` (a bool, or a function such as ``kerasnn.data.is_online``
+    asked only when ImageNet weights are wanted) set false makes every network connection fail at
+    once: Keras then uses its cached copy or fails, instead of hanging on a download.
+
+    Raises:
+        ValueError: unknown name; ``WeightsUnavailable``: the weights cannot be loaded.
+    """
+    if name == "small_cnn":
+        if weights == "imagenet":
+            backbone(name, input_shape, weights)  # raises: ImageNet weights need an application
+        preprocess = None
+    else:
+        _, preprocess = keras_application(name, input_shape)  # an unknown name fails here
+    refused = weights == "imagenet" and not (
+        allow_download() if callable(allow_download) else allow_download)
+
+    def make():
+        return backbone(name, input_shape, weights)[0]
+
+    try:
+        with _connections_refused() if refused else contextlib.nullcontext():
+            make()
+    except Exception as error:  # Keras raises several types for a bad file or a failed download
+        raise WeightsUnavailable(_weights_message(weights, error, refused)) from None
+    finally:
+        keras.backend.clear_session()
+    return make, preprocess
+
+
+def with_weights(make_backbone, weights_path):
+    """``make_backbone`` followed by ``load_weights(weights_path)``: e.g. after pretraining."""
+
+    def make():
+        model = make_backbone()
+        model.load_weights(weights_path)
+        return model
+
+    return make
+
+
+def _weights_message(weights, error, refused):
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    where = "; the network is unreachable and Keras has no cached copy" if refused else ""
+    return f"cannot load the base's weights ({weights or 'imagenet'}): {reason}{where}"
+
+
+@contextlib.contextmanager
+def _connections_refused():
+    """Within: every new network connection fails at once (downloads use create_connection)."""
+
+    def refuse(*args, **kwargs):
+        raise OSError("network access is disabled (offline or KERASNN_OFFLINE=1)")
+
+    connect = socket.create_connection
+    socket.create_connection = refuse
+    try:
+        yield
+    finally:
+        socket.create_connection = connect

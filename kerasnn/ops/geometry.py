@@ -181,12 +181,93 @@ def receptive_field(stack):
     )
     size = np.ones(num_axes, dtype=np.int64)
     jump = np.ones(num_axes, dtype=np.int64)
-    for kernel, stride, dilation in specs:
-        kernel = np.array(_per_axis("kernel_size", kernel, num_axes))
-        stride = np.array(_per_axis("strides", stride, num_axes))
-        dilation = np.array(_per_axis("dilation_rate", dilation, num_axes))
-        size = size + dilation * (kernel - 1) * jump
-        jump = jump * stride
+    for spec in specs:
+        size, jump = _grow(size, jump, spec)
     if scalar:
         return ReceptiveField(int(size[0]), int(jump[0]))
     return ReceptiveField(tuple(int(v) for v in size), tuple(int(v) for v in jump))
+
+
+def _grow(size, jump, spec):
+    """One step: ``r_l = r_{l-1} + D_l (F_l - 1) j_{l-1}`` and ``j_l = j_{l-1} S_l``."""
+    kernel, stride, dilation = (np.array(_per_axis(name, value, len(size)))
+                                for name, value in zip(_SPEC_NAMES, spec))
+    return size + dilation * (kernel - 1) * jump, jump * stride
+
+
+_SPEC_NAMES = ("kernel_size", "strides", "dilation_rate")
+
+
+def _ends_the_stack(layer):
+    kind = type(layer).__name__
+    return kind.startswith("Global") or kind in ("Flatten", "ClassActivationMapping")
+
+
+def model_receptive_field(model, layer=None):
+    """Receptive field of a functional model's feature maps, over every path of its graph.
+
+    Section "Receptive Field", for networks that are not a chain (the Inception module's parallel
+    1x1, 3x3, 5x5 and pooling branches): every path from the input to the feature maps has the
+    field of ``receptive_field`` over its layers, and a unit of the concatenated maps sees the
+    union of its branches' windows, the largest of them (zero padding centres them all). Paths are
+    walked through the built model's graph, so a change of the model changes the figure. A
+    ``Resizing`` layer starts the paths: the field is in the pixels of the image it produces.
+
+    Args:
+        model: a functional ``keras.Model``.
+        layer: the layer (or its name) whose output is measured; default: the input of the first
+            global pooling, ``Flatten`` or ``ClassActivationMapping`` layer (else the output).
+
+    Returns:
+        ``(ReceptiveField, path)``: the largest field (sizes and jumps per axis, as tuples) and
+        the names of the convolution and pooling layers on a path that has it.
+
+    Example:
+        >>> import keras
+        >>> inputs = keras.Input((16, 16, 1))
+        >>> branches = [keras.layers.Conv2D(1, k, padding="same", name=f"conv{k}")(inputs)
+        ...             for k in (3, 5)]
+        >>> model = keras.Model(inputs, keras.layers.Concatenate()(branches))
+        >>> model_receptive_field(model)
+        (ReceptiveField(size=(5, 5), jump=(1, 1)), ['conv5'])
+    """
+    if isinstance(layer, str):
+        layer = model.get_layer(layer)
+    if layer is not None:
+        tensor = layer.output
+    else:
+        ends = [candidate for candidate in model.layers if _ends_the_stack(candidate)]
+        tensor = ends[0].input if ends else model.outputs[0]
+    fields = _fields(tensor, {})
+    jump = max(fields, key=lambda key: fields[key][0])
+    size, path = fields[jump]
+    return ReceptiveField(size, jump), path
+
+
+def _fields(tensor, memo):
+    """``{jump: (size, path)}``: per jump, the largest field of a path ending at ``tensor``.
+
+    Keeping the largest size per jump is exact: the recursion grows with ``r_{l-1}`` at fixed
+    ``j_{l-1}``. (Keras keeps the graph in ``_keras_history`` / ``_inbound_nodes``; its own
+    functional-model code walks the same attributes.)
+    """
+    if id(tensor) in memo:
+        return memo[id(tensor)]
+    operation, node_index, _ = tensor._keras_history
+    kind = type(operation).__name__
+    if kind in ("InputLayer", "Resizing"):
+        fields = {(1, 1): ((1, 1), [])}
+    else:
+        inputs = operation._inbound_nodes[node_index].input_tensors
+        fields = {}
+        for parent in inputs:
+            for jump, (size, path) in _fields(parent, memo).items():
+                spec = _layer_spec(operation) if len(inputs) == 1 else None  # merges: pointwise
+                if spec is not None:
+                    grown, jump = _grow(np.array(size), np.array(jump), spec)
+                    size, jump = tuple(int(v) for v in grown), tuple(int(v) for v in jump)
+                    path = [*path, operation.name]
+                if jump not in fields or size > fields[jump][0]:
+                    fields[jump] = (size, path)
+    memo[id(tensor)] = fields
+    return fields

@@ -1,6 +1,5 @@
-"""The optimizers recipe: every optimizer lowers the loss from the same start; the table is consistent."""
+"""The optimizers recipe: every optimizer lowers the loss from the same start; the table holds."""
 
-import json
 import os
 
 import optimizers
@@ -9,24 +8,18 @@ import pytest
 
 def test_every_optimizer_lowers_the_loss_from_the_same_start(tmp_path, tfds_data_dir):
     output = str(tmp_path / "run")
-    results = optimizers.main(
-        [
-            "--data-dir",
-            tfds_data_dir,
-            "--output-dir",
-            output,
-            "--epochs",
-            "3",
-            "--target-loss",
-            "0.45",
-        ]
+    metrics = optimizers.main(
+        ["--data-dir", tfds_data_dir, "--output-dir", output, "--epochs", "3",
+         "--target-loss", "0.45"]
     )
+    results = metrics["optimizers"]
     assert list(results) == list(optimizers.OPTIMIZERS)
     initial = {round(r["initial_loss"], 5) for r in results.values()}
     assert len(initial) == 1  # the same initial weights for everyone
     for name, result in results.items():
         assert result["final_loss"] < result["initial_loss"], name
         assert len(result["losses"]) == len(result["seconds"]) == 3
+        assert result["seconds"] == sorted(result["seconds"])  # seconds since the start
         if result["epochs_to_target"] is not None:
             assert result["losses"][result["epochs_to_target"] - 1] <= 0.45
             assert all(loss > 0.45 for loss in result["losses"][: result["epochs_to_target"] - 1])
@@ -34,10 +27,11 @@ def test_every_optimizer_lowers_the_loss_from_the_same_start(tmp_path, tfds_data
     # Momentum moves further than plain mini-batch GD at the same learning-rate scale.
     assert results["momentum"]["final_loss"] < results["mini-batch GD"]["final_loss"]
 
-    with open(os.path.join(output, "metrics.json")) as file:
-        metrics = json.load(file)
+    # Known good after 3 epochs: Adam (the default, retrained as "best") 0.86 on the moons test
+    # split, every adaptive method above 0.8; a model that does not learn sits at 0.5.
     assert metrics["recipe"] == "optimizers" and metrics["target_loss"] == 0.45
-    assert metrics["best_hyperparameters"] == {"optimizer": "Adam", "learning_rate": 0.01}
+    assert metrics["test"]["accuracy"] > 0.8
+    assert all(results[name]["test_accuracy"] > 0.8 for name in ("Adam", "RMSprop", "Nadam"))
     assert os.path.exists(os.path.join(output, "plots", "loss_curves.png"))
 
 

@@ -1,8 +1,10 @@
 """The flagship recipe: smoke run, resume, --overwrite, and bad input."""
 
+import csv
 import json
 import os
 
+import numpy as np
 import pytest
 import transfer_learning
 
@@ -11,8 +13,8 @@ import transfer_learning
 def smoke_run(tfds_data_dir, tmp_path_factory):
     output_dir = str(tmp_path_factory.mktemp("transfer") / "run")
     argv = ["--smoke", "--data-dir", tfds_data_dir, "--output-dir", output_dir]
-    accuracy = transfer_learning.main(argv)
-    return argv, output_dir, accuracy
+    metrics = transfer_learning.main(argv)
+    return argv, output_dir, metrics
 
 
 def trial_files(output_dir):
@@ -25,7 +27,7 @@ def trial_files(output_dir):
 
 
 def test_smoke_run_writes_the_run_directory(smoke_run):
-    _, output_dir, accuracy = smoke_run
+    _, output_dir, returned = smoke_run
     for name in (
         "metrics.json",
         "history.csv",
@@ -38,19 +40,20 @@ def test_smoke_run_writes_the_run_directory(smoke_run):
     assert os.path.isdir(os.path.join(output_dir, "logs", "fine_tuning"))
     with open(os.path.join(output_dir, "metrics.json")) as file:
         metrics = json.load(file)
+    assert metrics == returned
     assert metrics["recipe"] == "transfer_learning"
     assert metrics["dataset"] == "kerasnn_shapes/target"
-    assert metrics["source_dataset"] == "kerasnn_shapes/source"
+    assert metrics["source_dataset"] == transfer_learning.SOURCE == "kerasnn_shapes/pretrain"
     assert metrics["seed"] == 0 and metrics["wall_seconds"] > 0
-    assert set(metrics["test"]) == {
+    accuracy = metrics["test"]
+    assert set(accuracy) == {
         "scratch_accuracy",
         "feature_extraction_accuracy",
         "fine_tuning_accuracy",
     }
-    assert all(0.0 <= value <= 1.0 for value in metrics["test"].values())
-    assert metrics["test"]["fine_tuning_accuracy"] == pytest.approx(accuracy["fine_tuning"])
-    best = max(accuracy["feature_extraction"], accuracy["fine_tuning"])
-    assert metrics["transfer_gain_points"] == pytest.approx(100 * (best - accuracy["scratch"]))
+    best = max(accuracy["feature_extraction_accuracy"], accuracy["fine_tuning_accuracy"])
+    assert metrics["transfer_gain_points"] == pytest.approx(
+        100 * (best - accuracy["scratch_accuracy"]))
     assert set(metrics["best_hyperparameters"]) == {
         "head_units",
         "dropout",
@@ -58,9 +61,47 @@ def test_smoke_run_writes_the_run_directory(smoke_run):
         "unfreeze_layers",
     }
     assert len(metrics["trials"]) == 1
+    assert set(metrics["epoch_seconds"]) == {
+        "pretrain", "scratch", "feature_extraction", "fine_tuning"}
     with open(os.path.join(output_dir, "history.csv")) as file:
         phases = {line.split(",")[0] for line in file.read().splitlines()[1:]}
     assert phases == {"pretrain", "scratch", "feature_extraction", "fine_tuning"}
+
+
+def test_the_transferred_base_is_the_pretrained_one_except_its_fine_tuned_top(
+    smoke_run, tfds_data_dir
+):
+    # What a broken recipe gets wrong: a base not loaded from pretraining, batch-norm statistics
+    # overwritten by the few target images, or other layers than the top ones fine-tuned.
+    import keras
+
+    from kerasnn import data, models
+
+    _, output_dir, metrics = smoke_run
+    model = keras.saving.load_model(os.path.join(output_dir, "model.keras"))
+    base = model.get_layer("backbone")
+    pretrained = models.small_cnn_backbone(base.input_shape[1:])
+    pretrained.load_weights(os.path.join(output_dir, "backbone.weights.h5"))
+    tunable = [layer.name for layer in models.tunable_layers(pretrained)]
+    unfrozen = tunable[len(tunable) - metrics["best_hyperparameters"]["unfreeze_layers"] :]
+    assert unfrozen  # the default hyperparameters fine-tune half of the base
+    # Fine-tuning keeps the feature-extraction weights unless one of its epochs beats them on
+    # validation data (their validation accuracy is the best of feature extraction's epochs).
+    with open(os.path.join(output_dir, "history.csv")) as file:
+        rows = list(csv.DictReader(file))
+    best = {phase: max(float(row["val_accuracy"]) for row in rows if row["phase"] == phase)
+            for phase in ("feature_extraction", "fine_tuning")}
+    fine_tuned = best["fine_tuning"] > best["feature_extraction"]
+    for layer in (layer for layer in pretrained.layers if layer.weights):
+        for kept, moved in zip(layer.get_weights(), base.get_layer(layer.name).get_weights()):
+            if layer.name in unfrozen and fine_tuned:
+                assert not np.allclose(kept, moved), layer.name
+            else:
+                np.testing.assert_array_equal(kept, moved, err_msg=layer.name)
+    # The model is the one that scored the fine-tuning figure.
+    x, y = data.load_arrays("kerasnn_shapes/target", "test[:256]", data_dir=tfds_data_dir)
+    accuracy = np.mean(model.predict(x, verbose=0).argmax(-1) == y)
+    assert accuracy == pytest.approx(metrics["test"]["fine_tuning_accuracy"], abs=1e-6)
 
 
 def phase_files(output_dir):
@@ -69,12 +110,12 @@ def phase_files(output_dir):
 
 
 def test_rerun_resumes_and_other_settings_are_refused(smoke_run, capsys):
-    argv, output_dir, accuracy = smoke_run
+    argv, output_dir, metrics = smoke_run
     trials, phases = trial_files(output_dir), phase_files(output_dir)
     assert (
         len(phases) == 8
     )  # weights and history of pretrain, scratch, feature extraction, fine-tuning
-    assert transfer_learning.main(argv) == pytest.approx(accuracy)
+    assert transfer_learning.main(argv)["test"] == pytest.approx(metrics["test"])
     assert trial_files(output_dir) == trials  # no trial redone
     assert phase_files(output_dir) == phases  # every phase loaded, none retrained
     # Other settings in the same directory: refused, nothing touched.
@@ -131,7 +172,8 @@ def test_both_phases_work_on_a_keras_application_base():
         (["--source-dataset", "no_such_source"], "Unknown dataset 'no_such_source'"),
         (
             ["--dataset", "kerasnn_digits"],
-            "--source-dataset kerasnn_shapes/source has 3 channels but --dataset kerasnn_digits has 1",
+            "--source-dataset kerasnn_shapes/pretrain has 3 channels but --dataset kerasnn_digits "
+            "has 1",
         ),
         (["--backbone", "mobilenet_v2"], "cannot load the base's weights (imagenet)"),
         (["--weights", "imagenet"], "--weights imagenet needs a keras.applications --backbone"),

@@ -93,6 +93,18 @@ CONFIGS = (
         split_sizes=(1500, 250, 250),
         seed=4,
     ),
+    _config(
+        "pretrain",
+        "Richer source task of the transfer-learning recipe: the 4 `source` classes and 5 shapes "
+        "no other config draws, disjoint from `target`; one object, 32x32.",
+        classes=("circle", "square", "triangle", "cross", "pentagon", "hexagon", "arrow", "tee",
+                 "hourglass"),
+        image_size=32,
+        min_objects=1,
+        max_objects=1,
+        split_sizes=(4500, 500, 500),
+        seed=5,
+    ),
 )
 
 SPLITS = ("train", "validation", "test")
@@ -128,7 +140,24 @@ def shape_mask(shape, yy, xx, radius, angle):
         return (rho <= radius) & (np.hypot(u - radius * 0.5, v) > radius * 0.8)
     if shape == "ellipse":
         return (u / radius) ** 2 + (v / (radius * 0.45)) ** 2 <= 1.0
-    raise ValueError(f"Unknown shape {shape!r}; expected one of {SHAPES}.")
+    if shape in _SOURCE_ONLY_MASKS:
+        return _SOURCE_ONLY_MASKS[shape](u, v, rho, radius)
+    raise ValueError(f"Unknown shape {shape!r}; expected one of {SHAPES + SOURCE_ONLY_SHAPES}.")
+
+
+# Shapes drawn only for the `pretrain` source task of transfer learning (none is in SHAPES, so
+# the other configs are unchanged). Each is a boolean mask in the shape's rotated frame (u, v).
+_SOURCE_ONLY_MASKS = {
+    "pentagon": lambda u, v, rho, r: _regular_polygon(u, v, r, 5),
+    "hexagon": lambda u, v, rho, r: _regular_polygon(u, v, r, 6),
+    "arrow": lambda u, v, rho, r: ((np.abs(v) <= 0.2 * r) & (u >= -r) & (u <= 0.1 * r))
+    | ((u >= 0.1 * r) & (u <= r) & (np.abs(v) <= 0.75 * (r - u))),
+    "tee": lambda u, v, rho, r: ((np.abs(u) <= r) & (v >= 0.45 * r) & (v <= 0.9 * r))
+    | ((np.abs(u) <= 0.22 * r) & (v >= -r) & (v <= 0.45 * r)),
+    "hourglass": lambda u, v, rho, r: (np.abs(v) <= 0.9 * r)
+    & (np.abs(u) <= 0.1 * r + 0.7 * np.abs(v)),
+}
+SOURCE_ONLY_SHAPES = tuple(_SOURCE_ONLY_MASKS)
 
 
 def _regular_polygon(u, v, radius, sides):
