@@ -37,7 +37,7 @@ class LSTMCell(keras.layers.Layer, DropoutRNNCell):
     short-term memory (hidden state) and ``c_{t-1}`` the long-term memory (cell state)::
 
         i_t  = sigmoid(x_t W_i + h_{t-1} U_i + b_i)     input gate: how much of the candidate to add
-        f_t  = sigmoid(x_t W_f + h_{t-1} U_f + b_f)     forget gate: how much long-term memory to keep
+        f_t  = sigmoid(x_t W_f + h_{t-1} U_f + b_f)     forget gate: how much long-term memory stays
         c~_t = tanh(x_t W_c + h_{t-1} U_c + b_c)        candidate ("potential") long-term memory
         o_t  = sigmoid(x_t W_o + h_{t-1} U_o + b_o)     output gate
         c_t  = f_t * c_{t-1} + i_t * c~_t               memory update (the constant error carousel)

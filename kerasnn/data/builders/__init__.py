@@ -2,8 +2,8 @@
 
 from kerasnn.data.builders.dates import KerasnnDates
 from kerasnn.data.builders.digits import KerasnnDigits
-from kerasnn.data.builders.sequences import KerasnnSequences
 from kerasnn.data.builders.grammar import KerasnnGrammar
+from kerasnn.data.builders.sequences import KerasnnSequences
 from kerasnn.data.builders.shapes import KerasnnShapes
 from kerasnn.data.builders.tabular import (
     KerasnnBlobs,
