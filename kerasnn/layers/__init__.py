@@ -20,7 +20,11 @@ from kerasnn.layers.pooling import (
     GlobalAveragePooling2D,
     MaxPoolingWithArgmax2D,
 )
-from kerasnn.layers.recurrent import LSTMCell
+from kerasnn.layers.recurrent import (
+    CourseRNNCell,
+    LSTMCell,
+    TruncatedBPTTCell,
+)
 from kerasnn.layers.roi import RoIAlign, RoIPooling
 from kerasnn.layers.softmax import HierarchicalSoftmax
 from kerasnn.layers.transformer import (

@@ -13,6 +13,12 @@ from kerasnn.models.linear import linear_classifier, nearest_neighbor_classifier
 from kerasnn.models.localization import convolutional_base, gap_classifier, localizer
 from kerasnn.models.mlp import mlp, task_head, task_mlp
 from kerasnn.models.perceptron import Perceptron, hebbian_epoch
+from kerasnn.models.sequence import (
+    autoregressive_least_squares,
+    delay_taps,
+    make_cell,
+    recurrent_network,
+)
 from kerasnn.models.transfer import (
     WeightsUnavailable,
     backbone,

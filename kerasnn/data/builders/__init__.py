@@ -3,6 +3,7 @@
 from kerasnn.data.builders.dates import KerasnnDates
 from kerasnn.data.builders.digits import KerasnnDigits
 from kerasnn.data.builders.grammar import KerasnnGrammar
+from kerasnn.data.builders.sequences import KerasnnSequences
 from kerasnn.data.builders.shapes import KerasnnShapes
 from kerasnn.data.builders.tabular import (
     KerasnnBlobs,
@@ -18,6 +19,7 @@ EMBEDDED = {
     "kerasnn_xor": KerasnnXor,
     "kerasnn_moons": KerasnnMoons,
     "kerasnn_regression1d": KerasnnRegression1d,
+    "kerasnn_sequences": KerasnnSequences,
     "kerasnn_dates": KerasnnDates,
     "kerasnn_grammar": KerasnnGrammar,
 }
