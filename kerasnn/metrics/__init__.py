@@ -23,3 +23,24 @@ __all__ = [
     "confusion_matrix",
     "mean_average_precision",
 ]
+from kerasnn.metrics.retrieval import (  # noqa: E402  (Siamese networks: identification, verification)
+    REJECTED,
+    balanced_accuracy,
+    choose_threshold,
+    distance_matrix,
+    identify,
+    identity_distances,
+    roc_auc,
+    verification_claims,
+)
+
+__all__ += [
+    "REJECTED",
+    "balanced_accuracy",
+    "choose_threshold",
+    "distance_matrix",
+    "identify",
+    "identity_distances",
+    "roc_auc",
+    "verification_claims",
+]
