@@ -38,12 +38,22 @@ def flags(parser):
                         help="templates per unseen class for few-shot identification (default 5)")
     parser.add_argument("--episodes", type=cli.positive_int, default=20,
                         help="random template draws averaged per accuracy (default 20)")
+    parser.add_argument("--manipulation", type=cli.positive_float, default=1.0,
+                        help="strength of the geometric augmentation of training pairs and of "
+                        "the queries, 1 = shifts up to 1/8 of the side (default 1)")
     parser.add_argument("--triplets", choices=("semi_hard", "random"), default="semi_hard",
                         help="triplet selection: mined in class-balanced batches, or random")
 
 
 def smoke(args):
-    args.templates, args.episodes = 2, 2
+    args.templates, args.episodes = min(args.templates, 2), min(args.episodes, 2)
+
+
+def manipulation(strength, seed):
+    """Random shifts, rotations, zooms and shears ("manipulated images"), scaled by strength."""
+    return augment.geometric(shift=min(0.125 * strength, 1.0), rotation=0.03 * strength,
+                             zoom=min(0.1 * strength, 1.0), shear=min(0.1 * strength, 1.0),
+                             seed=seed)
 
 
 def seen_and_unseen(run):
@@ -130,7 +140,8 @@ def identification_accuracy(pool, queries, templates_per_class, episodes, rule="
 
 
 def evaluate(method, features, labels, args):
-    """One row of the table: ``features[split]`` are f(images) of the unseen classes."""
+    """One row of the table: ``features[split]`` are f(images) of the unseen classes (and of
+    the training classes under ``seen_train`` and ``seen_test``)."""
     pool = (features["train"], labels["train"])
     test = (features["test"], labels["test"])
     templates = data.per_class_subset(labels["train"], args.templates, seed=args.seed)
@@ -143,6 +154,9 @@ def evaluate(method, features, labels, args):
     return {
         "method": method,
         "one_shot_accuracy": identification_accuracy(pool, test, 1, args.episodes),
+        "one_shot_accuracy_seen_classes": identification_accuracy(
+            (features["seen_train"], labels["seen_train"]),
+            (features["seen_test"], labels["seen_test"]), 1, args.episodes),
         "one_shot_accuracy_clean": identification_accuracy(
             pool, (features["test_clean"], labels["test"]), 1, args.episodes),
         f"{args.templates}_template_mean": identification_accuracy(
@@ -166,8 +180,7 @@ def main(argv=None):
                             "unseen class.")
     run.open()
     input_shape = seen["train"][0].shape[1:]
-    augmenter = augment.geometric(shift=0.125, rotation=0.03, zoom=0.1, shear=0.1,
-                                  seed=run.args.seed)
+    augmenter = manipulation(run.args.manipulation, run.args.seed)
     seed, size = run.args.seed, run.args.batch_size
     train_pairs = pairs.pair_dataset(*seen["train"], batch_size=size, augment=augmenter, seed=seed,
                                      num_pairs=PAIRS_PER_IMAGE * len(seen["train"][1]))
@@ -183,10 +196,11 @@ def main(argv=None):
     # ## The unseen classes, queries manipulated once with a fixed seed
     images = {split: x for split, (x, _) in unseen.items()}
     labels = {split: y for split, (_, y) in unseen.items()}
-    query_augmenter = augment.geometric(shift=0.125, rotation=0.03, zoom=0.1, shear=0.1,
-                                        seed=seed + 1000)
+    query_augmenter = manipulation(run.args.manipulation, seed + 1000)
     images["test_clean"] = images["test"]
-    for split in ("validation", "test"):
+    for split in ("train", "test"):  # the training classes, for comparison
+        images[f"seen_{split}"], labels[f"seen_{split}"] = seen[split]
+    for split in ("validation", "test", "seen_test"):
         images[split] = keras.ops.convert_to_numpy(query_augmenter(images[split], training=True))
     methods = {"pixels": lambda x: x,
                "contrastive": lambda x: contrastive_embedding.predict(x, verbose=0),
