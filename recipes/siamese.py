@@ -25,9 +25,12 @@ import numpy as np
 from kerasnn import cli, data, losses, metrics, models, plots, recipe
 from kerasnn.data import augment, pairs
 
-# Datasets whose unseen classes come from another dataset; any other is cut into the first half
-# of its classes (training) and the second half (unseen).
+# Datasets whose unseen classes come from another dataset, or from a split of their own
+# (omniglot's test split holds other alphabets: its images are shared out per class, by rank, to
+# templates, validation and test queries); any other is cut into the first half of its classes
+# (training) and the second half (unseen).
 UNSEEN_DATASETS = {"kerasnn_shapes/source": "kerasnn_shapes/target"}
+UNSEEN_SPLITS = {"omniglot": "test"}
 PAIRS_PER_IMAGE = 4  # pairs (or triplets) per training image and epoch
 
 
@@ -58,10 +61,20 @@ def manipulation(strength, seed):
 
 def seen_and_unseen(run):
     """``(seen, unseen)``: dicts ``{split: (images, labels)}`` of disjoint classes."""
+    limit = run.smoke_examples if run.args.smoke else None
+    if run.args.dataset in UNSEEN_SPLITS:
+        x, y = data.load_arrays(run.args.dataset, UNSEEN_SPLITS[run.args.dataset],
+                                data_dir=run.args.data_dir, limit=limit)
+        rank = np.zeros(len(y), int)
+        for label in np.unique(y):
+            rank[y == label] = np.arange(np.sum(y == label))
+        share = {"train": rank % 4 < 2, "validation": rank % 4 == 2, "test": rank % 4 == 3}
+        train, validation = run.arrays(("train", "validation"))
+        seen = {"train": train, "validation": validation, "test": validation}
+        return seen, {split: (x[keep], y[keep]) for split, keep in share.items()}
     x_splits = dict(zip(("train", "validation", "test"), run.arrays()))
     other = UNSEEN_DATASETS.get(run.args.dataset)
     if other is not None:
-        limit = run.smoke_examples if run.args.smoke else None
         return x_splits, data.load_splits(other, data_dir=run.args.data_dir, limit=limit)
     first_unseen = run.spec.num_classes // 2
     if first_unseen < 2:

@@ -87,11 +87,16 @@ def _draws(seed, count):
     )
 
 
+def _augmented(dataset, augment, images_of):
+    # Sequential: Keras' random layers advance a seed state per call, and parallel calls would
+    # take the states in a varying order (the same seed would not give the same epochs).
+    return dataset.map(images_of(lambda x: augment(x, training=True)))
+
+
 def _finish(dataset, batch_size, augment, images_of):
     dataset = dataset.batch(batch_size)
     if augment is not None:
-        dataset = dataset.map(images_of(lambda x: augment(x, training=True)),
-                              num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = _augmented(dataset, augment, images_of)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
@@ -205,6 +210,5 @@ def class_balanced_batches(images, labels, *, classes_per_batch, examples_per_cl
     dataset = _draws(seed, index.num_classes + index.num_examples).take(num_batches).map(
         draw, num_parallel_calls=tf.data.AUTOTUNE)
     if augment is not None:
-        dataset = dataset.map(lambda x, y: (augment(x, training=True), y),
-                              num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = _augmented(dataset, augment, lambda f: lambda x, y: (f(x), y))
     return dataset.prefetch(tf.data.AUTOTUNE)
