@@ -214,3 +214,220 @@ def localization_compile_arguments(
         },
         "loss_weights": {class_output: alpha, box_output: 1.0 - alpha},
     }
+# --- Siamese networks: distances between embeddings ("Siamese Networks", "Triplet Loss") ---------
+#
+# The notes' distances are plain Euclidean norms ||f(I_i) - f(I_j)||_2, not squared. The square
+# root has an infinite derivative at 0, so it is taken of max(squared distance, epsilon): equal
+# embeddings then get a zero gradient instead of NaN.
+
+DISTANCE_EPSILON = 1e-12
+
+
+def _check_margin(margin):
+    return arguments.non_negative_number("margin", margin)
+
+
+def _check_same_shape(reference_name, reference, name, value):
+    if reference.shape != value.shape:
+        arguments.fail(
+            name, f"a tensor of the shape of `{reference_name}`, {tuple(reference.shape)}",
+            tuple(value.shape),
+        )
+
+
+def euclidean_distance(first, second):
+    """``||first - second||_2`` along the last axis: ``(batch, dim)`` twice -> ``(batch,)``."""
+    squared = ops.sum(ops.square(first - second), axis=-1)
+    return ops.sqrt(ops.maximum(squared, DISTANCE_EPSILON))
+
+
+def contrastive(labels, first, second, margin=1.0):
+    """The contrastive loss of a siamese pair, section "Siamese Networks" (Contrastive Loss).
+
+    ``L(I_i, I_j, y) = (1 - y)/2 * d + y/2 * max(0, m - d)`` with ``d = ||f(I_i) - f(I_j)||_2``:
+    a pair of the same identity (``y = 0``) costs its distance, a pair of different identities
+    (``y = 1``) costs only while it is closer than the margin ``m``. The distance is not squared,
+    as the notes write it.
+
+    Args:
+        labels: ``(batch,)`` or ``(batch, 1)`` pair labels, **0 for the same identity, 1 for
+            different ones** (the notes' convention).
+        first, second: ``(batch, dim)`` embeddings ``f(I_i)`` and ``f(I_j)``.
+        margin: ``m >= 0``.
+
+    Returns:
+        ``(batch,)`` per-pair losses.
+
+    Example:
+        >>> float(contrastive([1], [[0.0, 0.0]], [[0.3, 0.4]], margin=1.0)[0])  # (1 - 0.5) / 2
+        0.25
+    """
+    margin = _check_margin(margin)
+    first, second = ops.convert_to_tensor(first), ops.convert_to_tensor(second)
+    _check_same_shape("first", first, "second", second)
+    distance = euclidean_distance(first, second)
+    labels = ops.cast(ops.reshape(ops.convert_to_tensor(labels), (-1,)), distance.dtype)
+    return (1.0 - labels) / 2.0 * distance + labels / 2.0 * ops.maximum(margin - distance, 0.0)
+
+
+def triplet(anchor, positive, negative, margin=1.0):
+    """The triplet loss, section "Triplet Loss", with the sign the notes intend.
+
+    ``L(I, P, N) = max(0, m + ||f(I) - f(P)||_2 - ||f(I) - f(N)||_2)``: the anchor ``I`` must be
+    closer to the positive ``P`` (same identity) than to the negative ``N`` by the margin ``m``.
+
+    **The notes print the difference the other way round**, ``max(0, m + ||f(I) - f(N)|| -
+    ||f(I) - f(P)||)``. Minimising that printed form rewards the wrong embedding (negative
+    close, positive far: zero loss) and penalises the right one; its own sentence ("a pair from
+    the same individual [is] smaller in distance than those with different ones") states the
+    intent implemented here. ``tests/test_losses.py`` checks both forms on such embeddings.
+
+    Args:
+        anchor, positive, negative: ``(batch, dim)`` embeddings.
+        margin: ``m >= 0``.
+
+    Returns:
+        ``(batch,)`` per-triplet losses.
+
+    Example:
+        >>> float(triplet([[0.0, 0.0]], [[0.3, 0.4]], [[0.0, 1.0]], margin=1.0)[0])  # 1 + 0.5 - 1
+        0.5
+    """
+    margin = _check_margin(margin)
+    anchor, positive, negative = (ops.convert_to_tensor(t) for t in (anchor, positive, negative))
+    _check_same_shape("anchor", anchor, "positive", positive)
+    _check_same_shape("anchor", anchor, "negative", negative)
+    return ops.maximum(
+        margin + euclidean_distance(anchor, positive) - euclidean_distance(anchor, negative), 0.0
+    )
+
+
+def pairwise_distances(embeddings):
+    """``(batch, batch)`` Euclidean distances between every two rows of ``(batch, dim)``."""
+    squared_norms = ops.sum(ops.square(embeddings), axis=-1)
+    squared = (
+        squared_norms[:, None] + squared_norms[None, :]
+        - 2.0 * ops.matmul(embeddings, ops.transpose(embeddings))
+    )
+    return ops.sqrt(ops.maximum(squared, DISTANCE_EPSILON))
+
+
+def semi_hard_triplet(labels, embeddings, margin=1.0):
+    """The triplet loss over the semi-hard triplets of a batch (FaceNet's online mining).
+
+    The notes leave "the selection of triplets for training" open. Here every anchor-positive
+    pair ``(i, j)`` of the batch (same label, ``i != j``) takes as negative the closest example
+    of another label that is still farther than the positive (``d(i, n) > d(i, j)``: a
+    *semi-hard* negative); when there is none, the farthest negative (the smallest loss). The
+    loss is ``triplet``'s ``max(0, m + d(i, j) - d(i, n))`` averaged over those pairs (0 for a
+    batch without any). Feed class-balanced batches (``kerasnn.data.pairs.class_balanced_batches``).
+
+    Args:
+        labels: ``(batch,)`` or ``(batch, 1)`` integer identities.
+        embeddings: ``(batch, dim)``.
+        margin: ``m >= 0``.
+
+    Returns:
+        The scalar mean loss of the batch.
+    """
+    margin = _check_margin(margin)
+    embeddings = ops.convert_to_tensor(embeddings)
+    labels = ops.reshape(ops.convert_to_tensor(labels), (-1,))
+    distances = pairwise_distances(embeddings)
+    same = ops.equal(labels[:, None], labels[None, :])
+    size = ops.shape(distances)[0]
+    positive_pair = ops.logical_and(same, ops.logical_not(ops.eye(size, dtype="bool")))
+    negative = ops.logical_not(same)
+    anchor_positive = distances[:, :, None]  # (anchor i, positive j, 1)
+    anchor_negative = distances[:, None, :]  # (anchor i, 1, negative k)
+    semi_hard = ops.logical_and(negative[:, None, :], anchor_negative > anchor_positive)
+    far = ops.max(distances) + 1.0
+    closest_semi_hard = ops.min(ops.where(semi_hard, anchor_negative, far), axis=-1)
+    farthest_negative = ops.max(ops.where(negative, distances, 0.0), axis=-1)[:, None]
+    chosen = ops.where(ops.any(semi_hard, axis=-1), closest_semi_hard, farthest_negative)
+    has_negative = ops.any(negative, axis=-1)[:, None]
+    mask = ops.cast(ops.logical_and(positive_pair, has_negative), distances.dtype)
+    losses = ops.maximum(margin + distances - chosen, 0.0) * mask
+    return ops.divide_no_nan(ops.sum(losses), ops.sum(mask))
+
+
+def _check_stacked(y_pred, branches, loss_name):
+    y_pred = ops.convert_to_tensor(y_pred)
+    if len(y_pred.shape) != 3 or y_pred.shape[1] != branches:
+        arguments.fail(
+            "y_pred", f"(batch, {branches}, dim) embeddings stacked by a {branches}-branch "
+            f"siamese model for {loss_name}", tuple(y_pred.shape),
+        )
+    return y_pred
+
+
+class _MarginLoss(keras.losses.Loss):
+    """A loss with a margin ``m >= 0``: the constructor check and the config of the three below."""
+
+    def __init__(self, margin, reduction, name):
+        super().__init__(reduction=reduction, name=name)
+        self.margin = _check_margin(margin)
+
+    def get_config(self):
+        return {**super().get_config(), "margin": self.margin}
+
+
+@keras.saving.register_keras_serializable(package="kerasnn")
+class Contrastive(_MarginLoss):
+    """``contrastive`` as a ``keras.losses.Loss`` for a two-branch siamese model.
+
+    ``y_true``: pair labels (0 same identity, 1 different); ``y_pred``: ``(batch, 2, dim)``, the
+    two embeddings stacked on axis 1 (what ``kerasnn.models.siamese_network`` outputs).
+
+    Args:
+        margin: ``m >= 0``.
+        reduction, name: as for every ``keras.losses.Loss``.
+
+    Example:
+        >>> float(Contrastive(margin=1.0)([0, 1], [[[0.0, 0.0], [0.3, 0.4]]] * 2))  # d = 0.5
+        0.25
+    """
+
+    def __init__(self, margin=1.0, reduction="sum_over_batch_size", name="contrastive"):
+        super().__init__(margin, reduction, name)
+
+    def call(self, y_true, y_pred):
+        y_pred = _check_stacked(y_pred, 2, "the contrastive loss")
+        return contrastive(y_true, y_pred[:, 0], y_pred[:, 1], margin=self.margin)
+
+
+@keras.saving.register_keras_serializable(package="kerasnn")
+class Triplet(_MarginLoss):
+    """``triplet`` as a ``keras.losses.Loss`` for a three-branch siamese model.
+
+    ``y_pred``: ``(batch, 3, dim)``, the anchor, positive and negative embeddings stacked on
+    axis 1; ``y_true`` is ignored (the order of the branches is the label).
+
+    Args:
+        margin: ``m >= 0``.
+        reduction, name: as for every ``keras.losses.Loss``.
+    """
+
+    def __init__(self, margin=1.0, reduction="sum_over_batch_size", name="triplet"):
+        super().__init__(margin, reduction, name)
+
+    def call(self, y_true, y_pred):
+        y_pred = _check_stacked(y_pred, 3, "the triplet loss")
+        return triplet(y_pred[:, 0], y_pred[:, 1], y_pred[:, 2], margin=self.margin)
+
+
+@keras.saving.register_keras_serializable(package="kerasnn")
+class SemiHardTriplet(_MarginLoss):
+    """``semi_hard_triplet`` as a ``keras.losses.Loss``: train an embedding network directly on
+    ``(images, labels)`` batches; ``y_true`` identities, ``y_pred`` ``(batch, dim)`` embeddings.
+
+    Args:
+        margin: ``m >= 0``.
+        reduction, name: as for every ``keras.losses.Loss`` (the batch's loss is already a mean).
+    """
+
+    def __init__(self, margin=1.0, reduction="sum_over_batch_size", name="semi_hard_triplet"):
+        super().__init__(margin, reduction, name)
+
+    def call(self, y_true, y_pred):
+        return semi_hard_triplet(y_true, y_pred, margin=self.margin)

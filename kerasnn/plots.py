@@ -141,3 +141,35 @@ def plot_heatmap_overlays(
     if title:
         figure.suptitle(title)
     return save_figure(figure, path)
+
+
+def plot_embeddings_2d(panels, labels, path, *, class_names=None, title=None):
+    """Scatter features projected on their first two principal components, one panel each,
+    coloured by class (siamese embeddings, autoencoder codes, raw pixels for comparison).
+
+    Args:
+        panels: ``{panel title: (N, ...) features}`` of the same ``N`` examples.
+        labels: ``(N,)`` integer classes.
+        class_names: legend names indexed by label (default: the labels).
+    """
+    plt = pyplot()
+    labels = np.asarray(labels).reshape(-1)
+    figure, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), squeeze=False)
+    for axis, (name, features) in zip(axes[0], panels.items()):
+        features = np.asarray(features, dtype=np.float64).reshape(len(labels), -1)
+        centred = features - features.mean(axis=0)
+        _, _, directions = np.linalg.svd(centred, full_matrices=False)
+        projected = centred @ directions[:2].T
+        if projected.shape[1] < 2:  # one feature: spread it on a line
+            projected = np.concatenate([projected, np.zeros_like(projected)], axis=1)
+        for label in np.unique(labels):
+            chosen = labels == label
+            name_of = class_names[label] if class_names is not None else str(label)
+            axis.scatter(*projected[chosen].T, s=8, alpha=0.7, label=name_of)
+        axis.set_title(name, fontsize=9)
+        axis.set_xticks([])
+        axis.set_yticks([])
+    axes[0, -1].legend(fontsize=7, markerscale=2, loc="best")
+    if title:
+        figure.suptitle(title)
+    return save_figure(figure, path)

@@ -3,6 +3,7 @@
 - ``classification``: the exact confusion matrix, ROC AUC;
 - ``detection``: VOC all-point and COCO mAP@[.5:.95];
 - ``localization``: matched box IoU, localization accuracy;
+- ``retrieval``: identification and verification against templates (siamese networks);
 - ``sequence``: exact match, token accuracy, edit distance, alignment accuracy;
 - ``text``: perplexity, neighbour precision@k, 3CosAdd analogy accuracy, Spearman correlation.
 
@@ -18,6 +19,15 @@ from kerasnn.metrics.detection import (
     mean_average_precision,
 )
 from kerasnn.metrics.localization import MeanBoxIoU, localization_accuracy, matched_box_iou
+from kerasnn.metrics.retrieval import (
+    REJECTED,
+    balanced_accuracy,
+    choose_threshold,
+    distance_matrix,
+    identify,
+    identity_distances,
+    verification_claims,
+)
 from kerasnn.metrics.sequence import (
     alignment_accuracy,
     edit_distance,
@@ -33,21 +43,28 @@ from kerasnn.metrics.text import (
 
 __all__ = [
     "COCO_IOU_THRESHOLDS",
+    "MeanBoxIoU",
+    "REJECTED",
     "alignment_accuracy",
     "analogy_accuracy",
     "average_precision",
     "average_precision_per_class",
+    "balanced_accuracy",
+    "choose_threshold",
     "coco_mean_average_precision",
     "confusion_matrix",
+    "distance_matrix",
     "edit_distance",
     "exact_match",
+    "identify",
+    "identity_distances",
+    "localization_accuracy",
+    "matched_box_iou",
     "mean_average_precision",
     "neighbor_precision_at_k",
     "perplexity",
     "roc_auc",
     "spearman_correlation",
     "token_accuracy",
-    "MeanBoxIoU",
-    "localization_accuracy",
-    "matched_box_iou",
+    "verification_claims",
 ]

@@ -2,11 +2,13 @@
 
 One module per task family: ``linear`` (linear classifier, k-NN), ``mlp``, ``cnn`` (LeNet-5,
 VGG, Inception), ``transfer``, ``perceptron``, ``localization``, ``language`` (NNLM, RNN LM,
-word2vec), ``gan`` (GAN, BiGAN, anomaly scores), ``seq2seq``. Modules with classes of their own
+word2vec), ``sequence`` (recurrent networks), ``siamese``, ``autoencoders``, ``gan`` (GAN, BiGAN,
+anomaly scores), ``seq2seq``. Modules with classes of their own
 (``gan``, ``seq2seq``) are imported as modules: ``from kerasnn.models import gan``.
 """
 
 from kerasnn.models._layers import keras_builtin_layers
+from kerasnn.models.autoencoders import conv_autoencoder, dense_autoencoder, encoder_classifier
 from kerasnn.models.cnn import classification_head, inception_module, inception_net, lenet5, vgg
 from kerasnn.models.language import nnlm, rnn_language_model, word2vec, word_vectors
 from kerasnn.models.linear import linear_classifier, nearest_neighbor_classifier
@@ -19,6 +21,7 @@ from kerasnn.models.sequence import (
     make_cell,
     recurrent_network,
 )
+from kerasnn.models.siamese import embedding_network, siamese_network
 from kerasnn.models.transfer import (
     WeightsUnavailable,
     backbone,

@@ -32,3 +32,14 @@ def test_confusion_matrix_rejects_bad_input():
         match=r"must be larger than every class id \(class id 2 seen\)\. Received: num_classes=2",
     ):
         metrics.confusion_matrix([0, 2], [0, 1], num_classes=2)
+
+
+def test_roc_auc_matches_scikit_learn_with_ties():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    positives = rng.random(200) < 0.3
+    scores = np.round(rng.normal(size=200) + positives, 1)  # rounding makes ties
+    assert metrics.roc_auc(positives, scores) == pytest.approx(roc_auc_score(positives, scores))
+    assert metrics.roc_auc([False, True], [0.0, 1.0]) == 1.0
+    assert metrics.roc_auc([False, True], [1.0, 1.0]) == 0.5
