@@ -232,8 +232,7 @@ def main(argv=None):
                    "clipped_total_norm": clipped_total(norms)[1]}
                   for label, norms in curves.items()])
 
-    model = None
-    for length in lengths:
+    for length in lengths:  # the last length's LSTM is the saved model
         results, model = adding_part(run, length, ("rnn", "lstm"))
         test.update(results)
     truncated, _ = adding_part(run, lengths[0], ("lstm",), truncation=run.args.truncation)

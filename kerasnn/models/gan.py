@@ -45,14 +45,18 @@ def mlp_generator(latent_dim, output_shape, *, hidden_units=(128, 256), name="ge
     return keras.Model(z, keras.layers.Reshape(output_shape, name="image")(x), name=name)
 
 
-def mlp_discriminator(input_shape, *, hidden_units=(256, 128), name="discriminator"):
-    """``image -> Dense+LeakyReLU ... -> logit`` (``D = sigmoid(logit)``)."""
-    hidden_units = arguments.positive_ints("hidden_units", hidden_units)
-    s = keras.Input(tuple(input_shape), name="image")
-    x = keras.layers.Flatten(name="unroll")(s)
-    for index, units in enumerate(hidden_units):
+def _leaky_hidden_layers(x, hidden_units):
+    """``Dense -> LeakyReLU(0.2)`` per hidden layer: the discriminators' and the encoder's body."""
+    for index, units in enumerate(arguments.positive_ints("hidden_units", hidden_units)):
         x = keras.layers.Dense(units, name=f"hidden_{index}")(x)
         x = keras.layers.LeakyReLU(0.2, name=f"leaky_relu_{index}")(x)
+    return x
+
+
+def mlp_discriminator(input_shape, *, hidden_units=(256, 128), name="discriminator"):
+    """``image -> Dense+LeakyReLU ... -> logit`` (``D = sigmoid(logit)``)."""
+    s = keras.Input(tuple(input_shape), name="image")
+    x = _leaky_hidden_layers(keras.layers.Flatten(name="unroll")(s), hidden_units)
     return keras.Model(s, keras.layers.Dense(1, name="logit")(x), name=name)
 
 
@@ -104,25 +108,18 @@ def conv_discriminator(input_shape, *, filters=(32, 64), name="discriminator"):
 def mlp_encoder(input_shape, latent_dim, *, hidden_units=(256, 128), name="encoder"):
     """The BiGAN's ``E``: ``image -> Dense+LeakyReLU ... -> z`` (linear output)."""
     latent_dim = arguments.positive_int("latent_dim", latent_dim)
-    hidden_units = arguments.positive_ints("hidden_units", hidden_units)
     s = keras.Input(tuple(input_shape), name="image")
-    x = keras.layers.Flatten(name="unroll")(s)
-    for index, units in enumerate(hidden_units):
-        x = keras.layers.Dense(units, name=f"hidden_{index}")(x)
-        x = keras.layers.LeakyReLU(0.2, name=f"leaky_relu_{index}")(x)
+    x = _leaky_hidden_layers(keras.layers.Flatten(name="unroll")(s), hidden_units)
     return keras.Model(s, keras.layers.Dense(latent_dim, name="z")(x), name=name)
 
 
 def pair_discriminator(input_shape, latent_dim, *, hidden_units=(256, 128),
                        name="pair_discriminator"):
     """The BiGAN's ``D(s, z)``: the unrolled image and the code, concatenated, to a logit."""
-    hidden_units = arguments.positive_ints("hidden_units", hidden_units)
     s = keras.Input(tuple(input_shape), name="image")
     z = keras.Input((arguments.positive_int("latent_dim", latent_dim),), name="z")
     x = keras.layers.Concatenate(name="pair")([keras.layers.Flatten(name="unroll")(s), z])
-    for index, units in enumerate(hidden_units):
-        x = keras.layers.Dense(units, name=f"hidden_{index}")(x)
-        x = keras.layers.LeakyReLU(0.2, name=f"leaky_relu_{index}")(x)
+    x = _leaky_hidden_layers(x, hidden_units)
     return keras.Model([s, z], keras.layers.Dense(1, name="logit")(x), name=name)
 
 
