@@ -18,7 +18,10 @@ import dataclasses
 import functools
 import os
 import random
+import re
+import shutil
 import socket
+import sys
 import threading
 
 import numpy as np
@@ -87,24 +90,43 @@ def _offline_message(name):
     )
 
 
+# A tfds name: ``dataset``, ``dataset/config``, ``dataset:version`` (no path may hide in one).
+_DATASET_NAME = re.compile(r"[a-z][a-z0-9_]*(/[A-Za-z0-9_-][\w.-]*)?(:[0-9][0-9.*]*)?")
+
+
 def get_builder(name, data_dir=None):
-    """A prepared tfds builder for ``name``: embedded ones are generated here on first use."""
+    """A prepared tfds builder for ``name``: embedded ones are generated here on first use, and
+    rebuilt once if their files are damaged (``DatasetUnavailableError`` if that fails too)."""
     base = name.split("/")[0].split(":")[0]
+    if not _DATASET_NAME.fullmatch(name):
+        raise UnknownDatasetError(
+            f"Unknown dataset {name!r} (not a dataset name); embedded datasets are: "
+            f"{', '.join(embedded_names())}; or a tfds catalogue name such as 'mnist'."
+        )
     if base in builders.EMBEDDED:
-        try:
-            builder = tfds.builder(name, data_dir=data_dir)
-        except (tfds.core.registered.DatasetNotFoundError, ValueError) as error:
-            raise UnknownDatasetError(
-                f"Unknown dataset {name!r}; embedded datasets are: {', '.join(embedded_names())}."
-            ) from error
+        builder = _embedded_builder(name, data_dir)
         if not builder.is_prepared():
             with _caller_random_state_kept():
                 builder.download_and_prepare()
+        damage = _verified(builder)
+        if damage is not None:
+            print(f"dataset {name}: damaged files in {builder.data_dir} ({damage}); rebuilding "
+                  "them", file=sys.stderr, flush=True)
+            shutil.rmtree(builder.data_dir, ignore_errors=True)
+            builder = _embedded_builder(name, data_dir)
+            with _caller_random_state_kept():
+                builder.download_and_prepare()
+            damage = _verified(builder)
+            if damage is not None:
+                raise DatasetUnavailableError(
+                    f"Dataset {name!r} cannot be read from {builder.data_dir} ({damage}); "
+                    "delete that directory and run again."
+                )
         return builder
 
     try:
         builder = tfds.builder(name, data_dir=data_dir)
-    except tfds.core.registered.DatasetNotFoundError as error:
+    except (tfds.core.registered.DatasetNotFoundError, ValueError) as error:
         raise UnknownDatasetError(
             f"Unknown dataset {name!r}: neither embedded ({', '.join(embedded_names())}) "
             "nor in the tfds catalogue."
@@ -116,6 +138,36 @@ def get_builder(name, data_dir=None):
         with _caller_random_state_kept():
             builder.download_and_prepare()
     return builder
+
+
+def _embedded_builder(name, data_dir):
+    try:
+        return tfds.builder(name, data_dir=data_dir)
+    except (tfds.core.registered.DatasetNotFoundError, ValueError) as error:
+        raise UnknownDatasetError(
+            f"Unknown dataset {name!r}; embedded datasets are: {', '.join(embedded_names())}."
+        ) from error
+
+
+_VERIFIED = set()  # data directories of embedded datasets read back whole in this process
+
+
+def _verified(builder):
+    """``None`` when every record file of ``builder`` reads back whole (checksums and record
+    counts; an embedded dataset is small), else what is wrong, in a few words."""
+    if builder.data_dir in _VERIFIED:
+        return None
+    for split in builder.info.splits.values():
+        for path, expected in zip(split.filepaths, split.shard_lengths):
+            try:
+                found = sum(1 for _ in tf.data.TFRecordDataset(os.fspath(path)))
+            except (tf.errors.DataLossError, tf.errors.NotFoundError, OSError) as error:
+                return f"{os.path.basename(os.fspath(path))}: {type(error).__name__}"
+            if found != expected:
+                return (f"{os.path.basename(os.fspath(path))}: {found} records of "
+                        f"{expected}")
+    _VERIFIED.add(builder.data_dir)
+    return None
 
 
 @contextlib.contextmanager
@@ -259,6 +311,7 @@ def batch(dataset, batch_size, *, shuffle=False, augment=None, cache=False, seed
     ``augment`` applies to the images: the first element of ``(image, label)`` pairs, or the
     ``"image"`` entry of feature dicts.
     """
+    examples = dataset
     if cache:
         dataset = dataset.cache()
     if shuffle:
@@ -268,7 +321,23 @@ def batch(dataset, batch_size, *, shuffle=False, augment=None, cache=False, seed
         dataset = dataset.map(
             lambda *batch: _augment_images(augment, batch), num_parallel_calls=tf.data.AUTOTUNE
         )
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    if shuffle:
+        # The order of the k-th pass depends on how many passes were made before; a trial or a
+        # phase that must not depend on that remakes the pipeline with its own seed
+        # (``reseeded``).
+        dataset.kerasnn_with_seed = functools.partial(
+            batch, examples, batch_size, shuffle=True, augment=augment, cache=cache
+        )
+    return dataset
+
+
+def reseeded(dataset, seed):
+    """A fresh copy of a shuffled pipeline of ``batch``/``load`` whose shuffle draws from
+    ``seed``, its pass counter at zero (the data order of its ``k``-th pass is a function of
+    ``seed`` and ``k`` only); other datasets are returned as they are."""
+    remake = getattr(dataset, "kerasnn_with_seed", None)
+    return dataset if remake is None else remake(seed=seed)
 
 
 def _augment_images(augment, batch):
@@ -316,7 +385,8 @@ def per_class_subset(labels, per_class, seed=0):
         members = np.flatnonzero(labels == label)
         if len(members) < per_class:
             raise ValueError(
-                f"Class {label} has {len(members)} examples; expected at least per_class={per_class}."
+                f"Class {label} has {len(members)} examples; "
+                f"expected at least per_class={per_class}."
             )
         chosen.append(rng.choice(members, per_class, replace=False))
     return np.sort(np.concatenate(chosen))
