@@ -21,9 +21,9 @@ continues from its last finished epoch (its history keeps the epochs before the 
 What survives what: every file is written to a temporary name and renamed into place, so a killed
 process leaves the previous version or the new one, never half a file. One process writes a
 directory at a time (``run.lock``, a ``flock`` the system releases when its holder dies, however
-it dies). Each phase draws its data order from its own seed (``derive_seed(seed, "phase", name)``,
-epoch ``e`` from the ``e``-th iteration of it), so a resumed phase sees the batches an
-uninterrupted one would have seen. On reading a damaged file, what can be redone safely is redone
+it dies). Each epoch of a phase draws its data order from its own seed (the run's seed, the
+phase name, the epoch: ``data.reseeded`` and ``DataOrder``), so a resumed phase sees the batches
+an uninterrupted one would have seen. On reading a damaged file, what can be redone safely is redone
 (a finished phase retrained, an interrupted phase started over); a damaged ``settings.json``
 raises ``RunDirectoryDamaged`` naming the file.
 """
@@ -239,8 +239,7 @@ class RunDirectory:
             # keeps the last row), never lose it.
             keras.callbacks.CSVLogger(self._epoch_log(phase), append=True),
             AtomicBackupAndRestore(self._backup_dir(phase)),
-            # After BackupAndRestore, which sets the epoch the phase resumes from.
-            *([ResumeDataOrder(dataset)] if dataset is not None else []),
+            *([DataOrder(dataset)] if dataset is not None else []),
             keras.callbacks.TerminateOnNaN(),
             keras.callbacks.TensorBoard(self.file("logs", _file_name(phase))),
             InterruptCheck(),
@@ -257,10 +256,10 @@ class RunDirectory:
 
         Returns the history dict (metric name -> list of per-epoch values), including the epochs
         trained before an interruption. A phase whose loss became NaN (``TerminateOnNaN``) is
-        not recorded as finished: a rerun trains it again. A ``tf.data`` pipeline of
-        ``kerasnn.data`` is reshuffled from the phase's own seed (``derive_seed(seed, "phase",
-        phase)``), so the data order of every epoch is the same whether or not the run was
-        interrupted. Damaged saved state (unreadable weights, history or backup) is reported
+        not recorded as finished: a rerun trains it again. A shuffled ``tf.data`` pipeline of
+        ``kerasnn.data`` is reshuffled each epoch from (the run's seed, ``phase``, the epoch)
+        (``data.reseeded``), so the data order of every epoch is the same whether or not the
+        run was interrupted. Damaged saved state (unreadable weights, history or backup) is reported
         in one line and the phase is trained again from its start.
         """
         weights_path = self.file("phases", f"{_file_name(phase)}.weights.h5")
@@ -447,23 +446,19 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self.model._initial_epoch = state["epoch"]
 
 
-class ResumeDataOrder(keras.callbacks.Callback):
-    """Make epoch ``e`` of a resumed phase iterate ``dataset`` for the ``e``-th time, as it did in
-    an uninterrupted run.
-
-    A ``tf.data`` shuffle with ``reshuffle_each_iteration`` draws the seed of each new iterator
-    from a counter kept with the dataset; Keras makes one iterator per epoch. A phase resumed at
-    epoch ``e`` (``BackupAndRestore`` sets it at ``on_train_begin``, before this callback) first
-    makes and drops ``e`` iterators, so its counter stands where the uninterrupted run's stood.
-    """
+class DataOrder(keras.callbacks.Callback):
+    """Shuffle each epoch of a ``data.reseeded`` training pipeline from its own seed (the run's
+    seed, the phase or trial, the epoch), so the batches of epoch ``e`` do not depend on how many
+    epochs this process trained before: a resumed phase sees those of an uninterrupted one."""
 
     def __init__(self, dataset):
         super().__init__()
         self.dataset = dataset
 
-    def on_train_begin(self, logs=None):
-        for _ in range(getattr(self.model, "_initial_epoch", None) or 0):
-            iter(self.dataset)
+    def on_epoch_begin(self, epoch, logs=None):
+        from kerasnn import data  # already loaded: the dataset came from it
+
+        data.set_epoch(self.dataset, epoch)
 
 
 def _check_h5(path):

@@ -27,6 +27,7 @@ from keras_tuner.src import utils as keras_tuner_utils
 
 from kerasnn import cli
 from kerasnn.reporting import (
+    DataOrder,
     InterruptCheck,
     RunDirectoryDamaged,
     atomic_path,
@@ -111,6 +112,7 @@ class FreshSessionHyperModel(keras_tuner.HyperModel):
                 from kerasnn import data  # here: importing tuning must not load tfds
 
                 args = (data.reseeded(args[0], self.trial_seed), *args[1:])
+                kwargs["callbacks"].append(DataOrder(args[0]))
         if isinstance(self.hypermodel, keras_tuner.HyperModel):
             return self.hypermodel.fit(hp, model, *args, **kwargs)
         return super().fit(hp, model, *args, **kwargs)

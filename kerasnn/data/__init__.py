@@ -311,10 +311,21 @@ def batch(dataset, batch_size, *, shuffle=False, augment=None, cache=False, seed
     ``augment`` applies to the images: the first element of ``(image, label)`` pairs, or the
     ``"image"`` entry of feature dicts.
     """
-    examples = dataset
-    if cache:
-        dataset = dataset.cache()
-    if shuffle:
+    return _batch(dataset, batch_size, shuffle=shuffle, augment=augment, cache=cache, seed=seed)
+
+
+def _batch(examples, batch_size, *, shuffle, augment, cache, seed, order=None):
+    dataset = examples.cache() if cache else examples
+    if order is not None:
+        # The seed of each pass is read when the pass starts (its iterator evaluates this
+        # function), from the variable ``order`` that the caller sets before every epoch.
+        examples_per_pass = int(dataset.cardinality())
+        dataset = tf.data.Dataset.from_tensors(0).flat_map(
+            functools.partial(_one_pass, dataset, order)
+        )
+        if examples_per_pass >= 0:  # known: Keras then knows the batches per epoch
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(examples_per_pass))
+    elif shuffle:
         dataset = dataset.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
     if augment is not None:
@@ -322,22 +333,50 @@ def batch(dataset, batch_size, *, shuffle=False, augment=None, cache=False, seed
             lambda *batch: _augment_images(augment, batch), num_parallel_calls=tf.data.AUTOTUNE
         )
     dataset = dataset.prefetch(tf.data.AUTOTUNE)
-    if shuffle:
-        # The order of the k-th pass depends on how many passes were made before; a trial or a
-        # phase that must not depend on that remakes the pipeline with its own seed
-        # (``reseeded``).
-        dataset.kerasnn_with_seed = functools.partial(
-            batch, examples, batch_size, shuffle=True, augment=augment, cache=cache
+    if shuffle and order is None:
+        # The order of the k-th pass of this pipeline depends on how many passes were made
+        # before (one more each time Keras makes an iterator); ``reseeded`` makes a copy whose
+        # order is set per epoch instead.
+        dataset.kerasnn_remake = functools.partial(
+            _batch, examples, batch_size, shuffle=True, augment=augment, cache=cache, seed=seed
         )
     return dataset
 
 
+def _one_pass(examples, order, _):
+    # shuffle() mixes its seed with the graph seed of this function, inherited from whatever
+    # global seed was set when it was traced (and a graph seed of 0 cannot be compared with a
+    # tensor seed): the pass's seed is ``order``'s value alone.
+    tf.compat.v1.get_default_graph().seed = None
+    return examples.shuffle(10_000, seed=order.read_value(), reshuffle_each_iteration=False)
+
+
 def reseeded(dataset, seed):
-    """A fresh copy of a shuffled pipeline of ``batch``/``load`` whose shuffle draws from
-    ``seed``, its pass counter at zero (the data order of its ``k``-th pass is a function of
-    ``seed`` and ``k`` only); other datasets are returned as they are."""
-    remake = getattr(dataset, "kerasnn_with_seed", None)
-    return dataset if remake is None else remake(seed=seed)
+    """A copy of a shuffled pipeline of ``batch``/``load`` whose data order is set per epoch:
+    after ``set_epoch(copy, epoch)``, the next pass is shuffled from ``(seed, epoch)`` alone,
+    whatever passes were made before (the runner calls it at the start of every epoch, so a
+    resumed run sees the order of an uninterrupted one). Other datasets are returned as they
+    are. Without ``set_epoch`` every pass of the copy has the order of epoch 0."""
+    remake = getattr(dataset, "kerasnn_remake", None)
+    if remake is None:
+        return dataset
+    order = tf.Variable(_epoch_seed(seed, 0), dtype=tf.int64, trainable=False)
+    copy = remake(order=order)
+    copy.kerasnn_set_epoch = lambda epoch: order.assign(_epoch_seed(seed, epoch))
+    return copy
+
+
+def set_epoch(dataset, epoch):
+    """Shuffle the next pass of a ``reseeded`` dataset for ``epoch``; a no-op for others."""
+    setter = getattr(dataset, "kerasnn_set_epoch", None)
+    if setter is not None:
+        setter(epoch)
+
+
+def _epoch_seed(seed, epoch):
+    from kerasnn.reporting import derive_seed  # the run's one seed-mixing function
+
+    return derive_seed(seed, "epoch", epoch)
 
 
 def _augment_images(augment, batch):
