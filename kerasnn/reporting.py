@@ -22,10 +22,11 @@ What survives what: every file is written to a temporary name and renamed into p
 process leaves the previous version or the new one, never half a file. One process writes a
 directory at a time (``run.lock``, a ``flock`` the system releases when its holder dies, however
 it dies). Each epoch of a phase draws its data order from its own seed (the run's seed, the
-phase name, the epoch: ``data.reseeded`` and ``DataOrder``), so a resumed phase sees the batches
-an uninterrupted one would have seen. On reading a damaged file, what can be redone safely is redone
-(a finished phase retrained, an interrupted phase started over); a damaged ``settings.json``
-raises ``RunDirectoryDamaged`` naming the file.
+phase name, the epoch: ``data.reseeded`` and ``EpochSeeds``), and so do the model's random layers
+(dropout), so a resumed phase sees the batches and masks an uninterrupted one would have seen.
+On reading a damaged file, what can be redone safely is redone (a finished phase retrained, an
+interrupted phase started over); a damaged ``settings.json`` raises ``RunDirectoryDamaged``
+naming the file.
 """
 
 import contextlib
@@ -230,8 +231,9 @@ class RunDirectory:
 
     def callbacks(self, phase, dataset=None):
         """What every training run uses: an epoch log that survives interruption, resume after
-        interruption, stop on NaN, TensorBoard, and the seconds of each epoch (``seconds``).
-        With the training ``dataset``, a resumed phase also resumes its data order."""
+        interruption, per-epoch seeds (``EpochSeeds``: the order of a ``data.reseeded``
+        ``dataset``, the random layers), stop on NaN, TensorBoard, and the seconds of each epoch
+        (``seconds``)."""
         return [
             EpochTimer(),  # first: the loggers after it see ``logs["seconds"]``
             # Before BackupAndRestore: an epoch is logged before it is backed up, so an
@@ -239,7 +241,7 @@ class RunDirectory:
             # keeps the last row), never lose it.
             keras.callbacks.CSVLogger(self._epoch_log(phase), append=True),
             AtomicBackupAndRestore(self._backup_dir(phase)),
-            *([DataOrder(dataset)] if dataset is not None else []),
+            EpochSeeds(derive_seed(self.seed, "phase", phase), dataset),
             keras.callbacks.TerminateOnNaN(),
             keras.callbacks.TensorBoard(self.file("logs", _file_name(phase))),
             InterruptCheck(),
@@ -446,19 +448,27 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self.model._initial_epoch = state["epoch"]
 
 
-class DataOrder(keras.callbacks.Callback):
-    """Shuffle each epoch of a ``data.reseeded`` training pipeline from its own seed (the run's
-    seed, the phase or trial, the epoch), so the batches of epoch ``e`` do not depend on how many
-    epochs this process trained before: a resumed phase sees those of an uninterrupted one."""
+class EpochSeeds(keras.callbacks.Callback):
+    """Seed each epoch from its own seed (``seed``: the run's seed mixed with the phase or trial;
+    the epoch): the order of a ``data.reseeded`` training pipeline, and the random layers of the
+    model (dropout, noise, in-model augmentation), whose generator state Keras does not save.
+    The batches and masks of epoch ``e`` then do not depend on how many epochs this process
+    trained before: a resumed phase sees those of an uninterrupted one."""
 
-    def __init__(self, dataset):
+    def __init__(self, seed, dataset=None):
         super().__init__()
+        self.seed = seed
         self.dataset = dataset
 
     def on_epoch_begin(self, epoch, logs=None):
-        from kerasnn import data  # already loaded: the dataset came from it
+        if self.dataset is not None:
+            from kerasnn import data  # already loaded: the dataset came from it
 
-        data.set_epoch(self.dataset, epoch)
+            data.set_epoch(self.dataset, epoch)
+        layer_seed = derive_seed(self.seed, "layers", epoch)
+        for index, variable in enumerate(self.model.non_trainable_variables):
+            if variable.path.endswith("seed_generator_state"):
+                variable.assign(np.array([layer_seed, index], dtype=variable.dtype))
 
 
 def _check_h5(path):

@@ -27,7 +27,7 @@ from keras_tuner.src import utils as keras_tuner_utils
 
 from kerasnn import cli
 from kerasnn.reporting import (
-    DataOrder,
+    EpochSeeds,
     InterruptCheck,
     RunDirectoryDamaged,
     atomic_path,
@@ -106,13 +106,16 @@ class FreshSessionHyperModel(keras_tuner.HyperModel):
 
     def fit(self, hp, model, *args, **kwargs):
         kwargs["callbacks"] = [*kwargs.get("callbacks", []), InterruptCheck()]
+        dataset = None
         if args and hasattr(args[0], "element_spec"):
             kwargs.setdefault("shuffle", False)  # a tf.data pipeline shuffles itself
             if self.trial_seed is not None:
                 from kerasnn import data  # here: importing tuning must not load tfds
 
-                args = (data.reseeded(args[0], self.trial_seed), *args[1:])
-                kwargs["callbacks"].append(DataOrder(args[0]))
+                dataset = data.reseeded(args[0], self.trial_seed)
+                args = (dataset, *args[1:])
+        if self.trial_seed is not None:
+            kwargs["callbacks"].append(EpochSeeds(self.trial_seed, dataset))
         if isinstance(self.hypermodel, keras_tuner.HyperModel):
             return self.hypermodel.fit(hp, model, *args, **kwargs)
         return super().fit(hp, model, *args, **kwargs)
@@ -333,7 +336,8 @@ def kfold_indices(num_examples, num_folds, *, seed=0, labels=None):
     """
     if not 2 <= num_folds <= num_examples:
         raise ValueError(
-            f"Expected 2 <= num_folds <= num_examples={num_examples}, received num_folds={num_folds}"
+            f"Expected 2 <= num_folds <= num_examples={num_examples}, "
+            f"received num_folds={num_folds}"
         )
     rng = np.random.default_rng(seed)
     order = rng.permutation(num_examples)
@@ -368,7 +372,8 @@ def cross_validate(
     Args:
         build_model: a function of no arguments returning a compiled model.
         x, y: arrays of all the examples.
-        folds: ``[(train_indices, validation_indices), ...]`` (``kfold_indices``, holdout splits, ...).
+        folds: ``[(train_indices, validation_indices), ...]`` (``kfold_indices``, holdout
+            splits, ...).
         metric: a name ``evaluate`` reports (``"accuracy"``, ``"loss"``, ...).
         seed: fold ``i`` starts from ``keras.utils.set_random_seed(seed + i)`` and shuffles with it.
         fit: ``fit(model, train_dataset, **fit_kwargs)``; default ``model.fit``.
@@ -427,7 +432,8 @@ class CrossValidationTuner(keras_tuner.Tuner):
     models (``cross_validate``), fold ``i`` holding out its validation part, and scores each with
     ``evaluate`` on it.
     The trial records the mean (its score, under the objective's name, e.g. ``val_accuracy``),
-    the standard deviation (``val_accuracy_std``) and every fold's score (``val_accuracy_fold_<i>``).
+    the standard deviation (``val_accuracy_std``) and every fold's score
+    (``val_accuracy_fold_<i>``).
 
     Like every tuner of ``make_tuner``, it resumes from ``directory`` (finished trials are kept)
     and saves no models: rebuild the best one from ``get_best_hyperparameters()`` and retrain it
@@ -435,12 +441,14 @@ class CrossValidationTuner(keras_tuner.Tuner):
 
     Args:
         oracle: a ``keras_tuner.Oracle``; its objective must be a validation metric (``val_*``).
-        hypermodel: a ``keras_tuner.HyperModel`` or a ``build(hp)`` function returning a compiled model.
+        hypermodel: a ``keras_tuner.HyperModel`` or a ``build(hp)`` function returning a
+            compiled model.
         num_folds: k (``>= 2``).
         stratify: stratify the folds by the labels ``y`` (classification).
         seed: seed of the fold split and of each fold's weight initialization (fold ``i`` uses
             ``seed + i``), so a trial's score does not depend on the trials before it.
-        monitor_validation: pass each fold's validation part to ``fit`` too (see ``cross_validate``).
+        monitor_validation: pass each fold's validation part to ``fit`` too (see
+            ``cross_validate``).
         **kwargs: ``keras_tuner.Tuner`` arguments (``directory``, ``project_name``, ``overwrite``).
     """
 
@@ -476,7 +484,8 @@ class CrossValidationTuner(keras_tuner.Tuner):
             )
         if hasattr(x, "element_spec"):  # a tf.data.Dataset cannot be cut into folds
             raise ValueError(
-                "CrossValidationTuner needs array inputs (x, y) to cut into folds, received a Dataset"
+                "CrossValidationTuner needs array inputs (x, y) to cut into folds, "
+                "received a Dataset"
             )
         x, y = np.asarray(x), np.asarray(y)
         hp = trial.hyperparameters
@@ -520,8 +529,8 @@ def make_cross_validation_tuner(
     overwrite=False,
     seed=0,
 ):
-    """A ``CrossValidationTuner`` driven by the oracle of ``kind`` (as in ``make_tuner``), or ``None``
-    for ``kind="none"``."""
+    """A ``CrossValidationTuner`` driven by the oracle of ``kind`` (as in ``make_tuner``), or
+    ``None`` for ``kind="none"``."""
     if kind == "none":
         return None
     if not overwrite:
