@@ -121,8 +121,10 @@ class Run:
 
     def _split_names(self, names):
         standard = data.standard_splits(self.args.dataset, self.args.data_dir)
-        take = f"[:{self.smoke_examples}]" if self.args.smoke else ""
-        return [standard[name] + take for name in names]
+        if not self.args.smoke:
+            return [standard[name] for name in names]
+        return [data.first_examples(self.args.dataset, standard[name], self.smoke_examples,
+                                    self.args.data_dir) for name in names]
 
     def training_examples(self):
         """Examples in the training split this run uses (``--smoke`` limit included)."""

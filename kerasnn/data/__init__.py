@@ -227,6 +227,19 @@ def standard_splits(name, data_dir=None):
     return {"train": "train[:70%]", "validation": "train[70%:85%]", "test": "train[85%:]"}
 
 
+def first_examples(name, split, count, data_dir=None):
+    """A tfds split string of the first ``count`` examples of ``split`` (which may itself be a
+    slice such as ``train[70%:85%]``: tfds cannot slice a slice, so it is made absolute)."""
+    info = get_builder(name, data_dir).info
+    (instruction,) = tfds.core.ReadInstruction.from_spec(split).to_absolute(info.splits)
+    start = instruction.from_ or 0
+    end = info.splits[instruction.splitname].num_examples if instruction.to is None else (
+        instruction.to)
+    end = min(end, start + count)
+    # A prefix stays a prefix (``train[:64]``): ``load`` shuffles training prefixes.
+    return f"{instruction.splitname}[{start if start else ''}:{end}]"
+
+
 def scale_image(image, image_size=None):
     """uint8 image(s) to float32 in [0, 1], resized to ``(image_size, image_size)`` if given."""
     image = tf.cast(image, tf.float32) / 255.0
