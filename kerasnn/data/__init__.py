@@ -15,6 +15,7 @@ Set the environment variable ``KERASNN_OFFLINE=1`` to forbid any download attemp
 
 import contextlib
 import dataclasses
+import errno
 import functools
 import os
 import random
@@ -106,16 +107,14 @@ def get_builder(name, data_dir=None):
     if base in builders.EMBEDDED:
         builder = _embedded_builder(name, data_dir)
         if not builder.is_prepared():
-            with _caller_random_state_kept():
-                builder.download_and_prepare()
+            _prepare(builder, name)
         damage = _verified(builder)
         if damage is not None:
             print(f"dataset {name}: damaged files in {builder.data_dir} ({damage}); rebuilding "
                   "them", file=sys.stderr, flush=True)
             shutil.rmtree(builder.data_dir, ignore_errors=True)
             builder = _embedded_builder(name, data_dir)
-            with _caller_random_state_kept():
-                builder.download_and_prepare()
+            _prepare(builder, name)
             damage = _verified(builder)
             if damage is not None:
                 raise DatasetUnavailableError(
@@ -135,9 +134,22 @@ def get_builder(name, data_dir=None):
         # Checked before tfds starts: offline, its downloader retries for many minutes.
         if not is_online():
             raise DatasetUnavailableError(_offline_message(name))
+        _prepare(builder, name)
+    return builder
+
+
+def _prepare(builder, name):
+    """Build ``name`` into its data directory; one that cannot be written is a user error."""
+    try:
         with _caller_random_state_kept():
             builder.download_and_prepare()
-    return builder
+    except OSError as error:
+        if error.errno not in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC):
+            raise
+        raise DatasetUnavailableError(
+            f"Dataset {name!r} cannot be written under {builder.data_dir} ({error.strerror}); "
+            "choose another --data-dir."
+        ) from None
 
 
 def _embedded_builder(name, data_dir):
