@@ -2,15 +2,25 @@
 
 A recipe builds its parser with ``recipe_parser(...)``, adds its own flags, and decorates its
 ``main(argv=None)`` with ``@recipe_main`` so that user errors (unknown dataset, offline download,
-unreadable weights, invalid values) print ``error: ...`` on one line and exit with status 2,
-without a traceback and before anything is written to the run directory.
+unreadable weights, invalid values, an unusable ``--output-dir``, a run directory in use or
+damaged) print ``error: ...`` on one line and exit with status 2, without a traceback and before
+anything is written to the run directory. A search whose every trial failed exits 1, one line.
+
+Ctrl-C (SIGINT) or SIGTERM stops the run within seconds: ``interrupted; run the same command to
+resume`` on one line, exit status 130; what the run saved is intact (files are replaced
+atomically) and the same command resumes it. An interruption that a library swallows is raised
+again at the next batch, epoch or trial (``raise_if_interrupted``).
 """
 
 import argparse
+import contextlib
 import functools
 import logging
 import os
+import signal
 import sys
+import tempfile
+import threading
 
 TUNERS = ("none", "random", "hyperband", "bayesian", "grid")
 
@@ -125,6 +135,31 @@ def parse_args(parser, argv=None):
 NOT_SETTINGS = ("output_dir", "overwrite", "data_dir")
 
 
+def check_paths(args):
+    """Exit 2 (``UserError``) when ``--output-dir`` or ``--data-dir`` cannot be a directory this
+    process writes (a regular file on the way, a read-only or virtual file system), before
+    anything is read or written. Probes by creating and removing an empty directory."""
+    _check_writable_directory("--output-dir", args.output_dir)
+    if getattr(args, "data_dir", None):
+        _check_writable_directory("--data-dir", args.data_dir)
+
+
+def _check_writable_directory(flag, path):
+    path = os.path.abspath(path)
+    existing = path
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        what = "is" if existing == path else f"is under {existing}, which is"
+        raise UserError(f"{flag} {path} {what} not a directory")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".kerasnn-probe-", dir=existing))
+    except OSError as error:
+        raise UserError(
+            f"{flag} {path} cannot be written ({error.strerror or error} in {existing})"
+        ) from None
+
+
 def run_directory(args):
     """The run directory of a parsed command line (``--output-dir``, ``--overwrite``).
 
@@ -137,24 +172,80 @@ def run_directory(args):
     return reporting.RunDirectory(args.output_dir, overwrite=args.overwrite, settings=settings)
 
 
+INTERRUPTED_MESSAGE = "interrupted; run the same command to resume"
+
+_interrupts = []  # the signals received by the running recipe (recipe_main)
+
+
+def raise_if_interrupted():
+    """Raise ``KeyboardInterrupt`` again if the running recipe was interrupted: a library may
+    swallow the first one (``Exception ignored in ...``); checkpoints call this."""
+    if _interrupts:
+        raise KeyboardInterrupt
+
+
+def _on_signal(signum, frame):
+    _interrupts.append(signum)
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _interrupts_raised():
+    """SIGINT and SIGTERM raise ``KeyboardInterrupt`` (and are remembered) while the block runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = {number: signal.signal(number, _on_signal)
+                for number in (signal.SIGINT, signal.SIGTERM)}
+    _interrupts.clear()
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def recipe_main(main):
-    """Decorate a recipe's ``main``: user errors exit 2 with one line on stderr, no traceback."""
+    """Decorate a recipe's ``main``: user errors exit 2 with one line on stderr, no traceback;
+    Ctrl-C or SIGTERM exits 130 with one line."""
 
     @functools.wraps(main)
     def wrapper(argv=None):
-        from kerasnn import data, reporting  # at call time: the user errors they define
+        from kerasnn import data, reporting, tuning  # at call time: the errors they define
 
         # tf.function retracing notices are about Keras internals, not the person's run.
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
         try:
-            return main(argv)
+            with _interrupts_raised():
+                result = main(argv)
+                raise_if_interrupted()
+                return result
+        except KeyboardInterrupt:
+            print(INTERRUPTED_MESSAGE, file=sys.stderr, flush=True)
+            raise SystemExit(130) from None
         except (
             UserError,
             data.UnknownDatasetError,
             data.DatasetUnavailableError,
             reporting.RunSettingsMismatch,
+            reporting.RunDirectoryBusy,
+            reporting.RunDirectoryDamaged,
         ) as error:
             print(f"error: {error}", file=sys.stderr)
             raise SystemExit(2) from None
+        except tuning.SearchFailed as error:
+            print(f"error: {error}", file=sys.stderr)
+            raise SystemExit(1) from None
+        except Exception as error:
+            if _is_data_loss(error):  # a dataset file damaged after the checks, while training
+                print(f"error: a dataset file is damaged ({str(error).splitlines()[0]}); delete "
+                      "the dataset's directory under --data-dir and run again", file=sys.stderr)
+                raise SystemExit(2) from None
+            raise
 
     return wrapper
+
+
+def _is_data_loss(error):
+    tensorflow = sys.modules.get("tensorflow")
+    return tensorflow is not None and isinstance(error, tensorflow.errors.DataLossError)

@@ -24,7 +24,14 @@ What the runner guarantees:
 - one seed for Python, NumPy and the backend (``keras.utils.set_random_seed``) and a non-zero
   seed for the tuner's oracle (KerasTuner reads ``seed=0`` as "pick one at random");
 - the run directory is opened (settings check, resume) only by ``open()``, after the recipe has
-  read and checked its inputs, so bad input exits 2 before anything is written;
+  read and checked its inputs, so bad input exits 2 before anything is written: an unusable
+  ``--output-dir``/``--data-dir`` (checked at once), an image size the memory cannot hold
+  (``check_image_size``, automatic for an ``--image-size`` flag); a ``--batch-size`` larger than
+  the training split is clipped to it, with one line;
+- one process writes a run directory at a time (a second one exits 2 naming the holder's pid);
+  files are replaced atomically; each trial and phase draws its data order and initial weights
+  from its own seed, so a run resumed after Ctrl-C, SIGTERM or ``kill -9`` gives the figures of
+  an uninterrupted one;
 - every phase trained with ``fit`` resumes after an interruption and records its per-epoch
   history and seconds per epoch (``epoch_seconds`` in ``metrics.json``);
 - ``finish`` writes ``metrics.json`` with ``recipe``, ``dataset``, ``seed``, ``wall_seconds``,
@@ -34,6 +41,7 @@ What the runner guarantees:
 
 import functools
 import math
+import os
 import time
 
 import keras
@@ -93,6 +101,8 @@ class Run:
         self.args = cli.parse_args(parser, argv)
         if self.args.smoke and smoke is not None:
             smoke(self.args)
+        cli.check_paths(self.args)
+        self._inputs_checked = False
         self.name = name
         self.smoke_examples = smoke_examples
         self.started = time.time()
@@ -111,12 +121,58 @@ class Run:
 
     def _split_names(self, names):
         standard = data.standard_splits(self.args.dataset, self.args.data_dir)
-        take = f"[:{self.smoke_examples}]" if self.args.smoke else ""
-        return [standard[name] + take for name in names]
+        if not self.args.smoke:
+            return [standard[name] for name in names]
+        return [data.first_examples(self.args.dataset, standard[name], self.smoke_examples,
+                                    self.args.data_dir) for name in names]
+
+    def training_examples(self):
+        """Examples in the training split this run uses (``--smoke`` limit included)."""
+        split = self._split_names(["train"])[0]
+        builder = data.get_builder(self.args.dataset, self.args.data_dir)
+        return builder.info.splits[split].num_examples
+
+    def check_inputs(self):
+        """The checks of flag values against the data, before anything is written (``splits``,
+        ``arrays`` and ``open`` call it): ``--batch-size`` is clipped to the training split (one
+        line), an ``--image-size`` flag is checked with ``check_image_size``."""
+        if self._inputs_checked:
+            return
+        self._inputs_checked = True
+        examples = self.training_examples()
+        if 0 < examples < self.args.batch_size:
+            print(f"note: --batch-size {self.args.batch_size} is larger than the training split "
+                  f"({examples} examples); using {examples}", flush=True)
+            self.args.batch_size = examples
+        if isinstance(getattr(self.args, "image_size", None), int):
+            self.check_image_size(self.args.image_size)
+
+    def check_image_size(self, size, *, minimum=None, channels=None, flag="--image-size",
+                         reason="the network"):
+        """Exit 2 (``cli.UserError``, one line naming the limit) unless images of ``size`` x
+        ``size`` can be used: at least ``minimum`` (what ``reason`` needs, e.g. a backbone's
+        smallest input), and one ``--batch-size`` batch of them as float32 fits in the memory
+        available now (a lower bound of what training needs)."""
+        if minimum is not None and size < minimum:
+            raise cli.UserError(f"{flag} {size} is smaller than {reason} takes (at least "
+                                f"{minimum})")
+        if channels is None:
+            shape = self.spec.input_shape
+            channels = shape[-1] if len(shape) == 3 else 3
+        needed = self.args.batch_size * size * size * channels * 4
+        available = available_memory()
+        if available is not None and needed > available:
+            largest = math.isqrt(available // (self.args.batch_size * channels * 4))
+            raise cli.UserError(
+                f"{flag} {size}: one batch of {self.args.batch_size} float32 images of "
+                f"{size}x{size}x{channels} takes {_gib(needed)}, more than the {_gib(available)} "
+                f"of memory available (at most {flag} {largest} at --batch-size "
+                f"{self.args.batch_size})")
 
     def splits(self, names=("train", "validation", "test"), **load_kwargs):
         """Batched ``tf.data`` pipelines of ``--dataset``'s standard splits (``data.load``; the
         training split is shuffled), a few examples each under ``--smoke``."""
+        self.check_inputs()
         load_kwargs.setdefault("batch_size", self.args.batch_size)
         return [data.load(self.args.dataset, split, data_dir=self.args.data_dir,
                           seed=self.args.seed, **load_kwargs)
@@ -124,6 +180,7 @@ class Run:
 
     def arrays(self, names=("train", "validation", "test"), **load_kwargs):
         """``[(x, y), ...]`` NumPy arrays of the standard splits (``data.load_arrays``)."""
+        self.check_inputs()
         return [data.load_arrays(self.args.dataset, split, data_dir=self.args.data_dir,
                                  **load_kwargs)
                 for split in self._split_names(names)]
@@ -146,6 +203,7 @@ class Run:
         the same settings, start over under ``--overwrite``. Call it once the inputs are checked:
         nothing is written before."""
         if self._directory is None:
+            self.check_inputs()
             self._directory = cli.run_directory(self.args)
         return self._directory
 
@@ -237,9 +295,31 @@ class Run:
             "best_hyperparameters": self.hp.values if self.hp is not None else {},
             "trials": tuning.trials(self.tuner),
         }
+        # A failed trial is reported as such, never silently dropped from the search's record.
+        metrics["failed_trials"] = [row["trial"] for row in metrics["trials"]
+                                    if row["status"] != "COMPLETED"]
         directory.write_metrics(metrics)
         print("test: " + ", ".join(f"{key} {_short(value)}" for key, value in test.items()))
         return directory.read_metrics()
+
+
+def available_memory():
+    """Bytes of memory available to a new allocation now (Linux ``MemAvailable``), else ``None``."""
+    try:
+        with open("/proc/meminfo") as file:
+            for line in file:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _gib(size):
+    return f"{size / 2**30:.3g} GiB"
 
 
 def _short(value):

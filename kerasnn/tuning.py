@@ -8,25 +8,95 @@ memory does not grow with the number of trials.
 
 Models are always rebuilt from ``best_hyperparameters`` rather than taken from the tuner's saved
 checkpoints: a tuner whose ``run_trial`` or ``fit`` is customised saves none.
+
+Trials are independent of one another: each starts from ``keras.utils.set_random_seed(
+trial_seed(seed, trial_id))`` and iterates a ``kerasnn.data`` pipeline reshuffled from that seed,
+so a trial scores the same whether it runs after other trials in one process or first in a
+resumed run.
 """
 
 import functools
+import glob
+import json
+import os
 
 import keras
 import keras_tuner
 import numpy as np
+from keras_tuner.src import utils as keras_tuner_utils
 
-from kerasnn import arguments
-from kerasnn.reporting import format_table
+from kerasnn import arguments, cli
+from kerasnn.reporting import (
+    EpochSeeds,
+    InterruptCheck,
+    RunDirectoryDamaged,
+    atomic_path,
+    derive_seed,
+    format_table,
+)
+
+
+def _save_json_atomically(path, obj):
+    """KerasTuner's ``utils.save_json`` (oracle, trial and tuner state), written to a temporary
+    file and renamed into place: a run killed while saving leaves the previous state, whole."""
+    text = json.dumps(obj)
+    with atomic_path(path) as temporary, open(temporary, "w") as file:
+        file.write(text)
+    return text
+
+
+# KerasTuner (1.4.8) writes its state files in place; every save goes through this function.
+keras_tuner_utils.save_json = _save_json_atomically
+
+
+def check_project(directory, project_name):
+    """Raise ``RunDirectoryDamaged`` (naming the file) if a state file of the KerasTuner project
+    cannot be read: reloading it would fail with a traceback, or resume a different search."""
+    project = os.path.join(directory, project_name)
+    paths = [os.path.join(project, "oracle.json"), *glob.glob(os.path.join(project, "tuner*.json")),
+             *glob.glob(os.path.join(project, "trial_*", "trial.json"))]
+    for path in paths:
+        if not os.path.exists(path):
+            continue
+        try:
+            with open(path) as file:
+                if not isinstance(json.load(file), dict):
+                    raise ValueError("expected a JSON object")
+        except (OSError, ValueError) as error:
+            raise RunDirectoryDamaged(
+                f"{path} is damaged ({type(error).__name__}: {str(error)[:80]}); pass --overwrite "
+                f"to start over, or delete {project} to search again"
+            ) from None
+
+
+class SearchFailed(RuntimeError):
+    """Every trial of a search failed: there are no tuned hyperparameters to report."""
+
+
+def trial_seed(seed, trial_id):
+    """The seed of trial ``trial_id`` of a search seeded with ``seed``."""
+    return derive_seed(seed, "trial", trial_id)
 
 
 class FreshSessionHyperModel(keras_tuner.HyperModel):
     """Wraps a hypermodel (or a ``build(hp)`` function) and clears the Keras session before
-    every build, so the models of finished trials are released."""
+    every build, so the models of finished trials are released.
 
-    def __init__(self, hypermodel):
+    ``begin_trial(trial_id)`` (called by the tuners of ``make_tuner``) seeds Python, NumPy and
+    the backend from ``trial_seed(seed, trial_id)`` and makes ``fit`` reshuffle a
+    ``kerasnn.data`` pipeline from it, so a trial does not depend on the trials run before it.
+    """
+
+    def __init__(self, hypermodel, seed=None):
         super().__init__()
         self.hypermodel = hypermodel
+        self.seed = seed
+        self.trial_seed = None
+
+    def begin_trial(self, trial_id):
+        if self.seed is not None:
+            self.trial_seed = trial_seed(self.seed, trial_id)
+            keras.utils.set_random_seed(self.trial_seed)
 
     def build(self, hp):
         keras.backend.clear_session()
@@ -35,8 +105,17 @@ class FreshSessionHyperModel(keras_tuner.HyperModel):
         return self.hypermodel(hp)
 
     def fit(self, hp, model, *args, **kwargs):
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), InterruptCheck()]
+        dataset = None
         if args and hasattr(args[0], "element_spec"):
             kwargs.setdefault("shuffle", False)  # a tf.data pipeline shuffles itself
+            if self.trial_seed is not None:
+                from kerasnn import data  # here: importing tuning must not load tfds
+
+                dataset = data.reseeded(args[0], self.trial_seed)
+                args = (dataset, *args[1:])
+        if self.trial_seed is not None:
+            kwargs["callbacks"].append(EpochSeeds(self.trial_seed, dataset))
         if isinstance(self.hypermodel, keras_tuner.HyperModel):
             return self.hypermodel.fit(hp, model, *args, **kwargs)
         return super().fit(hp, model, *args, **kwargs)
@@ -120,34 +199,70 @@ def make_tuner(
     """
     if kind == "none":
         return None
+    if not overwrite:
+        check_project(directory, project_name)
     oracle = make_oracle(
         kind, objective=objective, max_trials=max_trials, max_epochs=max_epochs, seed=seed
     )
     tuner_class = _HyperbandTuner if kind == "hyperband" else keras_tuner.Tuner
     tuner = tuner_class(
         oracle=oracle,
-        hypermodel=FreshSessionHyperModel(hypermodel),
+        hypermodel=FreshSessionHyperModel(hypermodel, seed=seed),
         directory=directory,
         project_name=project_name,
         overwrite=overwrite,
         **kwargs,
     )
+    _seed_each_trial(tuner)
     _print_each_trial(tuner)
     return tuner
+
+
+def _seed_each_trial(tuner):
+    """Seed every trial from its id (``FreshSessionHyperModel.begin_trial``)."""
+    on_trial_begin = tuner.on_trial_begin
+
+    def on_trial_begin_seeded(trial):
+        cli.raise_if_interrupted()
+        on_trial_begin(trial)
+        tuner.hypermodel.begin_trial(trial.trial_id)
+
+    tuner.on_trial_begin = on_trial_begin_seeded
 
 
 def search(tuner, hypermodel, *fit_args, seed=0, **fit_kwargs):
     """Run ``tuner``'s search quietly (one line per trial), print its table, and return the best
     hyperparameters (the defaults without a tuner). Leaves a fresh Keras session seeded with
     ``seed``, ready to build the final model.
+
+    Raises:
+        SearchFailed: no trial completed (each failed trial's error is in its ``trial.json``).
     """
     if tuner is not None:
-        tuner.search(*fit_args, verbose=0, **fit_kwargs)
+        try:
+            tuner.search(*fit_args, verbose=0, **fit_kwargs)
+        except RuntimeError as error:  # KerasTuner gives up after consecutive failed trials
+            if "consecutive failures" not in str(error):
+                raise
         print(summary(tuner))
+        statuses = [trial.status for trial in tuner.oracle.trials.values()]
+        if statuses and "COMPLETED" not in statuses:
+            raise SearchFailed(
+                f"all {len(statuses)} trials of the search failed; the last one with: "
+                f"{_last_error(tuner)}"
+            )
     hp = best_hyperparameters(tuner, hypermodel)
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     return hp
+
+
+def _last_error(tuner):
+    """The last line of the last failed trial's traceback (its error)."""
+    messages = [trial.message for trial in tuner.oracle.trials.values()
+                if getattr(trial, "message", None)]
+    lines = messages[-1].strip().splitlines() if messages else []
+    return lines[-1] if lines else "no error recorded"
 
 
 def _print_each_trial(tuner):
@@ -219,7 +334,11 @@ def kfold_indices(num_examples, num_folds, *, seed=0, labels=None):
     ``num_folds == num_examples`` is leave-one-out. With ``labels`` the folds are stratified:
     each class is dealt round-robin over the folds, so every fold keeps the class proportions.
     """
-    arguments.integer("num_folds", num_folds, minimum=2, maximum=num_examples)
+    if not 2 <= num_folds <= num_examples:
+        raise ValueError(
+            f"Expected 2 <= num_folds <= num_examples={num_examples}, "
+            f"received num_folds={num_folds}"
+        )
     rng = np.random.default_rng(seed)
     order = rng.permutation(num_examples)
     if labels is not None:
@@ -362,7 +481,10 @@ class CrossValidationTuner(keras_tuner.Tuner):
             if name in fit_kwargs:  # the tuner makes its own validation folds
                 arguments.fail(name, "absent (the tuner makes its own folds)", fit_kwargs[name])
         if hasattr(x, "element_spec"):  # a tf.data.Dataset cannot be cut into folds
-            arguments.fail("x", "an array (cut into folds)", None, received="a Dataset")
+            raise ValueError(
+                "CrossValidationTuner needs array inputs (x, y) to cut into folds, "
+                "received a Dataset"
+            )
         x, y = np.asarray(x), np.asarray(y)
         hp = trial.hyperparameters
         if "tuner/epochs" in hp.values:
@@ -409,6 +531,8 @@ def make_cross_validation_tuner(
     ``None`` for ``kind="none"``."""
     if kind == "none":
         return None
+    if not overwrite:
+        check_project(directory, project_name)
     oracle = make_oracle(
         kind, objective=objective, max_trials=max_trials, max_epochs=max_epochs, seed=seed
     )

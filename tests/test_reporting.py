@@ -77,9 +77,10 @@ def test_settings_mismatch_is_refused_before_anything_is_written(tmp_path):
         reporting.RunDirectory(
             tmp_path / "run", settings={"epochs": 4, "dataset": "a", "sizes": [1, 2]}
         )
-    assert sorted(os.listdir(tmp_path / "run")) == ["metrics.json", "plots", "settings.json"]
+    assert sorted(os.listdir(tmp_path / "run")) == [
+        "metrics.json", "plots", "run.lock", "settings.json"]
     reporting.RunDirectory(tmp_path / "run", overwrite=True, settings={"epochs": 4})
-    assert sorted(os.listdir(tmp_path / "run")) == ["plots", "settings.json"]
+    assert sorted(os.listdir(tmp_path / "run")) == ["plots", "run.lock", "settings.json"]
 
 
 def test_phase_names_may_contain_slashes_and_arrays_work(tmp_path):

@@ -15,10 +15,14 @@ Set the environment variable ``KERASNN_OFFLINE=1`` to forbid any download attemp
 
 import contextlib
 import dataclasses
+import errno
 import functools
 import os
 import random
+import re
+import shutil
 import socket
+import sys
 import threading
 
 import numpy as np
@@ -87,24 +91,41 @@ def _offline_message(name):
     )
 
 
+# A tfds name: ``dataset``, ``dataset/config``, ``dataset:version`` (no path may hide in one).
+_DATASET_NAME = re.compile(r"[a-z][a-z0-9_]*(/[A-Za-z0-9_-][\w.-]*)?(:[0-9][0-9.*]*)?")
+
+
 def get_builder(name, data_dir=None):
-    """A prepared tfds builder for ``name``: embedded ones are generated here on first use."""
+    """A prepared tfds builder for ``name``: embedded ones are generated here on first use, and
+    rebuilt once if their files are damaged (``DatasetUnavailableError`` if that fails too)."""
     base = name.split("/")[0].split(":")[0]
+    if not _DATASET_NAME.fullmatch(name):
+        raise UnknownDatasetError(
+            f"Unknown dataset {name!r} (not a dataset name); embedded datasets are: "
+            f"{', '.join(embedded_names())}; or a tfds catalogue name such as 'mnist'."
+        )
     if base in builders.EMBEDDED:
-        try:
-            builder = tfds.builder(name, data_dir=data_dir)
-        except (tfds.core.registered.DatasetNotFoundError, ValueError) as error:
-            raise UnknownDatasetError(
-                f"Unknown dataset {name!r}; embedded datasets are: {', '.join(embedded_names())}."
-            ) from error
+        builder = _embedded_builder(name, data_dir)
         if not builder.is_prepared():
-            with _caller_random_state_kept():
-                builder.download_and_prepare()
+            _prepare(builder, name)
+        damage = _verified(builder)
+        if damage is not None:
+            print(f"dataset {name}: damaged files in {builder.data_dir} ({damage}); rebuilding "
+                  "them", file=sys.stderr, flush=True)
+            shutil.rmtree(builder.data_dir, ignore_errors=True)
+            builder = _embedded_builder(name, data_dir)
+            _prepare(builder, name)
+            damage = _verified(builder)
+            if damage is not None:
+                raise DatasetUnavailableError(
+                    f"Dataset {name!r} cannot be read from {builder.data_dir} ({damage}); "
+                    "delete that directory and run again."
+                )
         return builder
 
     try:
         builder = tfds.builder(name, data_dir=data_dir)
-    except tfds.core.registered.DatasetNotFoundError as error:
+    except (tfds.core.registered.DatasetNotFoundError, ValueError) as error:
         raise UnknownDatasetError(
             f"Unknown dataset {name!r}: neither embedded ({', '.join(embedded_names())}) "
             "nor in the tfds catalogue."
@@ -113,9 +134,52 @@ def get_builder(name, data_dir=None):
         # Checked before tfds starts: offline, its downloader retries for many minutes.
         if not is_online():
             raise DatasetUnavailableError(_offline_message(name))
+        _prepare(builder, name)
+    return builder
+
+
+def _prepare(builder, name):
+    """Build ``name`` into its data directory; one that cannot be written is a user error."""
+    try:
         with _caller_random_state_kept():
             builder.download_and_prepare()
-    return builder
+    except OSError as error:
+        if error.errno not in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC):
+            raise
+        raise DatasetUnavailableError(
+            f"Dataset {name!r} cannot be written under {builder.data_dir} ({error.strerror}); "
+            "choose another --data-dir."
+        ) from None
+
+
+def _embedded_builder(name, data_dir):
+    try:
+        return tfds.builder(name, data_dir=data_dir)
+    except (tfds.core.registered.DatasetNotFoundError, ValueError) as error:
+        raise UnknownDatasetError(
+            f"Unknown dataset {name!r}; embedded datasets are: {', '.join(embedded_names())}."
+        ) from error
+
+
+_VERIFIED = set()  # data directories of embedded datasets read back whole in this process
+
+
+def _verified(builder):
+    """``None`` when every record file of ``builder`` reads back whole (checksums and record
+    counts; an embedded dataset is small), else what is wrong, in a few words."""
+    if builder.data_dir in _VERIFIED:
+        return None
+    for split in builder.info.splits.values():
+        for path, expected in zip(split.filepaths, split.shard_lengths):
+            try:
+                found = sum(1 for _ in tf.data.TFRecordDataset(os.fspath(path)))
+            except (tf.errors.DataLossError, tf.errors.NotFoundError, OSError) as error:
+                return f"{os.path.basename(os.fspath(path))}: {type(error).__name__}"
+            if found != expected:
+                return (f"{os.path.basename(os.fspath(path))}: {found} records of "
+                        f"{expected}")
+    _VERIFIED.add(builder.data_dir)
+    return None
 
 
 @contextlib.contextmanager
@@ -173,6 +237,19 @@ def standard_splits(name, data_dir=None):
     if "validation" in available:
         return {"train": "train[:85%]", "validation": "validation", "test": "train[85%:]"}
     return {"train": "train[:70%]", "validation": "train[70%:85%]", "test": "train[85%:]"}
+
+
+def first_examples(name, split, count, data_dir=None):
+    """A tfds split string of the first ``count`` examples of ``split`` (which may itself be a
+    slice such as ``train[70%:85%]``: tfds cannot slice a slice, so it is made absolute)."""
+    info = get_builder(name, data_dir).info
+    (instruction,) = tfds.core.ReadInstruction.from_spec(split).to_absolute(info.splits)
+    start = instruction.from_ or 0
+    end = info.splits[instruction.splitname].num_examples if instruction.to is None else (
+        instruction.to)
+    end = min(end, start + count)
+    # A prefix stays a prefix (``train[:64]``): ``load`` shuffles training prefixes.
+    return f"{instruction.splitname}[{start if start else ''}:{end}]"
 
 
 def scale_image(image, image_size=None):
@@ -259,16 +336,72 @@ def batch(dataset, batch_size, *, shuffle=False, augment=None, cache=False, seed
     ``augment`` applies to the images: the first element of ``(image, label)`` pairs, or the
     ``"image"`` entry of feature dicts.
     """
-    if cache:
-        dataset = dataset.cache()
-    if shuffle:
+    return _batch(dataset, batch_size, shuffle=shuffle, augment=augment, cache=cache, seed=seed)
+
+
+def _batch(examples, batch_size, *, shuffle, augment, cache, seed, order=None):
+    dataset = examples.cache() if cache else examples
+    if order is not None:
+        # The seed of each pass is read when the pass starts (its iterator evaluates this
+        # function), from the variable ``order`` that the caller sets before every epoch.
+        examples_per_pass = int(dataset.cardinality())
+        dataset = tf.data.Dataset.from_tensors(0).flat_map(
+            functools.partial(_one_pass, dataset, order)
+        )
+        if examples_per_pass >= 0:  # known: Keras then knows the batches per epoch
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(examples_per_pass))
+    elif shuffle:
         dataset = dataset.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
     if augment is not None:
         dataset = dataset.map(
             lambda *batch: _augment_images(augment, batch), num_parallel_calls=tf.data.AUTOTUNE
         )
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    if shuffle and order is None:
+        # The order of the k-th pass of this pipeline depends on how many passes were made
+        # before (one more each time Keras makes an iterator); ``reseeded`` makes a copy whose
+        # order is set per epoch instead.
+        dataset.kerasnn_remake = functools.partial(
+            _batch, examples, batch_size, shuffle=True, augment=augment, cache=cache, seed=seed
+        )
+    return dataset
+
+
+def _one_pass(examples, order, _):
+    # shuffle() mixes its seed with the graph seed of this function, inherited from whatever
+    # global seed was set when it was traced (and a graph seed of 0 cannot be compared with a
+    # tensor seed): the pass's seed is ``order``'s value alone.
+    tf.compat.v1.get_default_graph().seed = None
+    return examples.shuffle(10_000, seed=order.read_value(), reshuffle_each_iteration=False)
+
+
+def reseeded(dataset, seed):
+    """A copy of a shuffled pipeline of ``batch``/``load`` whose data order is set per epoch:
+    after ``set_epoch(copy, epoch)``, the next pass is shuffled from ``(seed, epoch)`` alone,
+    whatever passes were made before (the runner calls it at the start of every epoch, so a
+    resumed run sees the order of an uninterrupted one). Other datasets are returned as they
+    are. Without ``set_epoch`` every pass of the copy has the order of epoch 0."""
+    remake = getattr(dataset, "kerasnn_remake", None)
+    if remake is None:
+        return dataset
+    order = tf.Variable(_epoch_seed(seed, 0), dtype=tf.int64, trainable=False)
+    copy = remake(order=order)
+    copy.kerasnn_set_epoch = lambda epoch: order.assign(_epoch_seed(seed, epoch))
+    return copy
+
+
+def set_epoch(dataset, epoch):
+    """Shuffle the next pass of a ``reseeded`` dataset for ``epoch``; a no-op for others."""
+    setter = getattr(dataset, "kerasnn_set_epoch", None)
+    if setter is not None:
+        setter(epoch)
+
+
+def _epoch_seed(seed, epoch):
+    from kerasnn.reporting import derive_seed  # the run's one seed-mixing function
+
+    return derive_seed(seed, "epoch", epoch)
 
 
 def _augment_images(augment, batch):

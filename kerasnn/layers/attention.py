@@ -316,6 +316,12 @@ class MultiHeadAttention(keras.layers.Layer):
                 "`key` and `value` must have the same length (axis 1). Received: "
                 f"value.shape={tuple(value_shape)}, key.shape={tuple(key_shape)}"
             )
+        for name, shape in (("value", value_shape), ("key", key_shape)):
+            if None not in (query_shape[0], shape[0]) and query_shape[0] != shape[0]:
+                raise ValueError(
+                    f"`query` and `{name}` must have the same batch size. Received: "
+                    f"query.shape={tuple(query_shape)}, {name}.shape={tuple(shape)}"
+                )
 
     def _projection(self, name, input_dim, head_dim):
         kernel = self.add_weight(

@@ -14,6 +14,7 @@ Both are vectorized over boxes and bins: no Python loop depends on the number of
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 from kerasnn import arguments
@@ -62,8 +63,27 @@ def _round_half_away_from_zero(x):
     return ops.sign(x) * ops.floor(ops.abs(x) + 0.5)
 
 
+def _check_finite_boxes(boxes):
+    """Raise ``ValueError`` for NaN/infinite coordinates when the boxes' values are known (NumPy
+    or eager tensors); inside a compiled graph they are not, and such boxes give zeros."""
+    if isinstance(boxes, np.ndarray):
+        values = boxes
+    elif callable(getattr(boxes, "numpy", None)):  # an eager tensor; symbolic ones have none
+        values = boxes.numpy()
+    else:
+        return
+    bad = np.argwhere(~np.all(np.isfinite(values), axis=-1))
+    if len(bad):
+        where = ", ".join(f"box {k} of image {b}" for b, k in bad[:5].tolist())
+        raise ValueError(
+            f"`boxes` must be finite (NaN or infinite coordinates in {where}). "
+            f"Received: boxes.shape={tuple(values.shape)}"
+        )
+
+
 def _prepare(features, boxes, compute_dtype):
     _check_input_shapes(features.shape, boxes.shape)
+    _check_finite_boxes(boxes)
     features = ops.convert_to_tensor(features)
     if compute_dtype is not None:
         features = ops.cast(features, compute_dtype)
@@ -248,7 +268,9 @@ class _RoILayerBase(keras.layers.Layer):
 
 _SHARED_DOC = """
     Boxes: a box is *unusable* when a coordinate is NaN or infinite, or when ``y2 < y1`` or
-    ``x2 < x1``; its output is all zeros (no error can be raised from inside a compiled graph).
+    ``x2 < x1``; its output is all zeros. NaN or infinite coordinates raise ``ValueError`` when
+    the boxes' values are known (NumPy arrays, eager execution); inside a compiled graph
+    (``fit``, ``predict``, ``tf.function``) no error can be raised and such boxes give zeros.
     Zero boxes (``num_boxes == 0``) give an empty ``(batch, 0, output_height, output_width,
     channels)`` output. Wrong ranks, a last box dimension other than 4, mismatched batch sizes,
     a non-positive ``output_size`` or ``spatial_scale`` raise ``ValueError``.
