@@ -85,6 +85,8 @@ class Run:
         flags: ``flags(parser)`` adds the recipe's own flags.
         smoke: ``smoke(args)`` shrinks recipe-specific settings under ``--smoke``.
         smoke_examples: examples per split that ``splits``/``arrays`` keep under ``--smoke``.
+        tfds_dataset: ``False`` for a recipe that generates its data itself (``--dataset`` then
+            names one of its tasks): no tfds dataset is read or checked.
 
     Attributes:
         args: the parsed flags.
@@ -93,7 +95,7 @@ class Run:
     """
 
     def __init__(self, name, doc, argv=None, *, dataset, epochs, batch_size=32, max_trials=5,
-                 tuner="random", flags=None, smoke=None, smoke_examples=64):
+                 tuner="random", flags=None, smoke=None, smoke_examples=64, tfds_dataset=True):
         parser = cli.recipe_parser(name, doc, dataset=dataset, epochs=epochs,
                                    batch_size=batch_size, max_trials=max_trials, tuner=tuner)
         if flags is not None:
@@ -105,6 +107,7 @@ class Run:
         self._inputs_checked = False
         self.name = name
         self.smoke_examples = smoke_examples
+        self.tfds_dataset = tfds_dataset
         self.started = time.time()
         self.histories = {}
         self.tuner = None
@@ -136,7 +139,7 @@ class Run:
         """The checks of flag values against the data, before anything is written (``splits``,
         ``arrays`` and ``open`` call it): ``--batch-size`` is clipped to the training split (one
         line), an ``--image-size`` flag is checked with ``check_image_size``."""
-        if self._inputs_checked:
+        if self._inputs_checked or not self.tfds_dataset:
             return
         self._inputs_checked = True
         examples = self.training_examples()

@@ -72,7 +72,8 @@ def errors_by_length(model, args, seed):
 @cli.recipe_main
 def main(argv=None):
     run = recipe.Run("ntm", __doc__, argv, dataset="copy", epochs=25, batch_size=32,
-                     tuner="none", max_trials=1, flags=flags, smoke=smoke)
+                     tuner="none", max_trials=1, flags=flags, smoke=smoke,
+                     tfds_dataset=False)
     args = run.args
     if args.dataset != "copy":
         raise cli.UserError("ntm.py generates its own tasks (copy, associative recall); "

@@ -29,9 +29,8 @@ from kerasnn import callbacks, cli, data, models, plots, recipe
 # 4. unfreeze the top of the base and train again with a lower learning rate: **fine-tuning**.
 #
 # Offline there are no ImageNet weights, so the embedded default makes its own source problem: a
-# small CNN is pretrained on `kerasnn_shapes/pretrain` (12 shape classes) and transferred to
-# `kerasnn_shapes/target` (stars, rings, crescents, ellipses: classes it has never seen) with
-# only `--shots` labelled images per class.
+# small CNN pretrained on `kerasnn_shapes/pretrain` (9 shape classes) is moved to `kerasnn_shapes/
+# target` (stars, rings, crescents, ellipses: never seen) with `--shots` labels per class.
 
 SOURCE = "kerasnn_shapes/pretrain"
 
@@ -41,10 +40,7 @@ FINE_TUNING_LEARNING_RATE_FACTOR = 0.1
 
 
 class TransferHyperModel(keras_tuner.HyperModel):
-    """Head width, dropout, learning rate and how many base layers to unfreeze.
-
-    ``fit`` runs both phases of the course's recipe, so a trial is scored on the fine-tuned model.
-    """
+    """Head width, dropout, learning rate, base layers to unfreeze; ``fit`` runs both phases."""
 
     def __init__(self, make_backbone, num_classes, patience):
         super().__init__()
@@ -110,14 +106,16 @@ def smoke(args):
 # ## The base: pretrained here, or from `keras.applications`
 
 
-def input_shape_for(args, spec):  # settles --image-size: 160 for applications by default
-    height, width, channels = spec.input_shape
+def input_shape_for(run, spec):  # settles --image-size: 160 for applications by default
+    args, (height, width, channels) = run.args, spec.input_shape
     if args.image_size is None and args.backbone != "small_cnn":
         args.image_size = 160
     elif args.image_size is None and (height is None or height != width):
         raise cli.UserError(f"images of {args.dataset} are {height}x{width}, not of one square "
                             "size; pass --image-size")
-    return (args.image_size or height,) * 2 + (channels,)
+    side = args.image_size or height  # small_cnn pools 3 times; applications take >= 32 pixels
+    run.check_image_size(side, minimum=8 if args.backbone == "small_cnn" else 32, reason="the base")
+    return (side,) * 2 + (channels,)
 
 
 def backbone_factory(args, input_shape):
@@ -204,7 +202,7 @@ def main(argv=None):
                      epochs=30, max_trials=5, flags=flags, smoke=smoke)
     args, spec = run.args, run.spec
     pretrain = args.backbone == "small_cnn" and not args.weights
-    input_shape = input_shape_for(args, spec)
+    input_shape = input_shape_for(run, spec)
     make_backbone, preprocess = backbone_factory(args, input_shape)
     train, validation, test = target_data(args, preprocess)
     run.open()

@@ -177,6 +177,9 @@ def test_both_phases_work_on_a_keras_application_base():
         ),
         (["--backbone", "mobilenet_v2"], "cannot load the base's weights (imagenet)"),
         (["--weights", "imagenet"], "--weights imagenet needs a keras.applications --backbone"),
+        (["--image-size", "4"], "--image-size 4 is smaller than the base takes (at least 8)"),
+        (["--backbone", "mobilenet_v2", "--image-size", "16"],
+         "--image-size 16 is smaller than the base takes (at least 32)"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_leaves_the_run_untouched(
