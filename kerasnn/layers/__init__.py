@@ -19,7 +19,7 @@ from kerasnn.layers.pooling import (
     GlobalAveragePooling2D,
     MaxPoolingWithArgmax2D,
 )
-from kerasnn.layers.recurrent import LSTMCell
+from kerasnn.layers.recurrent import LSTM, LSTMCell
 from kerasnn.layers.roi import RoIAlign, RoIPooling
 from kerasnn.layers.transformer import (
     PositionwiseFeedForward,
