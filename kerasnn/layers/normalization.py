@@ -116,7 +116,8 @@ class BatchNormalization(keras.layers.Layer):
     Synchronized statistics (``synchronized=True``, TensorFlow backend): under a
     ``tf.distribute`` strategy the unmasked mean and variance are those of the *global* batch
     (``keras.ops.moments(..., synchronized=True)`` all-reduces the per-replica sums over the
-    replicas); masked inputs use per-replica statistics. Outside a strategy it changes nothing.
+    replicas; tested with a two-replica ``MirroredStrategy``); masked inputs use per-replica
+    statistics. Outside a strategy it changes nothing.
 
     Args:
         axis: integer, the feature axis (``-1`` channels-last, ``1`` after a channels-first conv).

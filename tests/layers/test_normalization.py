@@ -247,6 +247,50 @@ def test_batch_renormalization_gradients_match_keras():
         np.testing.assert_allclose(ours, theirs, atol=1e-5)
 
 
+_SYNCHRONIZED_SCRIPT = """
+import os
+os.environ["KERAS_BACKEND"] = "tensorflow"
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import numpy as np
+from kerasnn.layers import BatchNormalization
+# Replica 0 sees zeros, replica 1 twos: the global batch has mean 1 and variance 1.
+x = np.concatenate([np.zeros((4, 3)), np.full((4, 3), 2.0)]).astype("float32")
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    layer = BatchNormalization(momentum=0.0, synchronized=True)
+    layer.build((None, 3))
+dataset = tf.data.Dataset.from_tensors(x).unbatch().batch(8)
+batches = strategy.experimental_distribute_dataset(dataset)
+for batch in batches:
+    strategy.run(lambda b: layer(b, training=True), args=(batch,))
+print(np.asarray(layer.moving_mean).tolist(), np.asarray(layer.moving_variance).tolist())
+"""
+
+
+def test_synchronized_batch_normalization_uses_global_batch_statistics(tmp_path):
+    # Two logical CPUs must be configured before TensorFlow starts: a fresh interpreter.
+    import os
+    import subprocess
+    import sys
+
+    import kerasnn
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(kerasnn.__file__)))
+    env = {**os.environ, "PYTHONPATH": root, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-c", _SYNCHRONIZED_SCRIPT],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[1.0, 1.0, 1.0] [1.0, 1.0, 1.0]"
+
+
 def test_keras_batch_normalization_config_builds_ours():
     keras_layer = keras.layers.BatchNormalization(
         axis=1, renorm=True, renorm_clipping={"rmax": 3.0}, renorm_momentum=0.9, synchronized=True
