@@ -3,7 +3,9 @@
 Prints, for each pair, the median time of one training step (forward, loss, gradients; no
 optimizer update) of our layer and of the built-in with the same shapes, and their ratio:
 
-- ``kerasnn.layers.MultiHeadAttention`` vs ``keras.layers.MultiHeadAttention`` (target <= 1.25x);
+- ``kerasnn.layers.MultiHeadAttention`` vs ``keras.layers.MultiHeadAttention`` (target <= 1.25x),
+  plain, gated, with a sliding window, and over two attention axes of rank-4 inputs;
+- ``kerasnn.layers.LSTM`` vs ``keras.layers.LSTM``;
 - ``keras.layers.RNN(kerasnn.layers.LSTMCell)`` vs ``keras.layers.LSTM`` (target <= 1.5x on CPU;
   on a GPU the built-in uses cuDNN's fused kernel, which a from-scratch cell cannot);
 - ``kerasnn.layers.TransformerEncoderBlock`` vs the same stack of built-in layers
@@ -54,16 +56,21 @@ def compare(name, ours, builtin, x, repeats):
     print(f"{name:<40} {ours_ms:9.2f} {builtin_ms:11.2f} {ours_ms / builtin_ms:8.2f}x")
 
 
-def attention_models(batch, length, dim, heads):
-    x = keras.Input((length, dim))
-    ours = keras.Model(x, layers.MultiHeadAttention(heads, dim // heads)(x, x))
-    builtin = keras.Model(x, keras.layers.MultiHeadAttention(heads, dim // heads)(x, x))
-    return ours, builtin, np.random.rand(batch, length, dim).astype("float32")
+def attention_models(batch, length, dim, heads, positions=(), **kwargs):
+    """Self-attention models; ``positions`` adds axes before the sequence (``attention_axes``)."""
+    shape = tuple(positions) + (length, dim)
+    x = keras.Input(shape)
+    ours = keras.Model(x, layers.MultiHeadAttention(heads, dim // heads, **kwargs)(x, x))
+    builtin = keras.Model(x, keras.layers.MultiHeadAttention(heads, dim // heads, **kwargs)(x, x))
+    return ours, builtin, np.random.rand(batch, *shape).astype("float32")
 
 
-def lstm_models(batch, length, features, units):
+def lstm_models(batch, length, features, units, cell_only=False):
     x = keras.Input((length, features))
-    ours = keras.Model(x, keras.layers.RNN(layers.LSTMCell(units), return_sequences=True)(x))
+    if cell_only:
+        ours = keras.Model(x, keras.layers.RNN(layers.LSTMCell(units), return_sequences=True)(x))
+    else:
+        ours = keras.Model(x, layers.LSTM(units, return_sequences=True)(x))
     builtin = keras.Model(x, keras.layers.LSTM(units, return_sequences=True)(x))
     return ours, builtin, np.random.rand(batch, length, features).astype("float32")
 
@@ -97,7 +104,32 @@ def main(argv=None):
     compare(
         "MultiHeadAttention (T=64, D=128, 8h)", *attention_models(batch, 64, 128, 8), args.repeats
     )
-    compare("RNN(LSTMCell) vs LSTM (T=50, 64u)", *lstm_models(batch, 50, 32, 64), args.repeats)
+    compare(
+        "  gated (use_gate=True)",
+        *attention_models(batch, 64, 128, 8, use_gate=True),
+        args.repeats,
+    )
+    compare(
+        "  sliding_window=16",
+        *attention_models(batch, 64, 128, 8, sliding_window=16),
+        args.repeats,
+    )
+    compare(
+        "  4x16 positions, attention_axes=(1, 2)",
+        *attention_models(batch, 16, 128, 8, positions=(4,), attention_axes=(1, 2)),
+        args.repeats,
+    )
+    compare(
+        "  4x16 positions, attention_axes=2",
+        *attention_models(batch, 16, 128, 8, positions=(4,), attention_axes=2),
+        args.repeats,
+    )
+    compare("LSTM vs keras LSTM (T=50, 64u)", *lstm_models(batch, 50, 32, 64), args.repeats)
+    compare(
+        "RNN(LSTMCell) vs LSTM (T=50, 64u)",
+        *lstm_models(batch, 50, 32, 64, cell_only=True),
+        args.repeats,
+    )
     compare(
         "TransformerEncoderBlock (T=64, D=128)",
         *encoder_models(batch, 64, 128, 8, 256),

@@ -9,7 +9,9 @@ Target: at most 1.25 for the layers with a built-in counterpart.
 References:
 - BatchNormalization, GhostBatchNormalization(virtual_batch_size=16), TimeStepBatchNormalization
   (the batch seen as 1024 time steps of 64 features): ``keras.layers.BatchNormalization``, training.
+- BatchNormalization with batch renormalization, and with a mask: the same Keras layer, likewise.
 - GlobalAveragePooling2D: ``keras.layers.GlobalAveragePooling2D``.
+- LSTM(64) over 32 steps: ``keras.layers.LSTM`` (both on the backend's RNN loop on CPU).
 - ClassActivationMapping (scores only): ``GlobalAveragePooling2D`` -> ``Dense(10)``.
 - MaxPoolingWithArgmax2D: ``keras.layers.MaxPooling2D`` (ours also computes the argmax indices),
   and TensorFlow's own ``tf.nn.max_pool_with_argmax`` (same outputs, TF only).
@@ -72,8 +74,10 @@ def _time(step, inputs, upstream, steps):
     return (time.perf_counter() - start) / steps
 
 
-def _compare(name, ours, reference, inputs, steps, repeats, note=""):
+def _compare(name, ours, reference, inputs, steps, repeats, only=None, note=""):
     """ours / reference: (callable, trainable variables) pairs on the same inputs."""
+    if only and not any(word.lower() in name.lower() for word in only):
+        return None
     ours_step = _step_function(*ours)
     reference_step = _step_function(*reference)
     upstream = tf.random.normal(tf.shape(_first(ours[0](inputs))), seed=1)
@@ -102,12 +106,13 @@ def main(argv=None):
     parser.add_argument("--channels", type=int, default=64)
     parser.add_argument("--steps", type=int, default=3, help="steps per timing")
     parser.add_argument("--repeats", type=int, default=11, help="timings per layer (median)")
+    parser.add_argument("--only", nargs="*", help="time only the lines whose name contains one")
     args = parser.parse_args(argv)
 
     keras.utils.set_random_seed(0)
     shape = (args.batch, args.size, args.size, args.channels)
     x = tf.random.normal(shape)
-    run = dict(steps=args.steps, repeats=args.repeats)
+    run = dict(steps=args.steps, repeats=args.repeats, only=args.only)
     print(
         f"input {shape}, float32, {args.repeats} x {args.steps} steps, tf.function, "
         f"{os.cpu_count()} CPU(s), TensorFlow {tf.__version__}, Keras {keras.__version__}"
@@ -124,6 +129,24 @@ def main(argv=None):
         "BatchNormalization (training)",
         (_training_call(bn), bn.trainable_weights),
         (_training_call(keras_bn), keras_bn.trainable_weights),
+        x,
+        **run,
+    )
+    renorm_kwargs = {"renorm": True, "renorm_clipping": {"rmax": 3.0, "rmin": 1 / 3, "dmax": 5.0}}
+    keras_renorm = built(keras.layers.BatchNormalization(**renorm_kwargs), x)
+    renorm = built(layers.BatchNormalization(**renorm_kwargs), x)
+    _compare(
+        "BatchNormalization(renorm) (training)",
+        (_training_call(renorm), renorm.trainable_weights),
+        (_training_call(keras_renorm), keras_renorm.trainable_weights),
+        x,
+        **run,
+    )
+    mask = tf.random.uniform(shape[:-1]) > 0.2
+    _compare(
+        "BatchNormalization (training, masked)",
+        (lambda t: bn(t, training=True, mask=mask), bn.trainable_weights),
+        (lambda t: keras_bn(t, training=True, mask=mask), keras_bn.trainable_weights),
         x,
         **run,
     )
@@ -149,6 +172,18 @@ def main(argv=None):
 
     gap, keras_gap = layers.GlobalAveragePooling2D(), keras.layers.GlobalAveragePooling2D()
     _compare("GlobalAveragePooling2D", (gap, []), (keras_gap, []), x, **run)
+
+    # LSTM: the sequence is (batch, 32 steps, channels features), 64 units.
+    steps_sequence = sequence[:, : args.size]
+    keras_lstm = built(keras.layers.LSTM(64, return_sequences=True), steps_sequence)
+    lstm = built(layers.LSTM(64, return_sequences=True), steps_sequence)
+    _compare(
+        "LSTM(64, return_sequences) (training)",
+        (_training_call(lstm), lstm.trainable_weights),
+        (_training_call(keras_lstm), keras_lstm.trainable_weights),
+        steps_sequence,
+        **run,
+    )
 
     cam = built(layers.ClassActivationMapping(10), x)
     dense = built(keras.layers.Dense(10), keras_gap(x))

@@ -21,6 +21,7 @@ from kerasnn.layers.pooling import (
     MaxPoolingWithArgmax2D,
 )
 from kerasnn.layers.recurrent import (
+    LSTM,
     CourseRNNCell,
     LSTMCell,
     TruncatedBPTTCell,

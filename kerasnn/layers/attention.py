@@ -208,25 +208,41 @@ class ScaledDotProductAttention(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="kerasnn")
 class MultiHeadAttention(keras.layers.Layer):
-    """Multi-head attention with the argument names and weight layout of the Keras built-in.
+    """Multi-head attention with the arguments and weight layout of the Keras built-in.
 
     Course notes, "Multi-Head Attention"::
 
         MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W_o
         head_i = Attention(Q W_i^q, K W_i^k, V W_i^v)
+        Attention(Q, K, V) = softmax(Q K^T / sqrt(key_dim)) V      (masked entries get weight 0)
 
-    with ``Attention`` the scaled dot-product attention. All heads are computed at once: the
-    projections are einsums with kernels of shape ``(features, num_heads, key_dim)`` (the
-    concatenation over heads is folded into the ``(num_heads, value_dim, output_dim)`` output
-    kernel). The weights, in order, are the query, key, value and output kernels, each followed
-    by its bias, exactly as in ``keras.layers.MultiHeadAttention`` for inputs of rank 3, so
-    ``ours.set_weights(builtin.get_weights())`` gives the same outputs and scores.
+    All heads are computed at once: each projection is one einsum with a kernel of shape
+    ``(features, num_heads, head_dim)`` (the concatenation over heads is folded into the
+    ``(num_heads, value_dim, *output_shape)`` output kernel). The weights, in order, are the
+    query, key, [gate,] value and output kernels, each followed by its bias, exactly as in
+    ``keras.layers.MultiHeadAttention``, so ``ours.set_weights(builtin.get_weights())`` gives the
+    same outputs and scores, for inputs of any rank.
 
-    Keras masks on ``query``, ``value`` and ``key`` (e.g. from ``Embedding(mask_zero=True)``)
-    are combined with ``attention_mask`` and the causal mask as in the built-in.
+    Extensions of the built-in, written out here:
 
-    Not supported (compared with the built-in): ``attention_axes`` (attention is over axis 1 of
-    rank-3 inputs), ``use_gate``, ``sliding_window`` and ``flash_attention``.
+    - ``attention_axes``: for inputs ``(batch, d_1, ..., d_k, features)`` attention runs over the
+      given axes (default: all of ``d_1..d_k``); the other axes are batch axes. With several
+      attention axes, the positions of those axes are flattened into one sequence: the softmax
+      is joint over every key position, ``scores`` has shape
+      ``(batch dims, num_heads, query attention dims, key attention dims)``.
+    - ``use_gate`` (gated attention): ``head_i <- head_i * sigmoid(Q W_i^g + b_i^g)``, per
+      head and channel, before the output projection (weights ``gate_kernel``
+      ``(features, num_heads, value_dim)`` and ``gate_bias``).
+    - ``sliding_window = w``: query ``t`` may attend to key ``s`` only if ``|t - s| < w``
+      (with ``use_causal_mask``, the causal band ``t - w < s <= t``).
+    - ``attention_mask`` may be per head: any shape that broadcasts to ``scores`` after Keras'
+      expansion (missing dimensions are inserted before the query attention axes), e.g.
+      ``(T, S)``, ``(batch, T, S)`` or ``(batch, num_heads, T, S)``.
+    - ``output_shape``: an int or a tuple; the output is ``query.shape[:-1] + output_shape``.
+
+    Keras masks on ``query``, ``value`` and ``key`` (``Embedding(mask_zero=True)``) are combined
+    with ``attention_mask``, the causal and the sliding-window masks as in the built-in. There is
+    no flash attention (``flash_attention`` is accepted for compatibility and changes nothing).
 
     Args:
         num_heads: number of attention heads (positive int).
@@ -234,24 +250,28 @@ class MultiHeadAttention(keras.layers.Layer):
         value_dim: size of each head for value; defaults to ``key_dim``.
         dropout: dropout rate on the attention weights, in [0, 1).
         use_bias: whether the projections have biases.
-        output_shape: size of the output features (int or 1-tuple); defaults to the query's.
+        output_shape: size(s) of the output features (int or tuple); defaults to the query's.
+        attention_axes: int or tuple of ints, axes of the inputs attention runs over.
+        sliding_window: None or a positive int, the band width ``w``.
+        flash_attention: accepted, ignored (see above).
         kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
         activity_regularizer, kernel_constraint, bias_constraint: as in ``keras.layers.Dense``.
+        use_gate: gated attention (see above).
         seed: random seed for dropout.
 
     Call arguments:
-        query: ``(batch, T, query_features)``.
-        value: ``(batch, S, value_features)``.
-        key: ``(batch, S, key_features)``; defaults to ``value``.
-        query_mask, value_mask, key_mask: boolean ``(batch, T)`` / ``(batch, S)`` padding masks;
-            filled in from Keras masks automatically.
-        attention_mask: boolean, broadcastable to ``(batch, T, S)``.
-        return_attention_scores: also return the ``(batch, num_heads, T, S)`` weights.
+        query: ``(batch, T..., query_features)``.
+        value: ``(batch, S..., value_features)``.
+        key: ``(batch, S..., key_features)``; defaults to ``value``.
+        query_mask, value_mask, key_mask: boolean padding masks over the sequence axes (axis 1
+            for rank-3 inputs); filled in from Keras masks automatically.
+        attention_mask: boolean, broadcastable to the scores (see above).
+        return_attention_scores: also return the attention weights.
         training: whether dropout is active.
-        use_causal_mask: apply the causal (look-ahead) mask.
+        use_causal_mask: apply the causal (look-ahead) mask (over axis 1, as Keras does).
 
     Returns:
-        ``(batch, T, output_features)``, and the attention scores if requested.
+        ``query.shape[:-1] + output_shape``, and the attention scores if requested.
 
     Example:
 
@@ -268,6 +288,9 @@ class MultiHeadAttention(keras.layers.Layer):
         dropout=0.0,
         use_bias=True,
         output_shape=None,
+        attention_axes=None,
+        sliding_window=None,
+        flash_attention=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         kernel_regularizer=None,
@@ -275,24 +298,30 @@ class MultiHeadAttention(keras.layers.Layer):
         activity_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
+        use_gate=False,
         seed=None,
         **kwargs,
     ):
-        arguments.positive_int("num_heads", num_heads)
-        arguments.positive_int("key_dim", key_dim)
-        arguments.positive_int("value_dim", value_dim, allow_none=True)
-        if isinstance(output_shape, (list, tuple)):
-            if len(output_shape) != 1:  # rank-3 outputs only
-                arguments.fail("output_shape", "an int or a 1-tuple", output_shape)
-            output_shape = output_shape[0]
-        arguments.positive_int("output_shape", output_shape, allow_none=True)
+        _check_head_size("num_heads", num_heads)
+        _check_head_size("key_dim", key_dim)
+        _check_head_size("value_dim", value_dim, allow_none=True)
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.num_heads = num_heads
         self.key_dim = key_dim
         self.value_dim = value_dim if value_dim else key_dim
         self.dropout = arguments.rate("dropout", dropout)
         self.use_bias = use_bias
-        self._output_shape = None if output_shape is None else (output_shape,)
+        self.use_gate = bool(use_gate)
+        self._output_shape = _standardize_output_shape(output_shape)
+        self.attention_axes = _standardize_attention_axes(attention_axes)
+        if sliding_window is not None and (
+            isinstance(sliding_window, bool)
+            or not isinstance(sliding_window, int)
+            or sliding_window <= 0
+        ):
+            arguments.fail("sliding_window", "None or a positive integer", sliding_window)
+        self.sliding_window = sliding_window
+        self.flash_attention = flash_attention
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
@@ -303,18 +332,19 @@ class MultiHeadAttention(keras.layers.Layer):
         self.supports_masking = True
         self._dropout_layer = keras.layers.Dropout(self.dropout, seed=seed, dtype=self.dtype_policy)
 
+    # ------------------------------------------------------------------ shapes and validation
+
     @staticmethod
     def _check_inputs(query_shape, value_shape, key_shape):
-        for name, shape in (("query", query_shape), ("value", value_shape), ("key", key_shape)):
-            if len(shape) != 3:
-                raise ValueError(
-                    f"`{name}` must have rank 3 (batch, length, features). "
-                    f"Received: {name}.shape={tuple(shape)}"
-                )
-        if None not in (value_shape[1], key_shape[1]) and value_shape[1] != key_shape[1]:
+        query_shape, value_shape, key_shape = (
+            tuple(query_shape),
+            tuple(value_shape),
+            tuple(key_shape),
+        )
+        if value_shape[1:-1] != key_shape[1:-1]:
             raise ValueError(
-                "`key` and `value` must have the same length (axis 1). Received: "
-                f"value.shape={tuple(value_shape)}, key.shape={tuple(key_shape)}"
+                "All dimensions of `value` and `key`, except the last one, must be equal. "
+                f"Received: value.shape={value_shape}, key.shape={key_shape}"
             )
         for name, shape in (("value", value_shape), ("key", key_shape)):
             if None not in (query_shape[0], shape[0]) and query_shape[0] != shape[0]:
@@ -322,12 +352,51 @@ class MultiHeadAttention(keras.layers.Layer):
                     f"`query` and `{name}` must have the same batch size. Received: "
                     f"query.shape={tuple(query_shape)}, {name}.shape={tuple(shape)}"
                 )
+        for name, shape in (("query", query_shape), ("value", value_shape)):
+            if len(shape) < 3:
+                raise ValueError(
+                    f"`{name}` must have rank >= 3 (batch, positions..., features). "
+                    f"Received: {name}.shape={shape}"
+                )
+        if len(query_shape) != len(value_shape):
+            raise ValueError(
+                "`query` and `value` must have the same rank. "
+                f"Received: query.shape={query_shape}, value.shape={value_shape}"
+            )
+
+    def _axes(self, rank):
+        """(batch axes, attention axes) of an input of ``rank``, features excluded."""
+        if self.attention_axes is None:
+            attention = tuple(range(1, rank - 1))
+        else:
+            attention = tuple(sorted(a if a >= 0 else rank + a for a in self.attention_axes))
+            if any(not 1 <= a < rank - 1 for a in attention) or len(set(attention)) != len(
+                attention
+            ):
+                raise ValueError(
+                    "Argument `attention_axes` must be distinct axes of the inputs other than "
+                    f"the batch and feature axes (1 to {rank - 2} for rank {rank}). "
+                    f"Received: attention_axes={self.attention_axes}"
+                )
+        batch = tuple(a for a in range(rank - 1) if a not in attention)
+        return batch, attention
+
+    def _scores_shape(self, query_shape, value_shape):
+        batch, attention = self._axes(len(query_shape))
+        return (
+            tuple(query_shape[a] for a in batch)
+            + (self.num_heads,)
+            + tuple(query_shape[a] for a in attention)
+            + tuple(value_shape[a] for a in attention)
+        )
+
+    # ------------------------------------------------------------------ weights
 
     def _projection(self, name, input_dim, head_dim):
         kernel = self.add_weight(
             name=f"{name}_kernel",
             shape=(input_dim, self.num_heads, head_dim),
-            initializer=self.kernel_initializer,
+            initializer=_fresh(self.kernel_initializer),
             regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint,
         )
@@ -336,7 +405,7 @@ class MultiHeadAttention(keras.layers.Layer):
             bias = self.add_weight(
                 name=f"{name}_bias",
                 shape=(self.num_heads, head_dim),
-                initializer=self.bias_initializer,
+                initializer=_fresh(self.bias_initializer),
                 regularizer=self.bias_regularizer,
                 constraint=self.bias_constraint,
             )
@@ -344,20 +413,26 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def build(self, query_shape, value_shape, key_shape=None):
         key_shape = value_shape if key_shape is None else key_shape
-        self._check_inputs(tuple(query_shape), tuple(value_shape), tuple(key_shape))
-        # Creation order = get_weights() order of the built-in: query, key, value, output.
+        self._check_inputs(query_shape, value_shape, key_shape)
+        self._axes(len(query_shape))
+        # Creation order = get_weights() order of the built-in: query, key, gate, value, output.
         self.query_kernel, self.query_bias = self._projection(
             "query", query_shape[-1], self.key_dim
         )
         self.key_kernel, self.key_bias = self._projection("key", key_shape[-1], self.key_dim)
+        self.gate_kernel = self.gate_bias = None
+        if self.use_gate:
+            self.gate_kernel, self.gate_bias = self._projection(
+                "gate", query_shape[-1], self.value_dim
+            )
         self.value_kernel, self.value_bias = self._projection(
             "value", value_shape[-1], self.value_dim
         )
-        output_dim = self._output_shape[0] if self._output_shape else query_shape[-1]
+        output_shape = self._output_shape or (query_shape[-1],)
         self.output_kernel = self.add_weight(
             name="output_kernel",
-            shape=(self.num_heads, self.value_dim, output_dim),
-            initializer=self.kernel_initializer,
+            shape=(self.num_heads, self.value_dim) + output_shape,
+            initializer=_fresh(self.kernel_initializer),
             regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint,
         )
@@ -365,19 +440,57 @@ class MultiHeadAttention(keras.layers.Layer):
         if self.use_bias:
             self.output_bias = self.add_weight(
                 name="output_bias",
-                shape=(output_dim,),
-                initializer=self.bias_initializer,
+                shape=output_shape,
+                initializer=_fresh(self.bias_initializer),
                 regularizer=self.bias_regularizer,
                 constraint=self.bias_constraint,
             )
 
+    # ------------------------------------------------------------------ the computation
+
     @staticmethod
-    def _split_heads(inputs, kernel, bias):
-        """(batch, length, features) -> (batch, num_heads, length, head_dim), all heads at once."""
-        projected = ops.einsum("blf,fnh->bnlh", inputs, kernel)
+    def _heads_letters(batch, attention):
+        """Einsum letters of the heads' layout ``(batch axes, N, attention axes, H)``."""
+        return (
+            "".join(_LETTERS[a] for a in batch)
+            + "N"
+            + "".join(_LETTERS[a] for a in attention)
+            + "H"
+        )
+
+    def _project(self, inputs, kernel, bias, batch, attention):
+        """``inputs W + b`` with the heads laid out ``(batch axes, heads, attention axes, dim)``."""
+        source = _LETTERS[: len(inputs.shape) - 1] + "x"
+        target = self._heads_letters(batch, attention)
+        projected = ops.einsum(f"{source},xNH->{target}", inputs, kernel)
         if bias is not None:
-            projected = projected + ops.expand_dims(bias, 1)
+            projected = projected + ops.reshape(
+                bias, (self.num_heads,) + (1,) * len(attention) + tuple(bias.shape[1:])
+            )
         return projected
+
+    def _expand_mask(self, mask, scores_rank, attention):
+        """Keras' rule: insert axes before the query attention axes until ranks match."""
+        mask = ops.cast(mask, "bool")
+        for _ in range(scores_rank - len(mask.shape)):
+            mask = ops.expand_dims(mask, -2 * len(attention) - 1)
+        return mask
+
+    def _sequence_masks(self, query, value, query_mask, value_mask, key_mask, use_causal_mask):
+        """Padding, causal and sliding-window masks in Keras' (batch, T, S) layout."""
+        masks = [
+            None if query_mask is None else ops.expand_dims(ops.cast(query_mask, "bool"), -1),
+            None if value_mask is None else ops.expand_dims(ops.cast(value_mask, "bool"), -2),
+            None if key_mask is None else ops.expand_dims(ops.cast(key_mask, "bool"), -2),
+        ]
+        query_length, value_length = ops.shape(query)[1], ops.shape(value)[1]
+        if use_causal_mask:
+            masks.append(ops.expand_dims(causal_mask(query_length, value_length), 0))
+        if self.sliding_window is not None:
+            rows = ops.expand_dims(ops.arange(query_length), -1)
+            columns = ops.expand_dims(ops.arange(value_length), 0)
+            masks.append(ops.expand_dims(ops.less(ops.abs(rows - columns), self.sliding_window), 0))
+        return _combine_masks(*masks)
 
     def call(
         self,
@@ -396,26 +509,54 @@ class MultiHeadAttention(keras.layers.Layer):
             key = value
             key_mask = None  # the value's mask already covers it
         self._check_inputs(_static_shape(query), _static_shape(value), _static_shape(key))
-        batch, target_length, source_length = query.shape[0], query.shape[1], value.shape[1]
-        check_padding_mask_shape("query_mask", query_mask, (batch, target_length))
-        check_padding_mask_shape("value_mask", value_mask, (batch, source_length))
-        check_padding_mask_shape("key_mask", key_mask, (batch, source_length))
-        check_mask_shape("attention_mask", attention_mask, (batch, target_length, source_length))
-
+        rank = len(query.shape)
+        batch, attention = self._axes(rank)
+        scores_shape = self._scores_shape(_static_shape(query), _static_shape(value))
+        scores_rank = len(scores_shape)
+        if rank == 3:
+            batch_size, target_length, source_length = scores_shape[0], *scores_shape[2:]
+            check_padding_mask_shape("query_mask", query_mask, (batch_size, target_length))
+            check_padding_mask_shape("value_mask", value_mask, (batch_size, source_length))
+            check_padding_mask_shape("key_mask", key_mask, (batch_size, source_length))
+        if attention_mask is not None:
+            check_mask_shape(
+                "attention_mask",
+                self._expand_mask(attention_mask, scores_rank, attention),
+                scores_shape,
+            )
         mask = _combine_masks(
-            None if query_mask is None else ops.expand_dims(query_mask, -1),
-            None if value_mask is None else ops.expand_dims(value_mask, -2),
-            None if key_mask is None else ops.expand_dims(key_mask, -2),
-            causal_mask(ops.shape(query)[1], ops.shape(value)[1]) if use_causal_mask else None,
-            attention_mask,
+            *(
+                None if m is None else self._expand_mask(m, scores_rank, attention)
+                for m in (
+                    self._sequence_masks(
+                        query, value, query_mask, value_mask, key_mask, use_causal_mask
+                    ),
+                    attention_mask,
+                )
+            )
         )
-        if mask is not None:
-            # (batch, T, S) -> (batch, 1, T, S), shared by every head
-            mask = ops.expand_dims(mask, -3)
 
-        query_heads = self._split_heads(query, self.query_kernel, self.query_bias)
-        key_heads = self._split_heads(key, self.key_kernel, self.key_bias)
-        value_heads = self._split_heads(value, self.value_kernel, self.value_bias)
+        query_heads, key_heads, value_heads = (
+            self._project(inputs, kernel, bias, batch, attention)
+            for inputs, kernel, bias in (
+                (query, self.query_kernel, self.query_bias),
+                (key, self.key_kernel, self.key_bias),
+                (value, self.value_kernel, self.value_bias),
+            )
+        )
+        # Several attention axes: their positions are flattened into one sequence (joint softmax).
+        flat = len(attention) > 1
+        if flat:
+            lead = tuple(ops.shape(query_heads)[: len(batch) + 1])  # batch axes and heads
+            query_positions = tuple(ops.shape(query_heads)[len(batch) + 1 : -1])
+            key_positions = tuple(ops.shape(value)[a] for a in attention)
+            if mask is not None:
+                mask = ops.broadcast_to(mask, lead + query_positions + key_positions)
+                mask = ops.reshape(mask, lead + (math.prod(query_positions), -1))
+            query_heads, key_heads, value_heads = (
+                ops.reshape(t, lead + (-1, t.shape[-1]))
+                for t in (query_heads, key_heads, value_heads)
+            )
         heads, scores = _attend(
             query_heads,
             key_heads,
@@ -425,8 +566,22 @@ class MultiHeadAttention(keras.layers.Layer):
             self._dropout_layer,
             training,
         )
-        # Concat(head_1, ..., head_h) W_o, without materializing the concatenation.
-        output = ops.einsum("bnth,nho->bto", heads, self.output_kernel)
+        if flat:
+            heads = ops.reshape(heads, lead + query_positions + (heads.shape[-1],))
+            scores = ops.reshape(scores, lead + query_positions + key_positions)
+        if self.use_gate:
+            gate = self._project(query, self.gate_kernel, self.gate_bias, batch, attention)
+            heads = heads * ops.sigmoid(gate)
+        # Concat(head_1, ..., head_h) W_o, without materializing the concatenation, back to the
+        # query's layout.
+        letters = _LETTERS[: rank - 1]
+        output_letters = "opqrstuvw"[: len(self.output_kernel.shape) - 2]
+        output = ops.einsum(
+            f"{self._heads_letters(batch, attention)},NH{output_letters}->"
+            f"{letters}{output_letters}",
+            heads,
+            self.output_kernel,
+        )
         if self.output_bias is not None:
             output = output + self.output_bias
         if return_attention_scores:
@@ -435,16 +590,15 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def compute_output_shape(self, query_shape, value_shape, key_shape=None):
         key_shape = value_shape if key_shape is None else key_shape
-        self._check_inputs(tuple(query_shape), tuple(value_shape), tuple(key_shape))
-        output_dim = self._output_shape[0] if self._output_shape else query_shape[-1]
-        return tuple(query_shape)[:-1] + (output_dim,)
+        self._check_inputs(query_shape, value_shape, key_shape)
+        return tuple(query_shape)[:-1] + (self._output_shape or (query_shape[-1],))
 
     def compute_output_spec(self, query, value, key=None, return_attention_scores=False, **kwargs):
         key_shape = None if key is None else key.shape
         output_shape = self.compute_output_shape(query.shape, value.shape, key_shape)
         output = keras.KerasTensor(output_shape, dtype=self.compute_dtype)
         if return_attention_scores:
-            scores_shape = (query.shape[0], self.num_heads, query.shape[1], value.shape[1])
+            scores_shape = self._scores_shape(query.shape, value.shape)
             return output, keras.KerasTensor(scores_shape, dtype=self.compute_dtype)
         return output
 
@@ -456,6 +610,10 @@ class MultiHeadAttention(keras.layers.Layer):
             "dropout": self.dropout,
             "use_bias": self.use_bias,
             "output_shape": self._output_shape,
+            "attention_axes": self.attention_axes,
+            "use_gate": self.use_gate,
+            "sliding_window": self.sliding_window,
+            "flash_attention": self.flash_attention,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
@@ -466,6 +624,56 @@ class MultiHeadAttention(keras.layers.Layer):
             "seed": self.seed,
         }
         return {**super().get_config(), **config}
+
+
+_LETTERS = "abcdefgh"  # einsum letters of the inputs' axes (batch and positions; rank <= 9)
+
+
+def _check_head_size(name, value, allow_none=False):
+    """A positive int (or None); the message keeps Keras' phrase "argument `name`"."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        expected = "a positive integer" + (" or None" if allow_none else "")
+        raise ValueError(
+            f"Argument `{name}` must be {expected} (an invalid value for argument `{name}`). "
+            f"Received: {name}={value!r}"
+        )
+
+
+def _standardize_output_shape(output_shape):
+    """None, or a tuple of positive ints (an int n is ``(n,)``); Keras' phrase kept."""
+    if output_shape is None:
+        return None
+    shape = (output_shape,) if isinstance(output_shape, int) else output_shape
+    if (
+        not isinstance(shape, (tuple, list))
+        or not shape
+        or any(isinstance(d, bool) or not isinstance(d, int) or d <= 0 for d in shape)
+    ):
+        raise ValueError(
+            "Argument `output_shape` must be a positive int or a tuple of positive ints "
+            f"(Invalid `output_shape`). Received: output_shape={output_shape!r}"
+        )
+    return tuple(shape)
+
+
+def _standardize_attention_axes(attention_axes):
+    if attention_axes is None:
+        return None
+    axes = (attention_axes,) if isinstance(attention_axes, int) else attention_axes
+    if (
+        not isinstance(axes, (tuple, list))
+        or not axes
+        or any(isinstance(a, bool) or not isinstance(a, int) for a in axes)
+    ):
+        arguments.fail("attention_axes", "an int, or a list or tuple of ints", attention_axes)
+    return tuple(axes)
+
+
+def _fresh(initializer):
+    """A new instance of ``initializer``: each weight gets its own draws (Keras does the same)."""
+    return initializer.__class__.from_config(initializer.get_config())
 
 
 class _SourceAttention(keras.layers.Layer):

@@ -29,6 +29,30 @@ from kerasnn import arguments
 _MASK_EPSILON = 1e-7  # keras.backend.epsilon(): keeps the masked mean defined for empty masks
 
 
+def _check_renorm_clipping(value):
+    """``renorm_clipping`` as a dict of bounds (Keras' checks; their phrases kept in messages)."""
+    clipping = dict(value or {})
+    keys = ("rmax", "rmin", "dmax")
+    invalid = sorted(set(clipping) - set(keys))
+    if invalid:
+        raise ValueError(
+            "Argument `renorm_clipping` must be a dict with keys among 'rmax', 'rmin', 'dmax' "
+            f"(Received invalid keys {invalid}). Received: renorm_clipping={value!r}"
+        )
+    rmax, rmin, dmax = (clipping.get(k) for k in keys)
+    if rmax is not None and rmin is not None and rmax < rmin:
+        raise ValueError(
+            "Argument `renorm_clipping` must have rmax >= rmin (rmax should be greater than "
+            f"rmin). Received: renorm_clipping={value!r}"
+        )
+    if dmax is not None and dmax < 0:
+        raise ValueError(
+            "Argument `renorm_clipping` must have dmax >= 0 (dmax should be non-negative). "
+            f"Received: renorm_clipping={value!r}"
+        )
+    return clipping
+
+
 @keras.saving.register_keras_serializable(package="kerasnn")
 class BatchNormalization(keras.layers.Layer):
     """Batch normalization (course notes, "Batch Normalization", Algorithm 1).
@@ -50,8 +74,29 @@ class BatchNormalization(keras.layers.Layer):
     Drop-in compatible with ``keras.layers.BatchNormalization``: same arguments and defaults, same
     weights in the same order (``gamma``, ``beta``, ``moving_mean``, ``moving_variance``; gamma or
     beta absent when ``scale``/``center`` is False), so ``set_weights(keras_bn.get_weights())``
-    gives the same outputs. Batch renormalization and synchronized statistics are not provided.
-    Statistics are computed in float32, also under ``mixed_float16``.
+    gives the same outputs. Statistics are computed in float32, also under ``mixed_float16``.
+
+    Batch renormalization (``renorm=True``; Ioffe, 2017) keeps the training-time output close to
+    the inference-time one by correcting the batch statistics towards moving ones ``mu_r``,
+    ``sigma_r`` (the ``renorm_mean`` and ``renorm_stddev`` weights)::
+
+        sigma_B = sqrt(sigma2_B + epsilon)
+        r = clip(sigma_B / sigma_r, rmin, rmax)            (no gradient)
+        d = clip((mu_B - mu_r) / sigma_r, -dmax, dmax)     (no gradient)
+        y = gamma * ((x - mu_B) / sigma_B * r + d) + beta
+        mu_r    = mu_r * renorm_momentum + mu_B * (1 - renorm_momentum)
+        sigma_r = sigma_r * renorm_momentum + sigma_B * (1 - renorm_momentum)
+
+    and the inference statistics are then tracked as a moving mean and a moving *standard
+    deviation* (``moving_stddev``, updated like ``sigma_r`` with ``momentum``), with
+    ``moving_variance = max(moving_stddev**2 - epsilon, 0)``. With ``r = 1, d = 0`` this is the
+    transform above; inference is unchanged.
+
+    Synchronized statistics (``synchronized=True``, TensorFlow backend): under a
+    ``tf.distribute`` strategy the unmasked mean and variance are those of the *global* batch
+    (``keras.ops.moments(..., synchronized=True)`` all-reduces the per-replica sums over the
+    replicas; tested with a two-replica ``MirroredStrategy``); masked inputs use per-replica
+    statistics. Outside a strategy it changes nothing.
 
     Args:
         axis: integer, the feature axis (``-1`` channels-last, ``1`` after a channels-first conv).
@@ -64,13 +109,21 @@ class BatchNormalization(keras.layers.Layer):
         moving_mean_initializer, moving_variance_initializer: initializers of the moving stats.
         beta_regularizer, gamma_regularizer: optional regularizers.
         beta_constraint, gamma_constraint: optional constraints.
+        synchronized: statistics of the global batch under a ``tf.distribute`` strategy
+            (TensorFlow backend only).
+        renorm: use batch renormalization in training.
+        renorm_clipping: dict with optional keys ``"rmax"``, ``"rmin"``, ``"dmax"`` bounding
+            ``r`` and ``|d|`` (no bound when absent).
+        renorm_momentum: momentum of ``renorm_mean`` and ``renorm_stddev``, in ``[0, 1]``.
         **kwargs: base layer arguments (``name``, ``dtype``, ``trainable``).
 
     Call arguments:
         inputs: tensor of rank >= 2.
         training: Python boolean; batch statistics (True) or moving statistics (False/None).
-        mask: optional boolean tensor of the input's shape without the feature axis; masked-out
-            positions do not contribute to the batch statistics.
+        mask: optional boolean tensor of rank ``rank(inputs) - 1`` broadcastable to the input's
+            shape without its *last* axis (Keras' convention, whatever ``axis`` is: a
+            ``keras.layers.Masking`` mask); masked-out entries do not contribute to the batch
+            statistics. A fully masked batch has mean and variance 0.
 
     Returns:
         A tensor of the input's shape.
@@ -96,6 +149,10 @@ class BatchNormalization(keras.layers.Layer):
         gamma_regularizer=None,
         beta_constraint=None,
         gamma_constraint=None,
+        synchronized=False,
+        renorm=False,
+        renorm_clipping=None,
+        renorm_momentum=0.99,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -113,12 +170,30 @@ class BatchNormalization(keras.layers.Layer):
         self.beta_constraint = keras.constraints.get(beta_constraint)
         self.gamma_constraint = keras.constraints.get(gamma_constraint)
         self.supports_masking = True
+        if synchronized and keras.backend.backend() != "tensorflow":
+            raise ValueError(
+                "Argument `synchronized` must be False on the "
+                f"{keras.backend.backend()} backend (synchronized=True is only supported with "
+                f"the TensorFlow backend). Received: synchronized={synchronized!r}"
+            )
+        self.synchronized = bool(synchronized)
+        self.renorm = bool(renorm)
+        if self.renorm and not self._supports_renorm:
+            raise ValueError(
+                f"Argument `renorm` must be False for {type(self).__name__} (batch "
+                "renormalization corrects whole-batch statistics). Received: renorm=True"
+            )
+        self.renorm_clipping = (
+            _check_renorm_clipping(renorm_clipping) if self.renorm else renorm_clipping
+        )
+        self.renorm_momentum = arguments.number_in("renorm_momentum", renorm_momentum, 0.0, 1.0)
         self.gamma = None
         self.beta = None
 
     # ---------------------------------------------------------------- shapes and validation
 
     _min_rank = 2
+    _supports_renorm = True
 
     def _feature_axis(self, input_shape):
         """The feature axis as a positive index; ValueError on a bad rank or axis."""
@@ -199,6 +274,27 @@ class BatchNormalization(keras.layers.Layer):
             trainable=False,
             autocast=False,
         )
+        if self.renorm:
+            # The inference statistics are tracked as a moving stddev, and the renorm ones as a
+            # mean and a stddev; each stddev starts at sqrt(moving_variance_initializer).
+            variance_initializer = self.moving_variance_initializer
+
+            def stddev_initializer(shape, dtype=None):
+                return ops.sqrt(variance_initializer(shape, dtype=dtype))
+
+            for name, initializer in (
+                ("moving_stddev", stddev_initializer),
+                ("renorm_mean", self.moving_mean_initializer),
+                ("renorm_stddev", stddev_initializer),
+            ):
+                weight = self.add_weight(
+                    shape=statistics_shape,
+                    name=name,
+                    initializer=initializer,
+                    trainable=False,
+                    autocast=False,
+                )
+                setattr(self, name, weight)
         self.input_spec = keras.layers.InputSpec(
             ndim=rank, axes={a: input_shape[a] for a in kept_axes}
         )
@@ -214,6 +310,8 @@ class BatchNormalization(keras.layers.Layer):
 
         Returns ``(mean, variance, count)``; ``count`` (entries per statistic) is None unmasked.
         """
+        if mask is None and self.synchronized:
+            return (*ops.moments(inputs, axes, keepdims=True, synchronized=True), None)
         if mask is None:
             mean = ops.mean(inputs, axis=axes, keepdims=True)
             # d(variance)/d(mean) is zero, so the mean needs no gradient path through the variance.
@@ -229,30 +327,41 @@ class BatchNormalization(keras.layers.Layer):
         )
         return mean, variance, count
 
-    def _normalize(self, inputs, mean, variance, parameter_shape=None):
-        """``gamma * (x - mean) / sqrt(variance + epsilon) + beta`` as one multiply-add."""
+    def _normalize(self, inputs, mean, variance, parameter_shape=None, correction=None):
+        """``gamma * ((x - mean) / sqrt(variance + epsilon) * r + d) + beta``, one multiply-add.
+
+        ``correction`` is batch renormalization's ``(r, d)``; None means ``r = 1, d = 0``.
+        """
         parameter_shape = parameter_shape or self._parameter_broadcast
+        gamma = (
+            ops.reshape(ops.cast(self.gamma, inputs.dtype), parameter_shape)
+            if self.scale
+            else None
+        )
         multiplier = ops.rsqrt(variance + self.epsilon)
-        if self.scale:
-            multiplier = multiplier * ops.reshape(
-                ops.cast(self.gamma, inputs.dtype), parameter_shape
-            )
+        if correction is not None:
+            multiplier = multiplier * correction[0]
+        if gamma is not None:
+            multiplier = multiplier * gamma
         offset = -mean * multiplier
+        if correction is not None:
+            offset = offset + (correction[1] * gamma if gamma is not None else correction[1])
         if self.center:
             offset = offset + ops.reshape(ops.cast(self.beta, inputs.dtype), parameter_shape)
         return inputs * multiplier + offset
 
     def _expand_mask(self, mask, inputs):
-        """The mask (input shape without the feature axis) broadcast against the input."""
+        """The mask (Keras' convention: the input's shape without its last axis, or broadcastable
+        to it) broadcast to the input's shape."""
         if mask is None:
             return None
         if len(mask.shape) != len(inputs.shape) - 1:
             raise ValueError(
                 f"{type(self).__name__}: the mask must have one dimension less than the inputs "
-                f"(no feature axis). Received: mask.shape={tuple(mask.shape)}, "
+                f"(Keras' convention: no last axis). Received: mask.shape={tuple(mask.shape)}, "
                 f"inputs.shape={tuple(inputs.shape)}"
             )
-        return ops.expand_dims(ops.cast(mask, "bool"), self._feature_axis_index)
+        return ops.broadcast_to(ops.expand_dims(ops.cast(mask, "bool"), -1), ops.shape(inputs))
 
     def _moving_statistics(self, dtype):
         mean = ops.reshape(ops.cast(self.moving_mean, dtype), self._statistics_broadcast)
@@ -272,11 +381,45 @@ class BatchNormalization(keras.layers.Layer):
         mean, variance, _ = self._moments(inputs, mask, self._reduction_axes)
         return self._normalize(inputs, mean, variance), mean, variance
 
+    def _renorm_transform(self, inputs, mask):
+        """Batch renormalization (see the class docstring); updates every moving statistic."""
+        mean, variance, _ = self._moments(inputs, mask, self._reduction_axes)
+        stddev = ops.sqrt(variance + self.epsilon)
+        shape = self._statistics_broadcast
+        renorm_mean = ops.reshape(ops.cast(self.renorm_mean, inputs.dtype), shape)
+        renorm_stddev = ops.reshape(ops.cast(self.renorm_stddev, inputs.dtype), shape)
+        # A zero-initialized sigma_r would divide by zero early in training.
+        safe_stddev = ops.maximum(renorm_stddev, self.epsilon**0.5)
+        r = stddev / safe_stddev
+        d = (mean - renorm_mean) / safe_stddev
+        clipping = self.renorm_clipping
+        if clipping.get("rmin") is not None:
+            r = ops.maximum(r, clipping["rmin"])
+        if clipping.get("rmax") is not None:
+            r = ops.minimum(r, clipping["rmax"])
+        if clipping.get("dmax") is not None:
+            d = ops.clip(d, -clipping["dmax"], clipping["dmax"])
+        correction = (ops.stop_gradient(r), ops.stop_gradient(d))
+        outputs = self._normalize(inputs, mean, variance, correction=correction)
+
+        def moving_average(weight, value, momentum):
+            value = ops.reshape(value, weight.shape)
+            weight.assign(weight * momentum + value * (1.0 - momentum))
+
+        moving_average(self.renorm_mean, mean, self.renorm_momentum)
+        moving_average(self.renorm_stddev, stddev, self.renorm_momentum)
+        moving_average(self.moving_mean, mean, self.momentum)
+        moving_average(self.moving_stddev, stddev, self.momentum)
+        self.moving_variance.assign(ops.relu(ops.square(self.moving_stddev) - self.epsilon))
+        return outputs
+
     def call(self, inputs, training=None, mask=None):
         # Statistics in float32 at least: float16 overflows on sums of squares.
         inputs = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
         mask = self._expand_mask(mask, inputs)
-        if training and self.trainable:
+        if training and self.trainable and self.renorm:
+            outputs = self._renorm_transform(inputs, mask)
+        elif training and self.trainable:
             outputs, mean, variance = self._training_transform(inputs, mask)
             self._update_moving_statistics(mean, variance)
         else:
@@ -300,6 +443,10 @@ class BatchNormalization(keras.layers.Layer):
             "gamma_regularizer": serialize(self.gamma_regularizer),
             "beta_constraint": serialize(self.beta_constraint),
             "gamma_constraint": serialize(self.gamma_constraint),
+            "synchronized": self.synchronized,
+            "renorm": self.renorm,
+            "renorm_clipping": self.renorm_clipping,
+            "renorm_momentum": self.renorm_momentum,
         }
         return {**super().get_config(), **config}
 
@@ -334,6 +481,8 @@ class GhostBatchNormalization(BatchNormalization):
     >>> x = keras.random.normal((32, 10))
     >>> y = GhostBatchNormalization(virtual_batch_size=8)(x, training=True)   # 4 ghost batches
     """
+
+    _supports_renorm = False
 
     def __init__(self, virtual_batch_size=None, **kwargs):
         super().__init__(**kwargs)
@@ -393,8 +542,8 @@ class TimeStepBatchNormalization(BatchNormalization):
     Call arguments:
         inputs: tensor ``(batch, time_steps, ..., features)`` of rank >= 3.
         training: Python boolean, batch statistics (True) or moving statistics.
-        mask: optional boolean tensor, the input's shape without the feature axis, typically
-            ``(batch, time_steps)``.
+        mask: optional boolean tensor, the input's shape without the last axis (Keras'
+            convention), typically ``(batch, time_steps)``.
 
     Returns:
         A tensor of the input's shape.
@@ -406,6 +555,7 @@ class TimeStepBatchNormalization(BatchNormalization):
     """
 
     _min_rank = 3
+    _supports_renorm = False
 
     def _feature_axis(self, input_shape):
         axis = super()._feature_axis(input_shape)

@@ -76,9 +76,10 @@ class GlobalAveragePooling2D(keras.layers.Layer):
         self.data_format = standardize_data_format(data_format)
         self.keepdims = bool(keepdims)
         self.input_spec = keras.layers.InputSpec(ndim=4)
-
-    def build(self, input_shape):
-        check_image_shape(type(self).__name__, input_shape)
+        # Stateless: built at construction, as Keras' own stateless layers are (the input spec
+        # checks the rank on call) -- unless a subclass overrides `build` to add state.
+        if type(self).build is keras.layers.Layer.build:
+            self.built = True
 
     def call(self, inputs):
         return ops.mean(inputs, axis=spatial_axes(self.data_format), keepdims=self.keepdims)

@@ -599,3 +599,159 @@ def replica_gradients(cell, sequences, loss_fn, initial_state=None):
 
     _, gradients = backend.value_and_gradient(loss_of_replicas, replicas)
     return [ops.convert_to_numpy(g) for g in gradients]
+
+
+@keras.saving.register_keras_serializable(package="kerasnn")
+class LSTM(keras.layers.RNN):
+    """The course's LSTM as a full layer: our :class:`LSTMCell` run over the sequence by RNN.
+
+    Course notes, "LSTM" (the gate equations, see :class:`LSTMCell`) and "Multiple Layer and
+    Bidirectional LSTM" (stack them with ``return_sequences=True``, wrap them in
+    ``keras.layers.Bidirectional``). For every step ``t`` (reversed with ``go_backwards``)::
+
+        h_t, c_t = LSTMCell(x_t, [h_{t-1}, c_{t-1}])        h_0 = c_0 = 0 unless initial_state
+        output   = h_T    (or [h_1 ... h_T] with return_sequences)
+
+    A masked step keeps ``h`` and ``c`` unchanged (and outputs zeros with
+    ``zero_output_for_mask``). It is a drop-in for ``keras.layers.LSTM``: same arguments, same
+    weights in the same layout (``kernel`` ``(input_dim, 4 units)``, ``recurrent_kernel``
+    ``(units, 4 units)``, ``bias`` ``(4 units,)``, gate blocks in the order i, f, c, o), so
+    ``ours.set_weights(builtin.get_weights())`` gives the same outputs. The loop is
+    ``keras.layers.RNN``'s (``keras.ops`` / the backend's while loop; no Python loop over time
+    unless ``unroll=True``). Never cuDNN: the point is the course's gates, written out;
+    ``use_cudnn`` and ``implementation`` are accepted for compatibility and change nothing.
+
+    Args:
+        units: positive int, size of ``h`` and ``c``.
+        activation, recurrent_activation, use_bias, kernel_initializer, recurrent_initializer,
+            bias_initializer, unit_forget_bias, kernel_regularizer, recurrent_regularizer,
+            bias_regularizer, kernel_constraint, recurrent_constraint, bias_constraint,
+            dropout, recurrent_dropout, seed: as :class:`LSTMCell`.
+        activity_regularizer: regularizer of the layer's output.
+        return_sequences: return every ``h_t`` instead of the last one.
+        return_state: also return the last ``h_T`` and ``c_T``.
+        go_backwards: read the sequence backwards (and return the reversed sequence).
+        stateful: the last state of batch ``i`` is the initial state of the next batch's ``i``.
+        unroll: unroll the loop (short sequences only).
+        use_cudnn: ``"auto"``, True or False; accepted for compatibility, ignored.
+
+    Call arguments:
+        sequences: ``(batch, timesteps, features)``.
+        initial_state: optional ``[h_0, c_0]``.
+        mask: optional boolean ``(batch, timesteps)``.
+        training: whether dropout is active.
+
+    Example:
+
+    >>> LSTM(8, return_sequences=True)(np.zeros((2, 5, 3), "float32")).shape
+    (2, 5, 8)
+    """
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        unit_forget_bias=True,
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        use_cudnn="auto",
+        **kwargs,
+    ):
+        kwargs.pop("implementation", None)  # Keras' choice of matmul grouping; one here.
+        cell = LSTMCell(
+            units,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            unit_forget_bias=unit_forget_bias,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            seed=seed,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name="lstm_cell",
+        )
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            activity_regularizer=activity_regularizer,
+            **kwargs,
+        )
+        self.input_spec = keras.layers.InputSpec(ndim=3)
+        self.use_cudnn = arguments.one_of("use_cudnn", use_cudnn, ("auto", True, False))
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        return super().call(sequences, mask=mask, training=training, initial_state=initial_state)
+
+    def get_config(self):
+        cell_config = self.cell.get_config()
+        for key in ("name", "trainable", "dtype"):
+            cell_config.pop(key, None)
+        base_config = super().get_config()
+        del base_config["cell"]
+        return {
+            **base_config,
+            **cell_config,
+            "activity_regularizer": keras.regularizers.serialize(self.activity_regularizer),
+            "use_cudnn": self.use_cudnn,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _cell_property(name):
+    return property(lambda self: getattr(self.cell, name), doc=f"The cell's ``{name}``.")
+
+
+for _name in (
+    "units",
+    "activation",
+    "recurrent_activation",
+    "use_bias",
+    "unit_forget_bias",
+    "kernel_initializer",
+    "recurrent_initializer",
+    "bias_initializer",
+    "kernel_regularizer",
+    "recurrent_regularizer",
+    "bias_regularizer",
+    "kernel_constraint",
+    "recurrent_constraint",
+    "bias_constraint",
+    "dropout",
+    "recurrent_dropout",
+):
+    setattr(LSTM, _name, _cell_property(_name))

@@ -215,20 +215,34 @@ def test_multi_head_attention_keras_masks_match_keras():
     [
         (
             dict(num_heads=0, key_dim=4),
-            "`num_heads` must be a positive integer. Received: num_heads=0",
+            "`num_heads` must be a positive integer \\(an invalid value for argument "
+            "`num_heads`\\). Received: num_heads=0",
         ),
         (
             dict(num_heads=2, key_dim=-1),
-            "`key_dim` must be a positive integer. Received: key_dim=-1",
+            "`key_dim` must be a positive integer .*Received: key_dim=-1",
         ),
         (
             dict(num_heads=2, key_dim=2.5),
-            "`key_dim` must be a positive integer. Received: key_dim=2.5",
+            "`key_dim` must be a positive integer .*Received: key_dim=2.5",
+        ),
+        (
+            dict(num_heads=2, key_dim=2, value_dim=0),
+            "`value_dim` must be a positive integer or None .*Received: value_dim=0",
         ),
         (dict(num_heads=2, key_dim=2, dropout=1.0), "`dropout` must be a float"),
         (
-            dict(num_heads=2, key_dim=2, output_shape=(3, 4)),
-            "`output_shape` must be an int or a 1-tuple",
+            dict(num_heads=2, key_dim=2, output_shape=8.0),
+            "`output_shape` must be a positive int or a tuple of positive ints "
+            "\\(Invalid `output_shape`\\). Received: output_shape=8.0",
+        ),
+        (
+            dict(num_heads=2, key_dim=2, sliding_window=0),
+            "`sliding_window` must be None or a positive integer. Received: sliding_window=0",
+        ),
+        (
+            dict(num_heads=2, key_dim=2, attention_axes="1"),
+            "`attention_axes` must be an int, or a list or tuple of ints",
         ),
     ],
 )
@@ -241,7 +255,7 @@ def test_multi_head_attention_bad_inputs():
     layer = MultiHeadAttention(num_heads=2, key_dim=3)
     with pytest.raises(
         ValueError,
-        match=r"`key` and `value` must have the same length \(axis 1\). "
+        match=r"All dimensions of `value` and `key`, except the last one, must be equal. "
         r"Received: value.shape=\(2, 5, 6\), key.shape=\(2, 6, 6\)",
     ):
         layer(_normal(2, 4, 6), _normal(2, 5, 6), _normal(2, 6, 6))
@@ -250,7 +264,7 @@ def test_multi_head_attention_bad_inputs():
     with pytest.raises(
         ValueError,
         match=r"`attention_mask` must be broadcastable to shape "
-        r"\(2, 4, 5\) .*Received: attention_mask.shape=\(2, 4, 4\)",
+        r"\(2, 2, 4, 5\) .*Received: attention_mask.shape=\(2, 1, 4, 4\)",
     ):
         layer(_normal(2, 4, 6), _normal(2, 5, 6), attention_mask=np.ones((2, 4, 4), bool))
     with pytest.raises(
@@ -260,9 +274,15 @@ def test_multi_head_attention_bad_inputs():
     ):
         layer(_normal(2, 4, 6), _normal(2, 5, 6), value_mask=np.ones((2, 4), bool))
     with pytest.raises(
-        ValueError, match=r"`query` must have rank 3 .*Received: query.shape=\(2, 6\)"
+        ValueError, match=r"`query` must have rank >= 3 .*Received: query.shape=\(2, 6\)"
     ):
         layer(_normal(2, 6), _normal(2, 5, 6))
+    with pytest.raises(
+        ValueError, match=r"`attention_axes` must be distinct axes .*\(1 to 2 for rank 4\)"
+    ):
+        MultiHeadAttention(num_heads=2, key_dim=3, attention_axes=3)(
+            _normal(2, 4, 3, 6), _normal(2, 4, 3, 6)
+        )
 
 
 def test_multi_head_attention_symbolic_scores_shape():
@@ -272,6 +292,119 @@ def test_multi_head_attention_symbolic_scores_shape():
     )
     assert output.shape == (None, TARGET, 6)
     assert scores.shape == (None, 3, TARGET, SOURCE)
+
+
+def _numpy_multi_head_attention(query, value, weights, attention_axes, mask=None, gate=False):
+    """The course's formula in NumPy for any rank: heads over the flattened attention axes."""
+    query_kernel, query_bias, key_kernel, key_bias = weights[:4]
+    rest = weights[4:]
+    gate_kernel, gate_bias = (rest[0], rest[1]) if gate else (None, None)
+    value_kernel, value_bias, output_kernel, output_bias = rest[2:] if gate else rest
+    rank = query.ndim
+    batch = [a for a in range(rank - 1) if a not in attention_axes]
+    order = batch + list(attention_axes) + [rank - 1]
+
+    def heads(x, kernel, bias):  # -> (batch..., N, positions, H)
+        x = np.transpose(x, order)
+        lead = x.shape[: len(batch)]
+        x = x.reshape(lead + (-1, x.shape[-1]))
+        projected = np.einsum("...pf,fnh->...nph", x, kernel) + bias[:, None, :]
+        return projected
+
+    q, k, v = (
+        heads(query, query_kernel, query_bias),
+        heads(value, key_kernel, key_bias),
+        heads(value, value_kernel, value_bias),
+    )
+    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(query_kernel.shape[-1])
+    if mask is not None:
+        mask = mask.reshape(scores.shape)
+    attention = _numpy_masked_softmax(scores, mask)
+    out = attention @ v  # (batch..., N, P, V)
+    if gate:
+        out = out / (1 + np.exp(-heads(query, gate_kernel, gate_bias)))
+    out = np.einsum("...nph,nho->...po", out, output_kernel) + output_bias
+    shape = tuple(query.shape[a] for a in order[:-1]) + (out.shape[-1],)
+    return np.transpose(out.reshape(shape), np.argsort(order)), attention
+
+
+@pytest.mark.parametrize(
+    "query_shape, value_shape, kwargs",
+    [
+        ((2, 3, 4, 6), (2, 3, 5, 6), dict(attention_axes=2)),
+        ((2, 3, 4, 6), (2, 3, 5, 6), dict(attention_axes=-2, use_gate=True)),
+        ((2, 3, 4, 6), (2, 2, 5, 6), dict(attention_axes=(1, 2), use_gate=True)),
+        ((2, 2, 3, 4, 6), (2, 2, 2, 3, 6), dict(attention_axes=(2, 3), output_shape=(2, 3))),
+    ],
+)
+def test_multi_head_attention_high_rank_gate_and_output_shape(query_shape, value_shape, kwargs):
+    query, value = _normal(*query_shape), _normal(*value_shape, seed=1)
+    axes = kwargs["attention_axes"]
+    axes = (axes,) if isinstance(axes, int) else axes
+    axes = tuple(a % len(query_shape) for a in axes)
+    builtin, ours = _paired_mha(query, value, num_heads=2, key_dim=3, value_dim=4, **kwargs)
+    rng = np.random.default_rng(3)
+    scores_shape = ours(query, value, return_attention_scores=True)[1].shape
+    mask = rng.uniform(size=scores_shape) > 0.3  # per head and position: the full scores shape
+    got, scores = ours(query, value, attention_mask=mask, return_attention_scores=True)
+    expected, expected_scores = builtin(
+        query, value, attention_mask=mask, return_attention_scores=True
+    )
+    np.testing.assert_allclose(np.asarray(got), np.asarray(expected), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(scores), np.asarray(expected_scores), atol=1e-6)
+    output_shape = kwargs.get("output_shape", (6,))
+    assert got.shape == query_shape[:-1] + output_shape
+    # NumPy: heads over the flattened attention axes, joint softmax, optional sigmoid gate.
+    weights = [np.asarray(w) for w in ours.get_weights()]
+    if len(output_shape) > 1:
+        weights[-2] = weights[-2].reshape(2, 4, -1)
+        weights[-1] = weights[-1].reshape(-1)
+    flat_mask = mask
+    reference, reference_scores = _numpy_multi_head_attention(
+        query, value, weights, axes, flat_mask, gate=kwargs.get("use_gate", False)
+    )
+    np.testing.assert_allclose(np.asarray(got).reshape(reference.shape), reference, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(scores).reshape(reference_scores.shape), reference_scores, atol=1e-6
+    )
+
+
+def test_multi_head_attention_sliding_window_and_per_head_masks():
+    x = _normal(BATCH, 6, 8)
+    layer = MultiHeadAttention(num_heads=2, key_dim=4, sliding_window=3)
+    _, scores = layer(x, x, use_causal_mask=True, return_attention_scores=True)
+    rows, columns = np.indices((6, 6))
+    band = (columns <= rows) & (rows - columns < 3)
+    assert np.all(np.asarray(scores)[..., ~band] == 0) and np.all(np.asarray(scores)[..., band] > 0)
+    _, scores = layer(x, x, return_attention_scores=True)
+    assert np.all((np.asarray(scores) > 0) == (np.abs(rows - columns) < 3))
+    # A per-head mask (batch, heads, T, S) reaches each head separately.
+    per_head = np.ones((BATCH, 2, 6, 6), bool)
+    per_head[:, 1] = np.eye(6, dtype=bool)
+    _, scores = MultiHeadAttention(num_heads=2, key_dim=4)(
+        x, x, attention_mask=per_head, return_attention_scores=True
+    )
+    np.testing.assert_allclose(np.asarray(scores)[:, 1], np.broadcast_to(np.eye(6), (BATCH, 6, 6)))
+    assert np.all(np.asarray(scores)[:, 0] > 0)
+    config = layer.get_config()
+    assert MultiHeadAttention.from_config(config).get_config() == config
+
+
+def test_multi_head_attention_kernels_get_their_own_draws_and_constraints():
+    layer = MultiHeadAttention(
+        num_heads=2,
+        key_dim=4,
+        use_gate=True,
+        kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+        kernel_constraint="non_neg",
+        bias_constraint="non_neg",
+    )
+    layer.build((2, 3, 4), (2, 3, 4))
+    kernels = [layer.query_kernel, layer.key_kernel, layer.gate_kernel, layer.value_kernel]
+    values = [np.asarray(k) for k in kernels]
+    assert all(not np.allclose(values[0], v) for v in values[1:])
+    for weight in layer.trainable_weights:
+        assert isinstance(weight.constraint, keras.constraints.NonNeg)
 
 
 def test_multi_head_attention_passes_the_harness():

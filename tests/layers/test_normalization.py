@@ -140,6 +140,208 @@ def test_batch_normalization_masked_statistics_match_keras():
     np.testing.assert_allclose(ours.moving_mean, 0.5 * 0 + 0.5 * x[mask].mean(axis=0), atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "shape, axis, mask_shape",
+    [
+        ((5, 2, 3), 1, (5, 2)),  # channels-first with a Keras `Masking` mask (no last axis)
+        ((5, 3, 3, 2), 1, (5, 3, 3)),
+        ((2, 2, 3, 4), -1, (2, 2, 1)),  # a mask broadcast along an axis
+    ],
+)
+def test_batch_normalization_follows_keras_mask_convention_for_any_axis(shape, axis, mask_shape):
+    x = _data(*shape)
+    mask = np.random.default_rng(2).uniform(size=mask_shape) > 0.3
+    ours, theirs = (
+        cls(axis=axis, momentum=0.5)
+        for cls in (BatchNormalization, keras.layers.BatchNormalization)
+    )
+    for layer in (ours, theirs):
+        layer.build(x.shape)
+    np.testing.assert_allclose(
+        ours(x, training=True, mask=mask), theirs(x, training=True, mask=mask), atol=1e-4
+    )
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    # NumPy: the mask (expanded on the last axis) selects the entries each statistic counts.
+    full = np.broadcast_to(mask[..., None], shape)
+    expected = [np.take(x, c, axis)[np.take(full, c, axis)].mean() for c in range(shape[axis])]
+    np.testing.assert_allclose(ours.moving_mean, 0.5 * np.array(expected), atol=1e-5)
+
+
+def test_batch_normalization_fully_masked_batch_has_zero_statistics_like_keras():
+    x, mask = _data(4, 5), np.zeros((4,), bool)
+    ours, theirs = (
+        cls(center=False, scale=False, momentum=0.5)
+        for cls in (BatchNormalization, keras.layers.BatchNormalization)
+    )
+    y = ours(x, training=True, mask=mask)
+    # No entry counts: mu_B = sigma2_B = 0, so y = x / sqrt(epsilon), and no NaN anywhere.
+    np.testing.assert_allclose(y, x / np.sqrt(1e-3), rtol=1e-5)
+    np.testing.assert_allclose(y, theirs(x, training=True, mask=mask), rtol=1e-5)
+    np.testing.assert_allclose(ours.moving_mean, np.zeros(5))
+    np.testing.assert_allclose(ours.moving_variance, np.full(5, 0.5))
+
+
+def _numpy_renorm_step(x, weights, epsilon, momentum, renorm_momentum, clipping):
+    """One training step of batch renormalization (Ioffe, 2017), per the class docstring."""
+    gamma, beta, moving_mean, _, moving_stddev, renorm_mean, renorm_stddev = weights
+    mean, variance = x.mean(axis=0), x.var(axis=0)
+    stddev = np.sqrt(variance + epsilon)
+    r = np.clip(stddev / renorm_stddev, clipping["rmin"], clipping["rmax"])
+    d = np.clip((mean - renorm_mean) / renorm_stddev, -clipping["dmax"], clipping["dmax"])
+    y = gamma * ((x - mean) / stddev * r + d) + beta
+    new_stddev = moving_stddev * momentum + stddev * (1 - momentum)
+    new = [
+        gamma,
+        beta,
+        moving_mean * momentum + mean * (1 - momentum),
+        np.maximum(new_stddev**2 - epsilon, 0),
+        new_stddev,
+        renorm_mean * renorm_momentum + mean * (1 - renorm_momentum),
+        renorm_stddev * renorm_momentum + stddev * (1 - renorm_momentum),
+    ]
+    return y, new
+
+
+def test_batch_renormalization_matches_numpy_and_keras():
+    clipping = {"rmax": 1.2, "rmin": 0.9, "dmax": 0.3}  # tight: the clipping is exercised
+    kwargs = dict(renorm=True, renorm_clipping=clipping, renorm_momentum=0.8, momentum=0.7)
+    x = _data(16, 4)
+    ours, theirs = BatchNormalization(**kwargs), keras.layers.BatchNormalization(**kwargs)
+    for layer in (ours, theirs):
+        layer.build(x.shape)
+    assert [v.name for v in ours.weights] == [v.name for v in theirs.weights]
+    rng = np.random.default_rng(3)
+    weights = [rng.uniform(0.5, 1.5, 4).astype("float32") for _ in ours.weights]
+    theirs.set_weights(weights)
+    ours.set_weights(weights)
+    expected, expected_weights = _numpy_renorm_step(x, weights, 1e-3, 0.7, 0.8, clipping)
+    np.testing.assert_allclose(ours(x, training=True), expected, atol=1e-5)
+    for a, b in zip(ours.get_weights(), expected_weights):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    theirs(x, training=True)
+    for _ in range(2):  # later steps and inference agree with Keras
+        np.testing.assert_allclose(ours(x, training=True), theirs(x, training=True), atol=1e-5)
+    np.testing.assert_allclose(ours(x), theirs(x), atol=1e-5)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_batch_renormalization_gradients_match_keras():
+    # r and d carry no gradient (stop_gradient): the gradients are Keras' ones.
+    import tensorflow as tf  # the gradient tape (TensorFlow is the test backend)
+
+    x = tf.constant(_data(8, 3))
+    weights = tf.constant(np.arange(24, dtype="float32").reshape(8, 3) / 24.0)
+    kwargs = {"renorm": True, "renorm_clipping": {"rmax": 1.1, "dmax": 0.1}}
+    grads = []
+    for layer in (BatchNormalization(**kwargs), keras.layers.BatchNormalization(**kwargs)):
+        layer.build(x.shape)
+        layer.set_weights([np.full(w.shape, 0.7, "float32") for w in layer.weights])
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = keras.ops.sum(layer(x, training=True) * weights)
+        grads.append(tape.gradient(loss, [x, layer.gamma, layer.beta]))
+    for ours, theirs in zip(*grads):
+        assert np.all(np.isfinite(ours)) and np.abs(ours).max() > 0
+        np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+_SYNCHRONIZED_SCRIPT = """
+import os
+os.environ["KERAS_BACKEND"] = "tensorflow"
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import numpy as np
+from kerasnn.layers import BatchNormalization
+# Replica 0 sees zeros, replica 1 twos: the global batch has mean 1 and variance 1.
+x = np.concatenate([np.zeros((4, 3)), np.full((4, 3), 2.0)]).astype("float32")
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    layer = BatchNormalization(momentum=0.0, synchronized=True)
+    layer.build((None, 3))
+dataset = tf.data.Dataset.from_tensors(x).unbatch().batch(8)
+batches = strategy.experimental_distribute_dataset(dataset)
+for batch in batches:
+    strategy.run(lambda b: layer(b, training=True), args=(batch,))
+print(np.asarray(layer.moving_mean).tolist(), np.asarray(layer.moving_variance).tolist())
+"""
+
+
+def test_synchronized_batch_normalization_uses_global_batch_statistics(tmp_path):
+    # Two logical CPUs must be configured before TensorFlow starts: a fresh interpreter.
+    import os
+    import subprocess
+    import sys
+
+    import kerasnn
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(kerasnn.__file__)))
+    env = {**os.environ, "PYTHONPATH": root, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-c", _SYNCHRONIZED_SCRIPT],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[1.0, 1.0, 1.0] [1.0, 1.0, 1.0]"
+
+
+def test_keras_batch_normalization_config_builds_ours():
+    keras_layer = keras.layers.BatchNormalization(
+        axis=1, renorm=True, renorm_clipping={"rmax": 3.0}, renorm_momentum=0.9, synchronized=True
+    )
+    config = keras_layer.get_config()
+    ours = BatchNormalization.from_config(config)
+    assert ours.get_config() == config
+    x = _data(4, 3, 2)
+    np.testing.assert_allclose(ours(x), keras_layer(x), atol=1e-6)  # synchronized: no strategy
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs, message",
+    [
+        (
+            BatchNormalization,
+            {"renorm": True, "renorm_clipping": {"rmaxx": 1.0}},
+            r"keys among 'rmax', 'rmin', 'dmax' \(Received invalid keys \['rmaxx'\]\)",
+        ),
+        (
+            BatchNormalization,
+            {"renorm": True, "renorm_clipping": {"rmax": 0.5, "rmin": 1.0}},
+            r"must have rmax >= rmin .* Received: renorm_clipping=\{'rmax': 0.5, 'rmin': 1.0\}",
+        ),
+        (
+            BatchNormalization,
+            {"renorm": True, "renorm_clipping": {"dmax": -1}},
+            r"must have dmax >= 0",
+        ),
+        (
+            BatchNormalization,
+            {"renorm_momentum": 2},
+            r"`renorm_momentum` must be a number in \[0.0, 1.0\]. Received: renorm_momentum=2",
+        ),
+        (
+            GhostBatchNormalization,
+            {"renorm": True},
+            r"`renorm` must be False for GhostBatchNormalization",
+        ),
+        (
+            TimeStepBatchNormalization,
+            {"renorm": True},
+            r"`renorm` must be False for TimeStepBatchNormalization",
+        ),
+    ],
+)
+def test_batch_renormalization_rejects_bad_arguments(cls, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        cls(**kwargs)
+
+
 def test_batch_normalization_passes_harness_per_filter():
     run_layer_test(
         BatchNormalization,

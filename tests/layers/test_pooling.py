@@ -40,6 +40,19 @@ def test_gap_passes_harness():
     )
 
 
+def test_gap_is_built_at_construction_unless_a_subclass_overrides_build():
+    assert GlobalAveragePooling2D().built
+
+    class WithState(GlobalAveragePooling2D):
+        def build(self, input_shape):
+            self.scale = self.add_weight(shape=(), initializer="ones")
+
+    layer = WithState()
+    assert not layer.built
+    layer(_data(2, 3, 3, 4))
+    assert layer.built and len(layer.weights) == 1
+
+
 def test_gap_rejects_wrong_rank_and_data_format():
     with pytest.raises(ValueError, match=r"expected ndim=4, found ndim=3"):
         GlobalAveragePooling2D()(np.zeros((2, 3, 4), "float32"))

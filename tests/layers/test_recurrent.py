@@ -1,11 +1,11 @@
-"""kerasnn.layers.LSTMCell: parity with keras.layers.LSTM, the gate equations, the harness."""
+"""kerasnn.layers.LSTMCell and LSTM: parity with keras.layers.LSTM, gate equations, harness."""
 
 import keras
 import numpy as np
 import pytest
 from layer_harness import run_layer_test
 
-from kerasnn.layers import LSTMCell
+from kerasnn.layers import LSTM, LSTMCell
 
 BATCH, TIME, FEATURES, UNITS = 3, 5, 4, 6
 
@@ -165,36 +165,44 @@ def test_bad_gate_sequence_shape_raises():
         LSTMCell(2).gate_activations(np.zeros((3, 4), "float32"))
 
 
-@keras.saving.register_keras_serializable(package="kerasnn_tests")
-class LSTMCellSequence(keras.layers.RNN):
-    """``keras.layers.RNN(kerasnn.layers.LSTMCell(...))`` configured by the cell's arguments.
-
-    A cell is only used inside an RNN layer, so the harness runs it there: config round trip,
-    ``.keras`` saving, fit, XLA and mixed precision all go through our cell.
-    """
-
-    def __init__(self, units, dropout=0.0, return_sequences=True, **kwargs):
-        super().__init__(
-            LSTMCell(units, dropout=dropout, seed=1), return_sequences=return_sequences, **kwargs
-        )
-        self.units = units
-        self.cell_dropout = dropout
-
-    def get_config(self):
-        config = super().get_config()
-        config.pop("cell")
-        return {**config, "units": self.units, "dropout": self.cell_dropout}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-
-def test_lstm_cell_passes_the_harness():
+def test_lstm_layer_passes_the_harness():
+    # The cell is only used inside an RNN layer: the harness runs it inside our LSTM (config
+    # round trip, `.keras` saving, fit, XLA and mixed precision all go through our cell).
     outputs = run_layer_test(
-        LSTMCellSequence,
-        init_kwargs={"units": UNITS, "dropout": 0.1},
+        LSTM,
+        init_kwargs={"units": UNITS, "dropout": 0.1, "seed": 1, "return_sequences": True},
         input_data=_sequences(),
         expected_output_shape=(None, TIME, UNITS),
     )
     assert np.all(np.abs(outputs) < 1.0)  # h = o * tanh(c) lies in (-1, 1)
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_lstm_layer_is_a_drop_in_for_keras_lstm(go_backwards):
+    x, mask = _sequences(), _padding_mask()
+    kwargs = {"return_sequences": True, "return_state": True, "go_backwards": go_backwards}
+    builtin, ours = keras.layers.LSTM(UNITS, **kwargs), LSTM(UNITS, **kwargs)
+    builtin(x)
+    ours(x)
+    assert [(w.name, w.shape) for w in ours.weights] == [
+        (w.name, w.shape) for w in builtin.weights
+    ]
+    builtin.set_weights(_random_weights(builtin))
+    ours.set_weights(builtin.get_weights())
+    initial_state = [np.full((BATCH, UNITS), v, "float32") for v in (0.3, -0.2)]
+    expected = builtin(x, mask=mask, initial_state=initial_state)
+    got = ours(x, mask=mask, initial_state=initial_state)
+    for name, a, b in zip(("sequences", "h", "c"), got, expected):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6, err_msg=name)
+    # The course's equations in NumPy (zero initial state) give the same last h.
+    reference = _numpy_lstm(x[:, ::-1] if go_backwards else x, *ours.get_weights(), mask=None)
+    np.testing.assert_allclose(np.asarray(ours(x)[1]), reference["h"][:, -1], atol=1e-5)
+    # Same configuration keys as Keras' (plus use_cudnn), and a Keras config builds ours.
+    assert set(ours.get_config()) - set(builtin.get_config()) == {"use_cudnn"}
+    clone = LSTM.from_config(builtin.get_config())
+    assert clone.units == UNITS and clone.go_backwards == go_backwards
+
+
+def test_lstm_layer_rejects_bad_use_cudnn():
+    with pytest.raises(ValueError, match=r"`use_cudnn` must be one of 'auto', True, False"):
+        LSTM(2, use_cudnn="yes")
