@@ -14,7 +14,8 @@ Explanations").
 import keras
 
 from kerasnn import arguments
-from kerasnn import layers as kerasnn_layers
+from kerasnn.layers.normalization import BatchNormalization
+from kerasnn.layers.pooling import ClassActivationMapping, GlobalAveragePooling2D
 
 
 def convolutional_base(inputs, filters=(16, 32, 64), convs_per_block=2, *, prefix="block"):
@@ -29,7 +30,7 @@ def convolutional_base(inputs, filters=(16, 32, 64), convs_per_block=2, *, prefi
         for conv in range(1, convs_per_block + 1):
             name = f"{prefix}{block}_conv{conv}"
             x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=name)(x)
-            x = kerasnn_layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+            x = BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
             last = block == len(filters) and conv == convs_per_block
             x = keras.layers.ReLU(name="features" if last else f"{name}_relu")(x)
     return x
@@ -43,7 +44,7 @@ def _hidden_dense(x, units, dropout, name):
     epochs on the shapes, the loss stuck at log(num_classes)).
     """
     x = keras.layers.Dense(units, use_bias=False, name=name)(x)
-    x = kerasnn_layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+    x = BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
     x = keras.layers.ReLU(name=f"{name}_relu")(x)
     return keras.layers.Dropout(arguments.rate("dropout", dropout), name=f"{name}_dropout")(x)
 
@@ -76,7 +77,7 @@ def gap_classifier(
     inputs = keras.Input(input_shape, name="image")
     x = convolutional_base(inputs, filters, convs_per_block)
     if head == "gap":
-        outputs = kerasnn_layers.ClassActivationMapping(
+        outputs = ClassActivationMapping(
             num_classes, activation="softmax", name="output"
         )(x)
     else:
@@ -107,7 +108,7 @@ def localizer(
     num_classes = arguments.positive_int("num_classes", num_classes)
     inputs = keras.Input(input_shape, name="image")
     features = convolutional_base(inputs, filters, convs_per_block)
-    pooled = kerasnn_layers.GlobalAveragePooling2D(name="gap")(features)
+    pooled = GlobalAveragePooling2D(name="gap")(features)
     label = keras.layers.Dense(num_classes, activation="softmax", name="class")(pooled)
     x = keras.layers.MaxPooling2D(2, name="box_pool")(features)
     x = keras.layers.Flatten(name="box_flatten")(x)

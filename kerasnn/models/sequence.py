@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from kerasnn import arguments
-from kerasnn.layers import CourseRNNCell, LSTMCell, TruncatedBPTTCell
+from kerasnn.layers.recurrent import CourseRNNCell, LSTMCell, TruncatedBPTTCell
 
 CELLS = ("rnn", "lstm", "keras_rnn", "keras_lstm")
 
