@@ -318,7 +318,7 @@ class CourseRNNCell(keras.layers.Layer):
     Example:
 
     >>> rnn = keras.layers.RNN(CourseRNNCell(4, hidden_units=3), return_sequences=True)
-    >>> rnn(np.zeros((2, 5, 6))).shape
+    >>> tuple(rnn(np.zeros((2, 5, 6))).shape)
     (2, 5, 7)
     """
 
@@ -385,6 +385,7 @@ class CourseRNNCell(keras.layers.Layer):
         return output, [context] if isinstance(states, (list, tuple)) else context
 
     def get_initial_state(self, batch_size=None):
+        """The zero context ``[c^0]``, ``(batch_size, units)``."""
         return [ops.zeros((batch_size, self.units), dtype=self.compute_dtype)]
 
     def get_config(self):
@@ -427,7 +428,7 @@ class TruncatedBPTTCell(keras.layers.Layer):
     Example:
 
     >>> cell = TruncatedBPTTCell(CourseRNNCell(8), truncation=10)
-    >>> keras.layers.RNN(cell)(np.zeros((2, 30, 3))).shape
+    >>> tuple(keras.layers.RNN(cell)(np.zeros((2, 30, 3))).shape)
     (2, 8)
     """
 
@@ -454,6 +455,7 @@ class TruncatedBPTTCell(keras.layers.Layer):
         return output, [*new_states, step + 1]
 
     def get_initial_state(self, batch_size=None):
+        """The wrapped cell's zero states and a zero step counter."""
         return [ops.zeros((batch_size, size), dtype=self.compute_dtype)
                 for size in self.state_size]
 
@@ -643,7 +645,7 @@ class LSTM(keras.layers.RNN):
 
     Example:
 
-    >>> LSTM(8, return_sequences=True)(np.zeros((2, 5, 3), "float32")).shape
+    >>> tuple(LSTM(8, return_sequences=True)(np.zeros((2, 5, 3), "float32")).shape)
     (2, 5, 8)
     """
 

@@ -34,6 +34,7 @@ class MeanBoxIoU(keras.metrics.Mean):
         super().__init__(name=name, dtype=dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        """Add the batch's matched box IoUs to the running mean."""
         return super().update_state(matched_box_iou(y_true, y_pred), sample_weight=sample_weight)
 
 
