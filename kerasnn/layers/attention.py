@@ -376,6 +376,45 @@ class MultiHeadAttention(keras.layers.Layer):
             projected = projected + ops.expand_dims(bias, 1)
         return projected
 
+    def project_key_value(self, value, key=None):
+        """The keys ``K W^k`` and values ``V W^v`` of every head, ``(batch, num_heads, S, dim)``.
+
+        Computed once, they can be reused by ``attend_projected`` for many queries: the encoder's
+        keys and values for every decoder step, or a decoder's key/value cache that grows by one
+        position per generated token.
+        """
+        key = value if key is None else key
+        return (self._split_heads(key, self.key_kernel, self.key_bias),
+                self._split_heads(value, self.value_kernel, self.value_bias))
+
+    def attend_projected(self, query, key_heads, value_heads, mask=None, training=None):
+        """``MultiHead(Q, K, V)`` from already projected keys and values.
+
+        Args:
+            query: ``(batch, T, query_features)``.
+            key_heads, value_heads: from ``project_key_value``.
+            mask: boolean, broadcastable to ``(batch, num_heads, T, S)``.
+
+        Returns:
+            ``(output, scores)``: ``(batch, T, output_features)`` and the
+            ``(batch, num_heads, T, S)`` attention weights.
+        """
+        query_heads = self._split_heads(query, self.query_kernel, self.query_bias)
+        heads, scores = _attend(
+            query_heads,
+            key_heads,
+            value_heads,
+            mask,
+            1.0 / math.sqrt(self.key_dim),
+            self._dropout_layer,
+            training,
+        )
+        # Concat(head_1, ..., head_h) W_o, without materializing the concatenation.
+        output = ops.einsum("bnth,nho->bto", heads, self.output_kernel)
+        if self.output_bias is not None:
+            output = output + self.output_bias
+        return output, scores
+
     def call(
         self,
         query,
@@ -410,22 +449,8 @@ class MultiHeadAttention(keras.layers.Layer):
             # (batch, T, S) -> (batch, 1, T, S), shared by every head
             mask = ops.expand_dims(mask, -3)
 
-        query_heads = self._split_heads(query, self.query_kernel, self.query_bias)
-        key_heads = self._split_heads(key, self.key_kernel, self.key_bias)
-        value_heads = self._split_heads(value, self.value_kernel, self.value_bias)
-        heads, scores = _attend(
-            query_heads,
-            key_heads,
-            value_heads,
-            mask,
-            1.0 / math.sqrt(self.key_dim),
-            self._dropout_layer,
-            training,
-        )
-        # Concat(head_1, ..., head_h) W_o, without materializing the concatenation.
-        output = ops.einsum("bnth,nho->bto", heads, self.output_kernel)
-        if self.output_bias is not None:
-            output = output + self.output_bias
+        key_heads, value_heads = self.project_key_value(value, key)
+        output, scores = self.attend_projected(query, key_heads, value_heads, mask, training)
         if return_attention_scores:
             return output, scores
         return output

@@ -16,3 +16,4 @@ from kerasnn.models.transfer import (
     small_cnn_backbone,
     tunable_layers,
 )
+from kerasnn.models.transformer import Transformer, transformer_language_model
