@@ -98,8 +98,21 @@ class _TokenEmbedding:
         x = ops.take(self.embedding.embeddings, ops.convert_to_tensor(tokens, "int32"), axis=0)
         x = x * math.sqrt(self.model_dim)
         if self.table is not None:
-            x = x + self.table[position]
+            x = x + ops.take(self.table, position, axis=0)
         return ops.expand_dims(x, 1)
+
+
+def _compile(step):
+    """``step`` as one graph per shape family, so each decoding step costs its arithmetic rather
+    than the Python dispatch of every op (which would hide the cache's saving). keras.ops has no
+    function compiler outside ``Model``: with TensorFlow it is ``tf.function``; the cache and
+    prefix grow by one position per step, so ``reduce_retracing`` traces once with that length
+    unknown. Other backends run the step eagerly."""
+    if keras.backend.backend() != "tensorflow":
+        return step
+    import tensorflow as tf
+
+    return tf.function(step, reduce_retracing=True)
 
 
 def _block_kwargs(num_heads, intermediate_dim, dropout):
@@ -158,6 +171,8 @@ class Transformer:
         logits = self._decode(decoder_inputs, self._encode(source, source_mask), source_mask)
         posteriors = keras.layers.Activation("softmax", name="posteriors")(logits)
         self.model = keras.Model([source, decoder_inputs], posteriors, name=name)
+        self._compiled_steps = {True: _compile(self._cached_step),
+                                False: _compile(self._uncached_step)}
 
     def _encode(self, source, source_mask, training=None):
         x = self.embed(source, training=training)
@@ -186,7 +201,7 @@ class Transformer:
     def _cached_step(self, tokens, state):
         """One new position through every decoder block, the key/value caches extended."""
         caches, encoder_caches, source_mask = state
-        x = self.embed.at(tokens, caches[0][0].shape[2])
+        x = self.embed.at(tokens, ops.shape(caches[0][0])[2])
         new_caches = []
         for block, cache, encoder_cache in zip(self.decoder_blocks, caches, encoder_caches):
             x, cache, weights = block.step(x, cache, encoder_cache, source_mask,
@@ -232,7 +247,7 @@ class Transformer:
         if source.shape[1] > self.max_length:
             raise ValueError(f"The source must be at most max_length={self.max_length} tokens "
                              f"long. Received: source.shape={source.shape}")
-        step = self._cached_step if cache else self._uncached_step
+        step = self._compiled_steps[bool(cache)]
         search = decoding.greedy_search if beam_width == 1 else decoding.beam_search
         options = {} if beam_width == 1 else {"beam_width": beam_width}
         with warnings.catch_warnings():
