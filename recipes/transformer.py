@@ -52,7 +52,7 @@ def flags(parser):
 
 
 def smoke(args):
-    args.timed_sequences = 8
+    args.timed_sequences, args.warmup_steps = 8, 4
 
 
 def sizes(args):
