@@ -121,10 +121,13 @@ def decoding_times(model, source):
     for cache in (True, False):
         # traced once for this batch with the cache length unknown: the timing is of decoding
         model.decode(source, start_id=dates.START, end_id=-1, max_length=3, cache=cache)
-        started = time.perf_counter()
-        tokens[cache], _ = model.decode(source, start_id=dates.START, end_id=-1,
-                                        max_length=TIMED_LENGTH, cache=cache)
-        times[cache] = 1000 * (time.perf_counter() - started) / len(source)
+        seconds = []
+        for _ in range(3):  # the best of three, as timeit: the least disturbed by other jobs
+            started = time.perf_counter()
+            tokens[cache], _ = model.decode(source, start_id=dates.START, end_id=-1,
+                                            max_length=TIMED_LENGTH, cache=cache)
+            seconds.append(time.perf_counter() - started)
+        times[cache] = 1000 * min(seconds) / len(source)
     return times[True], times[False], bool(np.array_equal(tokens[True], tokens[False]))
 
 
