@@ -47,8 +47,8 @@ def flags(parser):
     parser.add_argument("--lm-dataset", default="kerasnn_grammar/small",
                         help="corpus of the decoder-only language model")
     parser.add_argument("--beam-width", type=integer, default=3, help="beam width (3)")
-    parser.add_argument("--timed-sequences", type=integer, default=128,
-                        help="test sources decoded, as one batch, for the timing (128)")
+    parser.add_argument("--timed-sequences", type=integer, default=512,
+                        help="test sources decoded, as one batch, for the timing (512)")
 
 
 def smoke(args):
