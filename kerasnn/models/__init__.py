@@ -4,6 +4,7 @@ One module per task family: ``linear`` (linear classifier, k-NN), ``mlp``, ``cnn
 VGG, Inception), ``transfer``, ``perceptron``.
 """
 
+from kerasnn.models.chatbot import dual_encoder, hierarchical_encoder
 from kerasnn.models.cnn import inception_module, inception_net, lenet5, vgg
 from kerasnn.models.language import nnlm, rnn_language_model, word2vec, word_vectors
 from kerasnn.models.linear import linear_classifier, nearest_neighbor_classifier
