@@ -431,3 +431,47 @@ class SemiHardTriplet(_MarginLoss):
 
     def call(self, y_true, y_pred):
         return semi_hard_triplet(y_true, y_pred, margin=self.margin)
+
+
+# --- Retrieval chatbots ("Chatbots": a dual encoder trained with in-batch negatives) ----------
+
+
+def in_batch_negatives_loss(query_vectors, answer_vectors, temperature=1.0):
+    """Per-example softmax cross-entropy of a dual encoder over the batch's answers.
+
+    Row ``i`` of ``query_vectors`` ``(B, d)`` must pick its own answer ``i`` among the ``B``
+    answers of the batch (the other ``B - 1`` are its negatives), by cosine similarity::
+
+        s_ij = cos(q_i, a_j) / temperature,   loss_i = -log( exp(s_ii) / sum_j exp(s_ij) )
+
+    Returns the ``(B,)`` losses.
+
+    Example:
+        >>> q = np.eye(2); round(float(in_batch_negatives_loss(q, q, 0.5)[0]), 4)
+        0.1269
+    """
+    queries = ops.normalize(ops.convert_to_tensor(query_vectors, "float32"), axis=-1)
+    answers = ops.normalize(ops.convert_to_tensor(answer_vectors, "float32"), axis=-1)
+    scores = ops.matmul(queries, ops.transpose(answers)) / temperature
+    return -ops.diagonal(ops.log_softmax(scores, axis=-1))
+
+
+@keras.saving.register_keras_serializable(package="kerasnn")
+class InBatchNegatives(keras.losses.Loss):
+    """``in_batch_negatives_loss`` as a ``keras.losses.Loss``: ``y_pred`` is the concatenation
+    ``[query_vector, answer_vector]`` along the last axis (a dual encoder's two towers side by
+    side); ``y_true`` is ignored (pass any array of the batch size). Train with a shuffled
+    batch: the negatives are the other rows."""
+
+    def __init__(self, temperature=0.1, reduction="sum_over_batch_size",
+                 name="in_batch_negatives"):
+        super().__init__(reduction=reduction, name=name)
+        self.temperature = temperature
+
+    def call(self, y_true, y_pred):
+        del y_true
+        half = y_pred.shape[-1] // 2
+        return in_batch_negatives_loss(y_pred[:, :half], y_pred[:, half:], self.temperature)
+
+    def get_config(self):
+        return {**super().get_config(), "temperature": self.temperature}

@@ -569,12 +569,18 @@ class MultiHeadAttention(keras.layers.Layer):
         if flat:
             heads = ops.reshape(heads, lead + query_positions + (heads.shape[-1],))
             scores = ops.reshape(scores, lead + query_positions + key_positions)
+        output = self._output(query, heads, batch, attention)
+        if return_attention_scores:
+            return output, scores
+        return output
+
+    def _output(self, query, heads, batch, attention):
+        """The gate (``use_gate``) and ``Concat(head_1, ..., head_h) W_o`` without materializing
+        the concatenation, back to the query's layout."""
         if self.use_gate:
             gate = self._project(query, self.gate_kernel, self.gate_bias, batch, attention)
             heads = heads * ops.sigmoid(gate)
-        # Concat(head_1, ..., head_h) W_o, without materializing the concatenation, back to the
-        # query's layout.
-        letters = _LETTERS[: rank - 1]
+        letters = _LETTERS[: len(query.shape) - 1]
         output_letters = "opqrstuvw"[: len(self.output_kernel.shape) - 2]
         output = ops.einsum(
             f"{self._heads_letters(batch, attention)},NH{output_letters}->"
@@ -584,9 +590,36 @@ class MultiHeadAttention(keras.layers.Layer):
         )
         if self.output_bias is not None:
             output = output + self.output_bias
-        if return_attention_scores:
-            return output, scores
         return output
+
+    def project_key_value(self, value, key=None):
+        """The keys ``K W^k`` and values ``V W^v`` of every head, ``(batch, num_heads, S, dim)``,
+        for rank-3 inputs ``(batch, S, features)``.
+
+        Computed once, they serve ``attend_projected`` for many queries: the encoder's keys and
+        values for every decoder step, or a decoder's key/value cache that grows by one position
+        per generated token.
+        """
+        key = value if key is None else key
+        return (self._project(key, self.key_kernel, self.key_bias, (0,), (1,)),
+                self._project(value, self.value_kernel, self.value_bias, (0,), (1,)))
+
+    def attend_projected(self, query, key_heads, value_heads, mask=None, training=None):
+        """``MultiHead(Q, K, V)`` of a rank-3 query from keys and values of ``project_key_value``.
+
+        Args:
+            query: ``(batch, T, query_features)``.
+            key_heads, value_heads: from ``project_key_value``.
+            mask: boolean, broadcastable to ``(batch, num_heads, T, S)``.
+
+        Returns:
+            ``(output, scores)``: ``(batch, T, output_features)`` and the
+            ``(batch, num_heads, T, S)`` attention weights.
+        """
+        query_heads = self._project(query, self.query_kernel, self.query_bias, (0,), (1,))
+        heads, scores = _attend(query_heads, key_heads, value_heads, mask,
+                                1.0 / math.sqrt(self.key_dim), self._dropout_layer, training)
+        return self._output(query, heads, (0,), (1,)), scores
 
     def compute_output_shape(self, query_shape, value_shape, key_shape=None):
         key_shape = value_shape if key_shape is None else key_shape

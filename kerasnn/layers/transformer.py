@@ -391,6 +391,9 @@ class TransformerEncoderBlock(_TransformerBlock):
             attended to, and the mask is propagated to the output.
         attention_mask: optional boolean, broadcastable to ``(batch, length, length)``.
         training: whether dropout is active.
+        use_causal_mask: position ``t`` attends to positions ``<= t`` only: with it the block is
+            the block of a decoder-only (language-model) transformer, which has no
+            cross-attention.
 
     Returns:
         ``(batch, length, D)``.
@@ -407,10 +410,12 @@ class TransformerEncoderBlock(_TransformerBlock):
         self._build_self_attention(input_shape, model_dim)
         self._build_feed_forward(input_shape)
 
-    def call(self, inputs, mask=None, attention_mask=None, training=None):
+    def call(self, inputs, mask=None, attention_mask=None, training=None, use_causal_mask=False):
         self._model_dim(inputs.shape, "inputs")
         check_padding_mask_shape("mask", mask, inputs.shape[:2])
-        x = self._self_attention_block(inputs, mask, training, attention_mask=attention_mask)
+        x = self._self_attention_block(
+            inputs, mask, training, attention_mask=attention_mask, use_causal_mask=use_causal_mask
+        )
         return self._feed_forward_block(x, training)
 
     def compute_output_shape(self, input_shape):
@@ -503,3 +508,51 @@ class TransformerDecoderBlock(_TransformerBlock):
     def compute_output_shape(self, decoder_sequence_shape, encoder_sequence_shape=None):
         self._model_dim(decoder_sequence_shape, "decoder_sequence")
         return tuple(decoder_sequence_shape)
+
+    def empty_cache(self, batch_size):
+        """The key/value cache of ``step`` before the first token: ``(keys, values)``, each
+        ``(batch, num_heads, 0, head_dim)``."""
+        attention = self.self_attention
+        return (ops.zeros((batch_size, attention.num_heads, 0, attention.key_dim)),
+                ops.zeros((batch_size, attention.num_heads, 0, attention.value_dim)))
+
+    def encoder_cache(self, encoder_sequence):
+        """The cross-attention's keys and values of the encoder output, computed once per source
+        and reused by every ``step``."""
+        return self.cross_attention.project_key_value(encoder_sequence)
+
+    def step(self, inputs, cache, encoder_cache, encoder_sequence_mask=None,
+             return_attention_scores=False):
+        """Incremental decoding: the block's output at one new position, in inference mode.
+
+        The self-attention keys and values of the earlier positions come from ``cache``; only
+        the new position's are computed and appended, so generating token ``t`` costs one
+        position's work instead of ``t`` (the causal mask is implicit: the cache holds only
+        positions ``<= t``). Equal to ``call`` on the whole prefix, at its last position.
+
+        Args:
+            inputs: ``(batch, 1, D)``, the newest position.
+            cache: ``(keys, values)`` of the earlier positions (``empty_cache`` at the start).
+            encoder_cache: ``encoder_cache(encoder_sequence)``.
+            encoder_sequence_mask: boolean ``(batch, S)``, ``False`` at source padding.
+            return_attention_scores: also return the cross-attention weights
+                ``(batch, num_heads, 1, S)``.
+
+        Returns:
+            ``(outputs, cache)`` with ``outputs`` ``(batch, 1, D)`` and the cache one position
+            longer (and the cross-attention weights if requested).
+        """
+        keys, values = self.self_attention.project_key_value(inputs)
+        keys = ops.concatenate([ops.cast(cache[0], keys.dtype), keys], axis=2)
+        values = ops.concatenate([ops.cast(cache[1], values.dtype), values], axis=2)
+        attended, _ = self.self_attention.attend_projected(inputs, keys, values)
+        x = self._add_and_norm("self_attention", inputs, attended, False)
+        mask = None
+        if encoder_sequence_mask is not None:
+            mask = ops.expand_dims(ops.expand_dims(ops.cast(encoder_sequence_mask, "bool"), 1), 1)
+        attended, scores = self.cross_attention.attend_projected(x, *encoder_cache, mask)
+        x = self._add_and_norm("cross_attention", x, attended, False)
+        outputs = self._feed_forward_block(x, False)
+        if return_attention_scores:
+            return outputs, (keys, values), scores
+        return outputs, (keys, values)

@@ -9,6 +9,7 @@ anomaly scores), ``seq2seq``. Modules with classes of their own
 
 from kerasnn.models._layers import keras_builtin_layers
 from kerasnn.models.autoencoders import conv_autoencoder, dense_autoencoder, encoder_classifier
+from kerasnn.models.chatbot import dual_encoder, hierarchical_encoder
 from kerasnn.models.cnn import classification_head, inception_module, inception_net, lenet5, vgg
 from kerasnn.models.language import nnlm, rnn_language_model, word2vec, word_vectors
 from kerasnn.models.linear import linear_classifier, nearest_neighbor_classifier
@@ -33,3 +34,4 @@ from kerasnn.models.transfer import (
     tunable_layers,
     with_weights,
 )
+from kerasnn.models.transformer import Transformer, transformer_language_model

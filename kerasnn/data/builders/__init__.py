@@ -1,6 +1,7 @@
 """Embedded tfds datasets, generated locally; importing this package registers them with tfds."""
 
 from kerasnn.data.builders.dates import KerasnnDates
+from kerasnn.data.builders.dialogues import KerasnnDialogues
 from kerasnn.data.builders.digits import KerasnnDigits
 from kerasnn.data.builders.grammar import KerasnnGrammar
 from kerasnn.data.builders.sequences import KerasnnSequences
@@ -22,4 +23,5 @@ EMBEDDED = {
     "kerasnn_sequences": KerasnnSequences,
     "kerasnn_dates": KerasnnDates,
     "kerasnn_grammar": KerasnnGrammar,
+    "kerasnn_dialogues": KerasnnDialogues,
 }
