@@ -4,6 +4,7 @@
 - ``detection``: VOC all-point and COCO mAP@[.5:.95];
 - ``localization``: matched box IoU, localization accuracy;
 - ``sequence``: exact match, token accuracy, edit distance, alignment accuracy;
+- ``segmentation``: per-class and mean IoU, boundary-band IoU;
 - ``text``: perplexity, neighbour precision@k, 3CosAdd analogy accuracy, Spearman correlation.
 
 Every public function is also importable from ``kerasnn.metrics`` itself.
@@ -18,6 +19,13 @@ from kerasnn.metrics.detection import (
     mean_average_precision,
 )
 from kerasnn.metrics.localization import MeanBoxIoU, localization_accuracy, matched_box_iou
+from kerasnn.metrics.segmentation import (
+    boundary_band,
+    boundary_band_iou,
+    iou_per_class,
+    mean_iou,
+    segmentation_confusion_matrix,
+)
 from kerasnn.metrics.sequence import (
     alignment_accuracy,
     edit_distance,
@@ -50,4 +58,9 @@ __all__ = [
     "MeanBoxIoU",
     "localization_accuracy",
     "matched_box_iou",
+    "boundary_band",
+    "boundary_band_iou",
+    "iou_per_class",
+    "mean_iou",
+    "segmentation_confusion_matrix",
 ]
