@@ -2,7 +2,8 @@
 
 One module per task family: ``linear`` (linear classifier, k-NN), ``mlp``, ``cnn`` (LeNet-5,
 VGG, Inception), ``transfer``, ``perceptron``, ``localization``, ``language`` (NNLM, RNN LM,
-word2vec), ``gan`` (GAN, BiGAN, anomaly scores), ``seq2seq``. Modules with classes of their own
+word2vec), ``gan`` (GAN, BiGAN, anomaly scores), ``seq2seq``, ``segmentation`` (FCN, U-Net,
+convolutionalization, shift-and-stitch). Modules with classes of their own
 (``gan``, ``seq2seq``) are imported as modules: ``from kerasnn.models import gan``.
 """
 
@@ -13,6 +14,14 @@ from kerasnn.models.linear import linear_classifier, nearest_neighbor_classifier
 from kerasnn.models.localization import convolutional_base, gap_classifier, localizer
 from kerasnn.models.mlp import mlp, task_head, task_mlp
 from kerasnn.models.perceptron import Perceptron, hebbian_epoch
+from kerasnn.models.segmentation import (
+    convolutionalize,
+    fcn,
+    fcn_backbone,
+    rarefy,
+    shift_and_stitch,
+    unet,
+)
 from kerasnn.models.transfer import (
     WeightsUnavailable,
     backbone,
