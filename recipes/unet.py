@@ -11,6 +11,7 @@ the band around the objects' borders (instance borders included).
 How to run:
     python recipes/unet.py                  # kerasnn_shapes/segment, offline
     python recipes/unet.py --w0 5 --sigma 3
+    python recipes/unet.py --tuner random --max-trials 4   # search depth, filters, rate
     python recipes/unet.py --smoke          # seconds-long end-to-end check
 """
 
@@ -86,8 +87,9 @@ def _scaled(maps):
 
 @cli.recipe_main
 def main(argv=None):
-    run = recipe.Run("unet", __doc__, argv, dataset="kerasnn_shapes/segment", epochs=10,
-                     batch_size=16, max_trials=2, flags=flags, smoke=smoke)
+    # The search (depth, filters, learning rate) is opt-in: --tuner random --max-trials 4.
+    run = recipe.Run("unet", __doc__, argv, dataset="kerasnn_shapes/segment", epochs=6,
+                     batch_size=16, tuner="none", max_trials=4, flags=flags, smoke=smoke)
     args = run.args
     try:
         losses.unet_weight_map(np.zeros((2, 2), int), w0=args.w0, sigma=args.sigma)

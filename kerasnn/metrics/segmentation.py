@@ -30,6 +30,8 @@ def _label_maps(masks_true, masks_pred):
         masks_true = masks_true[..., 0]
     if masks_pred.ndim == masks_true.ndim + 1:
         masks_pred = masks_pred.argmax(axis=-1)
+    # signed ids: uint8 masks (as tfds stores them) cannot hold confusion_matrix's -1 sentinel
+    masks_true, masks_pred = masks_true.astype(np.int64), masks_pred.astype(np.int64)
     if masks_true.shape != masks_pred.shape:
         arguments.fail(
             "masks_pred",

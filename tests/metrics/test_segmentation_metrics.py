@@ -31,6 +31,12 @@ def test_mean_iou_agrees_with_keras_mean_iou():
     assert metrics.iou_per_class(confusion)[1] == pytest.approx(float(per_class.result()))
 
 
+def test_uint8_masks_as_tfds_stores_them():
+    masks = np.array([[[0, 1], [1, 2]]], dtype=np.uint8)
+    confusion = metrics.segmentation_confusion_matrix(masks, masks, 3)
+    np.testing.assert_array_equal(confusion, np.diag([1, 2, 1]))
+
+
 def _brute_force_band(mask, radius):
     height, width = mask.shape
     border = [

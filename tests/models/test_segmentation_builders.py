@@ -63,8 +63,9 @@ def test_shift_and_stitch_interleaves_like_numpy():
     np.testing.assert_array_equal(segmentation.shift_and_stitch(pick, images, 3), images)
 
 
-@pytest.mark.parametrize("size", [64, 96])
-@pytest.mark.parametrize("upsampling", segmentation.UPSAMPLINGS)
+@pytest.mark.parametrize(
+    "size, upsampling", [(64, u) for u in segmentation.UPSAMPLINGS] + [(96, "max_unpooling")]
+)
 def test_fcn_shapes_at_two_resolutions(size, upsampling):
     backbone = segmentation.fcn_backbone((size, size, 3), filters=(4, 4, 8, 8, 8))
     for variant in ("32s", "8s"):
