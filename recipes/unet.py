@@ -6,8 +6,9 @@ expanding blocks of a 2x2 transpose convolution, concatenation with the contract
 two 3x3 conv + ReLU, a 1x1 convolution) on shapes that touch and overlap objects of their own
 class, with the pixel-wise weighted cross-entropy sum_x w(x) l(x). Twice: w(x) = w_c(x) only
 (w0 = 0), then with the border term w0 exp(-(d1 + d2)^2 / (2 sigma^2)) (w0 = 10, sigma = 5 px,
-the paper's values) that weighs the thin gaps between objects. Compares mean IoU and the IoU of
-the band around the objects' borders (instance borders included).
+the paper's values) that weighs the thin gaps between objects. Compares mean IoU, the IoU of
+the band around the objects' borders (instance borders included), and how many pairs of touching
+objects of one class come out as separate blobs.
 How to run:
     python recipes/unet.py                  # kerasnn_shapes/segment, offline
     python recipes/unet.py --w0 5 --sigma 3
@@ -76,7 +77,8 @@ def evaluate(model, images, masks, instances, num_classes, radius):
     predictions = model.predict(images, verbose=0, batch_size=64).argmax(-1)
     confusion = metrics.segmentation_confusion_matrix(masks, predictions, num_classes)
     band_iou = metrics.boundary_band_iou(masks, predictions, num_classes, radius, instances)
-    return predictions, metrics.mean_iou(confusion), band_iou
+    separated, pairs = metrics.separated_objects(instances, masks, predictions)
+    return predictions, metrics.mean_iou(confusion), band_iou, separated, pairs
 
 
 def _scaled(maps):
@@ -120,12 +122,14 @@ def main(argv=None):
         run.fit(variant, model, x_train, y=y_train, sample_weight=weights(i_train, y_train, w0),
                 validation_data=(x_val, y_val, weights(i_val, y_val, w0)),
                 batch_size=args.batch_size)
-        predictions, miou, band_iou = evaluate(model, x_test, y_test, i_test, num_classes,
-                                               args.band_radius)
+        predictions, miou, band_iou, separated, pairs = evaluate(
+            model, x_test, y_test, i_test, num_classes, args.band_radius)
         test[f"miou_{variant}"], test[f"boundary_iou_{variant}"] = miou, band_iou
+        test[f"separated_{variant}"] = separated
         trained[variant] = (model, predictions)
         rows.append({"loss": variant, "w0": w0, "sigma": args.sigma, "test_miou": miou,
-                     "boundary_band_iou": band_iou, "params": model.count_params()})
+                     "boundary_band_iou": band_iou, "separated": f"{separated}/{pairs}",
+                     "params": model.count_params()})
     recipe.table(rows)
 
     # ## Plots: image, ground truth, weight map, both predictions
@@ -138,8 +142,8 @@ def main(argv=None):
     plots.plot_image_grid(panels, run.plot_path("predictions"), titles=titles, columns=5,
                           title="U-Net: weight map and predictions")
     return run.finish(test=test, model=trained["weighted"][0], curves=("loss", "accuracy"),
-                      table=rows, class_weights=class_weights.tolist(), w0=args.w0,
-                      sigma=args.sigma, band_radius=args.band_radius)
+                      table=rows, touching_pairs=pairs, class_weights=class_weights.tolist(),
+                      w0=args.w0, sigma=args.sigma, band_radius=args.band_radius)
 
 
 if __name__ == "__main__":

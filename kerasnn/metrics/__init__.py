@@ -4,7 +4,7 @@
 - ``detection``: VOC all-point and COCO mAP@[.5:.95];
 - ``localization``: matched box IoU, localization accuracy;
 - ``sequence``: exact match, token accuracy, edit distance, alignment accuracy;
-- ``segmentation``: per-class and mean IoU, boundary-band IoU;
+- ``segmentation``: per-class and mean IoU, boundary-band IoU, touching objects separated;
 - ``text``: perplexity, neighbour precision@k, 3CosAdd analogy accuracy, Spearman correlation.
 
 Every public function is also importable from ``kerasnn.metrics`` itself.
@@ -25,6 +25,8 @@ from kerasnn.metrics.segmentation import (
     iou_per_class,
     mean_iou,
     segmentation_confusion_matrix,
+    separated_objects,
+    touching_pairs,
 )
 from kerasnn.metrics.sequence import (
     alignment_accuracy,
@@ -63,4 +65,6 @@ __all__ = [
     "iou_per_class",
     "mean_iou",
     "segmentation_confusion_matrix",
+    "separated_objects",
+    "touching_pairs",
 ]

@@ -88,6 +88,23 @@ def test_boundary_band_iou_with_instances_sees_touching_borders():
     assert metrics.boundary_band_iou(semantic, masks_pred, 2, radius=0, instances=instances) < 1
 
 
+def test_separated_objects_counts_pairs_split_apart():
+    instances = np.zeros((1, 6, 9), dtype=int)
+    instances[0, 1:5, 1:4], instances[0, 1:5, 4:7] = 1, 2  # touching, same class
+    instances[0, 1:5, 7:9] = 3  # touches 2, but another class: not a pair
+    truth = np.where(instances > 0, 1, 0)
+    truth[instances == 3] = 2
+    assert metrics.touching_pairs(instances[0], truth[0]) == [(1, 2)]
+    merged = truth.copy()  # one blob of class 1: not separated
+    assert metrics.separated_objects(instances, truth, merged) == (0, 1)
+    split = truth.copy()
+    split[0, :, 4] = 0  # a background line between them: separated
+    assert metrics.separated_objects(instances, truth, split) == (1, 1)
+    missed = truth.copy()
+    missed[instances == 2] = 0  # object 2 not found at all: not separated
+    assert metrics.separated_objects(instances, truth, missed) == (0, 1)
+
+
 def test_bad_shapes_raise():
     with pytest.raises(ValueError, match="Argument `masks_pred` must be label maps"):
         metrics.segmentation_confusion_matrix(np.zeros((2, 4, 4)), np.zeros((2, 4, 5)))

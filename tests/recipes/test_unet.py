@@ -18,7 +18,7 @@ def test_smoke_run_figures_follow_from_the_saved_model(tmp_path, tfds_data_dir):
     run = read_run(out)
     test = run["test"]
     assert set(test) == {"miou_unweighted", "miou_weighted", "boundary_iou_unweighted",
-                         "boundary_iou_weighted"}
+                         "boundary_iou_weighted", "separated_unweighted", "separated_weighted"}
     assert [row["w0"] for row in run["table"]] == [0.0, 10.0] and run["sigma"] == 5.0
     # the saved (weighted) model on the smoke test split gives the reported figures
     model = keras.saving.load_model(os.path.join(out, "model.keras"))
@@ -32,6 +32,8 @@ def test_smoke_run_figures_follow_from_the_saved_model(tmp_path, tfds_data_dir):
     assert test["miou_weighted"] == pytest.approx(metrics.mean_iou(confusion), abs=1e-6)
     band = metrics.boundary_band_iou(masks, predictions, 4, 2.0, instances)
     assert test["boundary_iou_weighted"] == pytest.approx(band, abs=1e-6)
+    separated, pairs = metrics.separated_objects(instances, masks, predictions)
+    assert (test["separated_weighted"], run["touching_pairs"]) == (separated, pairs) and pairs > 0
     # w_c: one positive weight per class (all four occur in the smoke training masks)
     assert len(run["class_weights"]) == 4 and np.all(np.array(run["class_weights"]) > 0)
     assert plots_written(out) == ["predictions.png", "training_curves.png"]
