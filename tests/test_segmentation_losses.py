@@ -107,6 +107,25 @@ def test_pixelwise_weighted_crossentropy_gradient_is_weighted():
     np.testing.assert_array_equal(gradient[0, 0, 1], [0.0, 0.0])  # weight 0: no gradient
 
 
+def test_separate_touching_draws_one_pixel_lines_between_same_class_objects():
+    instances = np.array([[1, 1, 2, 2, 3],
+                          [1, 1, 2, 2, 3],
+                          [4, 4, 4, 0, 0]])
+    masks = np.array([[1, 1, 1, 1, 2],
+                      [1, 1, 1, 1, 2],
+                      [1, 1, 1, 0, 0]])
+    separated, separated_masks = losses.separate_touching(instances, masks)
+    expected = np.array([[1, 1, 0, 2, 3],  # 2 touches 1 (same class): its edge pixels go;
+                         [1, 1, 0, 2, 3],  # 3 touches 2 but is of another class: kept
+                         [0, 0, 0, 0, 0]])  # 4 touches 1 and 2 from below: its edge goes
+    np.testing.assert_array_equal(separated, expected)
+    np.testing.assert_array_equal(separated_masks, np.where(expected > 0, masks, 0))
+    np.testing.assert_array_equal(instances[0], [1, 1, 2, 2, 3])  # inputs are not modified
+    # the border term now weighs the lines: d1 + d2 = 2 pixels there
+    weights = losses.unet_weight_map(separated)
+    assert weights[0, 2] == pytest.approx(1 + 10 * np.exp(-4 / 50), rel=1e-5)
+
+
 def test_bad_inputs_raise():
     with pytest.raises(ValueError, match=r"Argument `weights` must have shape \(1, 1, 2\)"):
         losses.pixelwise_weighted_crossentropy([[[0, 0]]], np.ones((1, 1, 2, 2)), np.ones((1, 2)))

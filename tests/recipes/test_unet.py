@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from classification_recipes import assert_exits_2, load_recipe, plots_written, read_run
 
-from kerasnn import data, metrics
+from kerasnn import data, losses, metrics
 
 recipe = load_recipe("unet")
 
@@ -26,13 +26,15 @@ def test_smoke_run_figures_follow_from_the_saved_model(tmp_path, tfds_data_dir):
         data.load("kerasnn_shapes/segment", "test[:64]", data_dir=tfds_data_dir,
                   supervised=False, batch_size=1),
         keys=("image", "mask", "instances"))
-    masks, instances = features["mask"][..., 0], features["instances"][..., 0]
+    instances, masks = losses.separate_touching(features["instances"][..., 0],
+                                                features["mask"][..., 0])
     predictions = model.predict(features["image"], verbose=0).argmax(-1)
     confusion = metrics.segmentation_confusion_matrix(masks, predictions, 4)
     assert test["miou_weighted"] == pytest.approx(metrics.mean_iou(confusion), abs=1e-6)
     band = metrics.boundary_band_iou(masks, predictions, 4, 2.0, instances)
     assert test["boundary_iou_weighted"] == pytest.approx(band, abs=1e-6)
-    separated, pairs = metrics.separated_objects(instances, masks, predictions)
+    separated, pairs = metrics.separated_objects(features["instances"][..., 0],
+                                                 features["mask"][..., 0], predictions)
     assert (test["separated_weighted"], run["touching_pairs"]) == (separated, pairs) and pairs > 0
     # w_c: one positive weight per class (all four occur in the smoke training masks)
     assert len(run["class_weights"]) == 4 and np.all(np.array(run["class_weights"]) > 0)
