@@ -87,10 +87,12 @@ def evaluate(model, images, masks, instances, raw, num_classes, radius):
     return predictions, metrics.mean_iou(confusion), band_iou, separated, pairs
 
 
-def _scaled(maps):
-    """A map scaled to [0, 1] as a grey RGB image, to sit in one grid with the images."""
+def _scaled(maps, top=None):
+    """A map divided by ``top`` (default: its maximum) as a grey RGB image, to sit in one grid
+    with the images; label maps use ``top = num_classes - 1`` so a class keeps its grey."""
     maps = np.asarray(maps, dtype="float32")
-    return np.repeat((maps / max(float(maps.max()), 1e-6))[..., None], 3, axis=-1)
+    top = max(float(maps.max() if top is None else top), 1e-6)
+    return np.repeat((maps / top)[..., None], 3, axis=-1)
 
 
 @cli.recipe_main
@@ -142,8 +144,10 @@ def main(argv=None):
     panels, titles = [], []
     for index in range(min(6, len(x_test))):
         w = weights(i_test[index], y_test[index], args.w0)
-        panels += [x_test[index], _scaled(y_test[index]), _scaled(w),
-                   _scaled(trained["unweighted"][1][index]), _scaled(trained["weighted"][1][index])]
+        top = num_classes - 1
+        panels += [x_test[index], _scaled(y_test[index], top), _scaled(w),
+                   _scaled(trained["unweighted"][1][index], top),
+                   _scaled(trained["weighted"][1][index], top)]
         titles += ["image", "truth", "w(x)", "w0 = 0", f"w0 = {args.w0:g}"]
     plots.plot_image_grid(panels, run.plot_path("predictions"), titles=titles, columns=5,
                           title="U-Net: weight map and predictions")
