@@ -138,3 +138,15 @@ def test_bad_inputs_raise():
         segmentation.convolutionalize(_strided_net())
     with pytest.raises(ValueError, match=r"Argument `images` must have shape"):
         segmentation.shift_and_stitch(_strided_net(), np.zeros((4, 4, 2)), 2)
+
+
+@pytest.mark.parametrize("upsampling", ["max_unpooling", "bed_of_nails"])
+def test_fcn_keras_round_trip(upsampling, tmp_path):
+    backbone = segmentation.fcn_backbone((64, 64, 3), filters=(2, 2, 2, 2, 2))
+    model = segmentation.fcn(backbone, 3, variant="16s", upsampling=upsampling)
+    images = np.random.default_rng(0).random((1, 64, 64, 3)).astype("float32")
+    path = str(tmp_path / "fcn.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0),
+                               atol=1e-6)

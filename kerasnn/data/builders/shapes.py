@@ -302,17 +302,7 @@ def generate_example(spec, split, index):
             0.0, 0.04, (int(drawn.sum()), 3)
         )
         mask[drawn] = label + 1
-        rows, cols = np.nonzero(drawn)
-        bbox = np.array(
-            [
-                rows.min() / size,
-                cols.min() / size,
-                (rows.max() + 1) / size,
-                (cols.max() + 1) / size,
-            ],
-            np.float32,
-        )
-        objects.append({"bbox": bbox, "label": label})
+        objects.append({"bbox": _visible_box(drawn, size), "label": label})
         areas.append(drawn.sum())
     image = np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
     return {
