@@ -8,6 +8,8 @@ takes and ``model.save`` serializes under the ``kerasnn`` package, so a saved mo
 """
 
 import keras
+import numpy as np
+import scipy.ndimage
 from keras import ops
 
 from kerasnn import arguments
@@ -475,3 +477,201 @@ class InBatchNegatives(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "temperature": self.temperature}
+
+
+# --- Segmentation ("Full Image", "U-NET") ----------------------------------------------------
+#
+# Full-image training sums a loss over the pixels, weighted: theta = argmin sum_x w(x) l(x, theta)
+# ("Full Image"). The weight map is computed from the annotation in the data pipeline (NumPy and
+# SciPy: an exact Euclidean distance transform, which keras.ops has not) and given to ``fit`` as
+# a per-pixel sample weight.
+
+UNET_W0 = 10.0  # the U-Net paper's w0 (Ronneberger et al., 2015)
+UNET_SIGMA = 5.0  # the U-Net paper's sigma, in pixels
+
+
+def pixelwise_weighted_crossentropy(labels, outputs, weights=None, from_logits=False):
+    """The pixel-wise weighted cross-entropy of full-image segmentation ("Full Image", "U-NET").
+
+    ``L = (1 / |R|) sum_{x in R} w(x) l(x)``, ``l(x) = -log p_{y(x)}(x)`` the cross-entropy of
+    pixel ``x``: the notes' ``sum_x w(x) l(x)`` divided by the number of pixels, so that its
+    scale does not depend on the image size (the minimizer is the same).
+
+    Args:
+        labels: ``(batch, H, W)`` (or ``(batch, H, W, 1)``) integer class ids.
+        outputs: ``(batch, H, W, num_classes)`` posteriors (or logits with ``from_logits``).
+        weights: ``(batch, H, W)`` per-pixel weights ``w(x)`` (``unet_weight_map``); None is 1.
+        from_logits: whether ``outputs`` are logits.
+
+    Returns:
+        ``(batch,)`` per-image losses.
+
+    Example:
+        >>> p = [[[[0.5, 0.5], [0.9, 0.1]]]]  # one image of 1 x 2 pixels, two classes
+        >>> round(float(pixelwise_weighted_crossentropy([[[0, 0]]], p, [[[2.0, 0.0]]])[0]), 4)
+        0.6931
+    """
+    outputs = ops.convert_to_tensor(outputs)
+    labels = ops.convert_to_tensor(labels)
+    if len(labels.shape) == len(outputs.shape):
+        labels = ops.squeeze(labels, axis=-1)
+    if tuple(labels.shape) != tuple(outputs.shape[:-1]):
+        arguments.shape_error("labels", tuple(outputs.shape[:-1]), labels.shape)
+    losses = keras.losses.sparse_categorical_crossentropy(
+        labels, outputs, from_logits=from_logits
+    )
+    if weights is not None:
+        weights = ops.convert_to_tensor(weights, losses.dtype)
+        if tuple(weights.shape) != tuple(losses.shape):
+            arguments.shape_error("weights", tuple(losses.shape), weights.shape)
+        losses = losses * weights
+    return ops.mean(ops.reshape(losses, (ops.shape(losses)[0], -1)), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="kerasnn")
+class PixelwiseWeightedCrossentropy(keras.losses.Loss):
+    """``pixelwise_weighted_crossentropy`` as a ``keras.losses.Loss``: the weight map comes as
+    ``sample_weight`` of shape ``(batch, H, W)`` (a dataset of ``(image, mask, weights)``
+    triples in ``fit``). With the default reduction the result is ``sum_x w(x) l(x)`` over the
+    batch's pixels divided by their number.
+
+    Args:
+        from_logits: whether the model outputs logits.
+        reduction, name: as for every ``keras.losses.Loss``.
+    """
+
+    def __init__(
+        self,
+        from_logits=False,
+        reduction="sum_over_batch_size",
+        name="pixelwise_weighted_crossentropy",
+    ):
+        super().__init__(reduction=reduction, name=name)
+        self.from_logits = arguments.boolean("from_logits", from_logits)
+
+    def call(self, y_true, y_pred):
+        y_true = ops.convert_to_tensor(y_true)
+        if len(y_true.shape) == len(y_pred.shape):
+            y_true = ops.squeeze(y_true, axis=-1)
+        # per-pixel losses (batch, H, W): Keras multiplies them by the per-pixel sample_weight
+        return keras.losses.sparse_categorical_crossentropy(
+            y_true, y_pred, from_logits=self.from_logits
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits}
+
+
+def class_balance_weights(masks, num_classes):
+    """The class-balancing weights ``w_c`` of the U-Net weight map ("U-NET": "w_c is used to
+    balance class proportions"): ``w_c = N / (K n_c)``, ``n_c`` the pixels of class ``c`` among
+    the ``N`` pixels of ``masks``, ``K`` the number of classes present; 0 for an absent class.
+    The mean weight over the pixels is 1.
+
+    Returns:
+        ``(num_classes,)`` float array.
+
+    Example:
+        >>> class_balance_weights([[0, 0, 0, 1]], 3).tolist()  # 4 / (2 * 3), 4 / (2 * 1)
+        [0.6666666666666666, 2.0, 0.0]
+    """
+    num_classes = arguments.positive_int("num_classes", num_classes)
+    masks = np.asarray(masks).reshape(-1)
+    if masks.size and (masks.min() < 0 or masks.max() >= num_classes):
+        arguments.fail("masks", f"class ids in [0, {num_classes})", None,
+                       received=f"ids from {masks.min()} to {masks.max()}")
+    counts = np.bincount(masks, minlength=num_classes).astype(np.float64)
+    present = counts > 0
+    weights = np.zeros(num_classes)
+    weights[present] = masks.size / (present.sum() * counts[present])
+    return weights
+
+
+def unet_weight_map(instances, semantic=None, class_weights=None, w0=UNET_W0, sigma=UNET_SIGMA):
+    """The U-Net weight map ``w(x) = w_c(x) + w0 exp(-(d1(x) + d2(x))^2 / (2 sigma^2))`` ("U-NET").
+
+    ``d1(x)``, ``d2(x)``: Euclidean distances (pixels) from ``x`` to the nearest pixel of the
+    closest and of the second-closest object. As in the paper, the border term weighs the
+    background pixels (``instances == 0``): those in the narrow gaps between two objects get up
+    to ``w0`` more, so the network learns to separate touching objects. With fewer than two
+    objects the term is 0. Defaults ``w0 = 10``, ``sigma = 5`` are the paper's values
+    (``UNET_W0``, ``UNET_SIGMA``).
+
+    Args:
+        instances: ``(H, W)`` or ``(N, H, W)`` instance ids: 0 background, 1..n one per object.
+        semantic: class ids of the same shape, for ``w_c`` (None: ``w_c = 1`` everywhere).
+        class_weights: ``(num_classes,)`` ``w_c`` per class (``class_balance_weights``);
+            default: computed from ``semantic``.
+        w0, sigma: the border term's height and width.
+
+    Returns:
+        float32 array of ``instances``' shape.
+    """
+    w0 = arguments.non_negative_number("w0", w0)
+    sigma = arguments.positive_number("sigma", sigma)
+    instances = np.asarray(instances)
+    if instances.ndim == 3:
+        semantic = [None] * len(instances) if semantic is None else np.asarray(semantic)
+        if len(semantic) != len(instances):
+            arguments.shape_error("semantic", instances.shape, np.shape(semantic))
+        if class_weights is None and semantic[0] is not None:
+            class_weights = class_balance_weights(semantic, int(semantic.max()) + 1)
+        return np.stack([
+            unet_weight_map(i, s, class_weights, w0, sigma) for i, s in zip(instances, semantic)
+        ])
+    if instances.ndim != 2:
+        arguments.shape_error("instances", "(H, W) or (N, H, W)", instances.shape)
+    if semantic is None:
+        weights = np.ones(instances.shape)
+    else:
+        semantic = np.asarray(semantic)
+        if semantic.shape != instances.shape:
+            arguments.shape_error("semantic", instances.shape, semantic.shape)
+        if class_weights is None:
+            class_weights = class_balance_weights(semantic, int(semantic.max()) + 1)
+        weights = np.asarray(class_weights, dtype=np.float64)[semantic]
+    ids = np.unique(instances[instances > 0])
+    if len(ids) >= 2 and w0 > 0:
+        distances = np.stack([scipy.ndimage.distance_transform_edt(instances != i) for i in ids])
+        distances.partition(1, axis=0)  # distances[0], distances[1]: the two smallest
+        border = w0 * np.exp(-((distances[0] + distances[1]) ** 2) / (2 * sigma**2))
+        weights = weights + border * (instances == 0)
+    return weights.astype(np.float32)
+
+
+def separate_touching(instances, masks):
+    """Background lines between touching objects of one class, as the U-Net paper's labels have
+    them: without a gap, two touching objects of one class are one blob of that class in the
+    semantic mask, and no per-pixel loss could teach the network to split them.
+
+    Where two different objects of one class are 4-neighbours, the pixel of the object with the
+    larger id becomes background (0) in both maps: a one-pixel line. The border term of
+    ``unet_weight_map`` then weighs exactly those lines (``d1 + d2`` about 2 pixels).
+
+    Args:
+        instances: ``(..., H, W)`` instance ids (0 background).
+        masks: class ids of the same shape.
+
+    Returns:
+        ``(instances, masks)``: copies with the separating lines set to 0.
+
+    Example:
+        >>> instances, masks = separate_touching([[1, 1, 2, 2]], [[1, 1, 1, 1]])
+        >>> instances.tolist(), masks.tolist()
+        ([[1, 1, 0, 2]], [[1, 1, 0, 1]])
+    """
+    instances, masks = np.array(instances), np.array(masks)
+    if instances.shape != masks.shape or instances.ndim < 2:
+        arguments.shape_error("masks", f"(..., H, W) as instances {instances.shape}", masks.shape)
+    line = np.zeros(instances.shape, dtype=bool)
+    for axis in (-2, -1):
+        a = np.moveaxis(instances, axis, -1)
+        m = np.moveaxis(masks, axis, -1)
+        touching = (a[..., 1:] != a[..., :-1]) & (a[..., 1:] > 0) & (a[..., :-1] > 0)
+        touching &= m[..., 1:] == m[..., :-1]
+        later = np.moveaxis(line, axis, -1)  # a view: marks land in ``line``
+        later[..., 1:] |= touching & (a[..., 1:] > a[..., :-1])
+        later[..., :-1] |= touching & (a[..., :-1] > a[..., 1:])
+    instances[line] = 0
+    masks[line] = 0
+    return instances, masks

@@ -125,3 +125,39 @@ def _seeds(seed):
 def _sequential(steps, name):
     # An empty keras.Sequential cannot be built; the identity keeps "all strengths 0" usable.
     return keras.Sequential(steps or [keras.layers.Identity()], name=name)
+
+
+def with_masks(augmentation, images, *masks, training=True):
+    """Apply a ``geometric`` augmentation to ``images`` and their ``masks`` with the *same*
+    random parameters (issue: segmentation targets move with the image).
+
+    The masks go through Keras' ``segmentation_masks`` path of each preprocessing layer: the
+    same transformation as the images, resampled nearest-neighbour (a class or instance id is
+    never blended with its neighbour). Use a geometric pipeline only: photometric changes must
+    touch the image alone (apply them to the returned images afterwards).
+
+    Args:
+        augmentation: e.g. ``geometric(flip="horizontal_and_vertical", seed=0)``.
+        images: ``(batch, H, W, C)`` floats.
+        masks: any number of ``(batch, H, W)`` or ``(batch, H, W, 1)`` integer maps (semantic
+            mask, instance ids, ...).
+        training: ``False`` returns the inputs unchanged (the pipeline is the identity).
+
+    Returns:
+        ``(images, *masks)``, each mask with its input's shape and dtype.
+    """
+    images = keras.ops.convert_to_tensor(images, "float32")
+    arrays = [keras.ops.convert_to_tensor(mask) for mask in masks]
+    for mask in arrays:
+        if tuple(mask.shape[:3]) != tuple(images.shape[:3]):
+            arguments.shape_error("masks", f"{tuple(images.shape[:3])} (+ (1,))", mask.shape)
+    stacked = keras.ops.concatenate(
+        [keras.ops.reshape(keras.ops.cast(m, "float32"), (*images.shape[:3], 1)) for m in arrays],
+        axis=-1,
+    )
+    outputs = augmentation({"images": images, "segmentation_masks": stacked}, training=training)
+    moved = keras.ops.round(outputs["segmentation_masks"])
+    return (outputs["images"], *(
+        keras.ops.cast(keras.ops.reshape(moved[..., i], mask.shape), mask.dtype)
+        for i, mask in enumerate(arrays)
+    ))

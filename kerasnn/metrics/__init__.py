@@ -3,6 +3,7 @@
 - ``classification``: the exact confusion matrix, ROC AUC;
 - ``detection``: VOC all-point and COCO mAP@[.5:.95];
 - ``localization``: matched box IoU, localization accuracy;
+- ``segmentation``: per-class and mean IoU, boundary-band IoU, touching objects separated;
 - ``retrieval``: identification and verification against templates (siamese networks);
 - ``sequence``: exact match, token accuracy, edit distance, alignment accuracy;
 - ``text``: perplexity, neighbour precision@k, 3CosAdd analogy accuracy, Spearman correlation.
@@ -27,6 +28,15 @@ from kerasnn.metrics.retrieval import (
     identify,
     identity_distances,
     verification_claims,
+)
+from kerasnn.metrics.segmentation import (
+    boundary_band,
+    boundary_band_iou,
+    iou_per_class,
+    mean_iou,
+    segmentation_confusion_matrix,
+    separated_objects,
+    touching_pairs,
 )
 from kerasnn.metrics.sequence import (
     alignment_accuracy,
@@ -67,4 +77,11 @@ __all__ = [
     "spearman_correlation",
     "token_accuracy",
     "verification_claims",
+    "boundary_band",
+    "boundary_band_iou",
+    "iou_per_class",
+    "mean_iou",
+    "segmentation_confusion_matrix",
+    "separated_objects",
+    "touching_pairs",
 ]

@@ -4,6 +4,8 @@ One module per task family: ``linear`` (linear classifier, k-NN), ``mlp``, ``cnn
 VGG, Inception), ``transfer``, ``perceptron``, ``localization``, ``language`` (NNLM, RNN LM,
 word2vec), ``sequence`` (recurrent networks), ``siamese``, ``autoencoders``, ``gan`` (GAN, BiGAN,
 anomaly scores), ``seq2seq``. Modules with classes of their own
+word2vec), ``gan`` (GAN, BiGAN, anomaly scores), ``seq2seq``, ``segmentation`` (FCN, U-Net,
+convolutionalization, shift-and-stitch). Modules with classes of their own
 (``gan``, ``seq2seq``) are imported as modules: ``from kerasnn.models import gan``.
 """
 
@@ -16,6 +18,14 @@ from kerasnn.models.linear import linear_classifier, nearest_neighbor_classifier
 from kerasnn.models.localization import convolutional_base, gap_classifier, localizer
 from kerasnn.models.mlp import mlp, task_head, task_mlp
 from kerasnn.models.perceptron import Perceptron, hebbian_epoch
+from kerasnn.models.segmentation import (
+    convolutionalize,
+    fcn,
+    fcn_backbone,
+    rarefy,
+    shift_and_stitch,
+    unet,
+)
 from kerasnn.models.sequence import (
     autoregressive_least_squares,
     delay_taps,

@@ -9,7 +9,10 @@ classification, localization, CAM, segmentation and detection:
   (normalized ``[ymin, xmin, ymax, xmax]``, ``ymax``/``xmax`` exclusive pixel edges divided by
   size);
 - ``mask``: ``(size, size, 1)`` uint8 semantic mask, ``0`` background and ``label + 1`` on each
-  object's visible pixels.
+  object's visible pixels;
+- ``instances`` (the ``segment`` configuration only): ``(size, size, 1)`` uint8 instance mask,
+  ``0`` background and ``1..n`` on each object's visible pixels, in ``objects``' order. Its
+  objects touch and overlap objects of the same class (what the U-Net weight map separates).
 
 Examples are a pure function of ``(config, split, index)``: building twice gives the same bytes.
 """
@@ -41,6 +44,7 @@ class ShapesSpec:
     max_objects: int
     split_sizes: tuple  # (train, validation, test)
     seed: int
+    touching: bool = False  # objects placed against objects of the same class; instance masks
 
 
 class ShapesConfig(tfds.core.BuilderConfig):
@@ -105,6 +109,18 @@ CONFIGS = (
         max_objects=1,
         split_sizes=(4500, 500, 500),
         seed=5,
+    ),
+    _config(
+        "segment",
+        "Segmentation with instances, 64x64: 3 classes, 2 to 5 objects, most of them touching or "
+        "overlapping an object of the same class; an `instances` mask beside the semantic one.",
+        classes=("circle", "square", "triangle"),
+        image_size=64,
+        min_objects=2,
+        max_objects=5,
+        split_sizes=(1200, 200, 200),
+        seed=6,
+        touching=True,
     ),
 )
 
@@ -193,10 +209,76 @@ def _contrasting_colour(rng, background_mean):
     return 1.0 - background_mean
 
 
+def _visible_box(visible, size):
+    rows, cols = np.nonzero(visible)
+    return np.array(
+        [rows.min() / size, cols.min() / size, (rows.max() + 1) / size, (cols.max() + 1) / size],
+        np.float32,
+    )
+
+
+def _generate_touching(spec, rng):
+    """The ``touching`` configurations: each object after the first is, with probability 3/4, of
+    the class of an earlier object and placed against it (centre distance 0.75 to 1.05 times the
+    sum of the radii: touching or overlapping); later objects occlude earlier ones, and a
+    placement that would leave an earlier object less than half visible is redrawn."""
+    size = spec.image_size
+    image = _background(rng, size)
+    instances = np.zeros((size, size), np.int64)
+    grid_y, grid_x = np.mgrid[0:size, 0:size] + 0.5
+    num_objects = int(rng.integers(spec.min_objects, spec.max_objects + 1))
+    labels, radii, centres, areas = [], [], [], []
+    for _ in range(num_objects):
+        for _attempt in range(30):
+            radius = rng.uniform(size * 0.1, size * 0.2)
+            if labels and rng.random() < 0.75:
+                partner = int(rng.integers(len(labels)))
+                label = labels[partner]
+                direction = rng.uniform(0, 2 * np.pi)
+                distance = (radius + radii[partner]) * rng.uniform(0.75, 1.05)
+                cy = centres[partner][0] + distance * np.sin(direction)
+                cx = centres[partner][1] + distance * np.cos(direction)
+                cy, cx = np.clip([cy, cx], radius * 0.6, size - radius * 0.6)
+            else:
+                label = int(rng.integers(len(spec.classes)))
+                cy, cx = rng.uniform(radius, size - radius, 2)
+            drawn = shape_mask(spec.classes[label], grid_y - cy, grid_x - cx, radius,
+                               rng.uniform(0, 2 * np.pi))
+            after = np.where(drawn, len(labels) + 1, instances)
+            visible = np.bincount(after.ravel(), minlength=len(labels) + 2)[1:]
+            if visible[-1] >= 20 and all(visible[:-1] >= 0.5 * np.array(areas)):
+                break
+        else:
+            continue  # no placement kept every object visible enough: one object fewer
+        instances = after
+        labels.append(label)
+        radii.append(radius)
+        centres.append((cy, cx))
+        areas.append(int(drawn.sum()))
+        image[drawn] = _contrasting_colour(rng, image.mean(axis=(0, 1))) + rng.normal(
+            0.0, 0.04, (int(drawn.sum()), 3)
+        )
+    lookup = np.array([0] + [label + 1 for label in labels], np.uint8)
+    objects = [
+        {"bbox": _visible_box(instances == k + 1, size), "label": label}
+        for k, label in enumerate(labels)
+    ]
+    visible = np.bincount(instances.ravel(), minlength=len(labels) + 1)[1:]
+    return {
+        "image": np.clip(np.rint(image * 255), 0, 255).astype(np.uint8),
+        "label": labels[int(np.argmax(visible))],
+        "objects": objects,
+        "mask": lookup[instances][..., None],
+        "instances": instances.astype(np.uint8)[..., None],
+    }
+
+
 def generate_example(spec, split, index):
     """Draw example ``index`` of ``split``; a pure function of its arguments."""
     split_id = SPLITS.index(split)
     rng = np.random.default_rng([spec.seed, split_id, index])
+    if spec.touching:
+        return _generate_touching(spec, rng)
     size = spec.image_size
     image = _background(rng, size)
     mask = np.zeros((size, size), np.uint8)
@@ -220,17 +302,7 @@ def generate_example(spec, split, index):
             0.0, 0.04, (int(drawn.sum()), 3)
         )
         mask[drawn] = label + 1
-        rows, cols = np.nonzero(drawn)
-        bbox = np.array(
-            [
-                rows.min() / size,
-                cols.min() / size,
-                (rows.max() + 1) / size,
-                (cols.max() + 1) / size,
-            ],
-            np.float32,
-        )
-        objects.append({"bbox": bbox, "label": label})
+        objects.append({"bbox": _visible_box(drawn, size), "label": label})
         areas.append(drawn.sum())
     image = np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
     return {
@@ -251,21 +323,22 @@ class KerasnnShapes(tfds.core.GeneratorBasedBuilder):
     def _info(self):
         spec = self.builder_config.spec
         size = spec.image_size
-        return self.dataset_info_from_configs(
-            description=__doc__,
-            features=tfds.features.FeaturesDict(
+        features = {
+            "image": tfds.features.Image(shape=(size, size, 3)),
+            "label": tfds.features.ClassLabel(names=spec.classes),
+            "objects": tfds.features.Sequence(
                 {
-                    "image": tfds.features.Image(shape=(size, size, 3)),
+                    "bbox": tfds.features.BBoxFeature(),
                     "label": tfds.features.ClassLabel(names=spec.classes),
-                    "objects": tfds.features.Sequence(
-                        {
-                            "bbox": tfds.features.BBoxFeature(),
-                            "label": tfds.features.ClassLabel(names=spec.classes),
-                        }
-                    ),
-                    "mask": tfds.features.Image(shape=(size, size, 1)),
                 }
             ),
+            "mask": tfds.features.Image(shape=(size, size, 1)),
+        }
+        if spec.touching:
+            features["instances"] = tfds.features.Image(shape=(size, size, 1))
+        return self.dataset_info_from_configs(
+            description=__doc__,
+            features=tfds.features.FeaturesDict(features),
             supervised_keys=("image", "label"),
         )
 
