@@ -80,8 +80,10 @@ class RPNHead(keras.layers.Layer):
     def call(self, features):
         hidden = self.conv(features)
         batch = ops.shape(features)[0]
-        logits = ops.reshape(self.objectness(hidden), (batch, -1))
-        deltas = ops.reshape(self.box_deltas(hidden), (batch, -1, 4))
+        count = self.compute_output_shape(features.shape)[0][1]
+        count = -1 if count is None else count  # static when the map's size is
+        logits = ops.reshape(self.objectness(hidden), (batch, count))
+        deltas = ops.reshape(self.box_deltas(hidden), (batch, count, 4))
         return logits, deltas
 
     def compute_output_shape(self, features_shape):

@@ -64,8 +64,12 @@ def _match(candidates, gt_boxes, valid):
 def _matched_deltas(candidates, gt_boxes, matched, use, variances):
     """``encode_deltas`` of each candidate's matched true box, 0 where ``use`` is False."""
     target = ops.take_along_axis(gt_boxes, matched[..., None], axis=1)
-    target = ops.where(use[..., None], target, candidates)  # unused rows: delta 0, never log(0)
-    return box_ops.encode_deltas(target, candidates, variances)
+    # Unused rows encode a unit box against itself: delta 0, never 0 / 0 or log(0) (padding
+    # proposals are empty boxes).
+    unit = ops.convert_to_tensor([0.0, 0.0, 1.0, 1.0], candidates.dtype)
+    target = ops.where(use[..., None], target, unit)
+    reference = ops.where(use[..., None], candidates, unit)
+    return box_ops.encode_deltas(target, reference, variances)
 
 
 def label_anchors(

@@ -122,8 +122,10 @@ def test_sample_rois_quota_fillers_and_ground_truth():
                     foreground_fraction=0.25, seed=seed)
         classes = np.sort(np.asarray(out["classes"])[0])
         np.testing.assert_array_equal(classes, [-1, 0, 0, 4])  # 1 fg of 3, both bg, 1 filler
-    out = _call(targets.sample_rois, PROPOSALS, gt, labels, num_rois=7, seed=0)
+    padded = np.concatenate([PROPOSALS, np.zeros((1, 2, 4), "float32")], axis=1)
+    out = _call(targets.sample_rois, padded, gt, labels, num_rois=7, seed=0)
     assert out["rois"].shape == (1, 7, 4)
+    assert np.isfinite(out["box_deltas"]).all()  # empty padding proposals: no 0 / 0
     # the padded true box never becomes a candidate: 6 usable, so at least one filler
     assert (np.asarray(out["classes"]) == -1).sum() >= 2
 
