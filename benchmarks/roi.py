@@ -5,7 +5,9 @@ Both run in the same process on the same data: 512 boxes on a batch of 2 feature
 ``spatial_scale = 1/16``. The vectorized layers run as one compiled graph (``tf.function``, as
 ``model.predict`` does); the naive versions loop over boxes in Python (RoIPooling also over bins)
 with eager ``keras.ops`` calls, so they are timed on the first ``--naive-boxes`` boxes and reported
-as boxes per second. The script checks that both give the same numbers before timing.
+as boxes per second. The script checks that both give the same numbers before timing. Last,
+RoIAlign's adaptive sampling (``sampling_ratio=-1``) is timed against ``sampling_ratio=2``,
+forward and forward + backward.
 
 How to run::
 
@@ -147,6 +149,37 @@ def main():
             f"{name:10s} vectorized {fast_rate:10.0f} boxes/s ({fast * 1000:7.1f} ms per batch) | "
             f"naive per-box {slow_rate:8.0f} boxes/s | speed-up x{fast_rate / slow_rate:6.1f} | "
             f"max |difference| {difference:.1e}"
+        )
+
+    adaptive_against_fixed(features, boxes, output_size, scale, args.repeats)
+
+
+def adaptive_against_fixed(features, boxes, output_size, scale, repeats):
+    """RoIAlign's adaptive sampling (torchvision's default ``sampling_ratio=-1``) against
+    ``sampling_ratio=2``: boxes/s of the forward pass and of forward + backward (to the
+    features). Goal: adaptive at least 0.5x the boxes/s of ``sampling_ratio=2``."""
+    count = int(boxes.shape[0] * boxes.shape[1])
+    rates = {}
+    for ratio in (2, -1):
+        layer = RoIAlign(output_size, scale, sampling_ratio=ratio, aligned=True)
+        forward = tf.function(lambda f, b, layer=layer: layer(f, b))
+
+        @tf.function
+        def backward(f, b, layer=layer):
+            with tf.GradientTape() as tape:
+                tape.watch(f)
+                loss = tf.reduce_sum(tf.square(layer(f, b)))
+            return tape.gradient(loss, f)
+
+        rates[ratio] = []
+        for fn in (forward, backward):
+            fn(features, boxes)  # trace once before timing
+            rates[ratio].append(count / best_time(functools.partial(fn, features, boxes), repeats))
+    for index, what in enumerate(("forward", "forward+backward")):
+        print(
+            f"RoIAlign {what:16s} sampling_ratio=-1 {rates[-1][index]:8.0f} boxes/s | "
+            f"sampling_ratio=2 {rates[2][index]:8.0f} boxes/s | "
+            f"ratio x{rates[-1][index] / rates[2][index]:.2f} (goal >= 0.5)"
         )
 
 

@@ -675,3 +675,194 @@ def separate_touching(instances, masks):
     instances[line] = 0
     masks[line] = 0
     return instances, masks
+
+
+# --- Two-stage detection ("Faster R-CNN": "Training now involves 4 losses") ------------------
+#
+# RPN objectness, RPN box regression, detection classification and detection box regression,
+# each a function returning per-image values and a registered Loss. Labels come from
+# ``kerasnn.ops.targets``: -1 marks entries outside the sampled mini-batch (ignored). Each
+# per-image loss is normalized by that image's number of sampled entries (torchvision's choice;
+# the paper's N_cls / N_reg with lambda = 10 weigh the terms about the same way).
+
+
+def smooth_l1(y_true, y_pred, beta=1.0):
+    """Elementwise smooth L1 (Fast R-CNN, eq. 3): ``0.5 x**2 / beta`` if ``|x| < beta`` else
+    ``|x| - 0.5 * beta``, with ``x = y_pred - y_true``. ``beta = 1`` is Fast R-CNN's; torchvision's
+    RPN uses ``1 / 9``. Keras' ``Huber(delta)`` equals ``delta * smooth_l1(beta=delta)``.
+
+    Example:
+        >>> [float(v) for v in smooth_l1([0.0, 0.0], [0.5, 3.0])]
+        [0.125, 2.5]
+    """
+    beta = arguments.positive_number("beta", beta)
+    y_pred = ops.convert_to_tensor(y_pred)
+    if not keras.backend.is_float_dtype(y_pred.dtype):
+        y_pred = ops.cast(y_pred, "float32")
+    error = ops.abs(y_pred - ops.cast(y_true, y_pred.dtype))
+    return ops.where(error < beta, 0.5 * ops.square(error) / beta, error - 0.5 * beta)
+
+
+def _sampled_mean(values, labels):
+    """Per-image mean of ``values`` over entries with ``labels >= 0`` (0 when there are none)."""
+    sampled = ops.cast(labels >= 0, values.dtype)
+    return ops.sum(values * sampled, axis=-1) / ops.maximum(ops.sum(sampled, axis=-1), 1.0)
+
+
+def rpn_objectness_loss(objectness_labels, objectness_logits):
+    """Binary cross-entropy of the RPN's objectness over the sampled anchors.
+
+    ``L_cls = mean over anchors with label in {0, 1} of BCE(label, sigmoid(logit))``; anchors
+    labelled ``-1`` (not sampled, ignored) do not count.
+
+    Args:
+        objectness_labels: ``(batch, A)`` ints in ``{1, 0, -1}`` (``ops.targets.anchor_targets``).
+        objectness_logits: ``(batch, A)`` logits (``RPNHead``).
+
+    Returns:
+        ``(batch,)`` per-image losses.
+
+    Example:
+        >>> round(float(rpn_objectness_loss([[1, -1]], [[0.0, 5.0]])[0]), 4)  # log 2
+        0.6931
+    """
+    logits = ops.convert_to_tensor(objectness_logits)
+    if not keras.backend.is_float_dtype(logits.dtype):
+        logits = ops.cast(logits, "float32")
+    labels = ops.cast(objectness_labels, "int32")
+    targets = ops.cast(ops.maximum(labels, 0), logits.dtype)
+    # log(1 + exp(-|l|)) + max(l, 0) - l * t: the stable form of the cross-entropy on logits.
+    crossentropy = ops.softplus(-ops.abs(logits)) + ops.relu(logits) - logits * targets
+    return _sampled_mean(crossentropy, labels)
+
+
+def _box_loss(labels, positive, deltas_true, deltas_pred, beta):
+    per_entry = ops.sum(smooth_l1(deltas_true, deltas_pred, beta), axis=-1)
+    per_entry = per_entry * ops.cast(positive, per_entry.dtype)
+    return _sampled_mean(per_entry, labels)
+
+
+def rpn_box_loss(objectness_labels, box_deltas_true, box_deltas_pred, beta=1.0 / 9.0):
+    """Smooth L1 of the RPN's box deltas on positive anchors only.
+
+    ``L_reg = sum over positive anchors of sum_4 smooth_l1(t - t*) / number of sampled anchors``
+    (the paper's ``p* L_reg``: only anchors with label 1 regress).
+
+    Args:
+        objectness_labels: ``(batch, A)`` ints in ``{1, 0, -1}``.
+        box_deltas_true: ``(batch, A, 4)`` targets (``anchor_targets``' ``box_deltas``).
+        box_deltas_pred: ``(batch, A, 4)`` predicted deltas.
+        beta: smooth L1 transition point (default ``1 / 9``, torchvision's RPN).
+
+    Returns:
+        ``(batch,)`` per-image losses.
+    """
+    labels = ops.cast(objectness_labels, "int32")
+    return _box_loss(labels, labels == 1, box_deltas_true, box_deltas_pred, beta)
+
+
+def detection_class_loss(classes, class_logits):
+    """Softmax cross-entropy of the second stage over the sampled RoIs.
+
+    Args:
+        classes: ``(batch, R)`` ints: ``0`` background, ``c + 1`` class ``c``, ``-1`` ignored
+            (``ops.targets.sample_rois``).
+        class_logits: ``(batch, R, num_classes + 1)`` logits, background first.
+
+    Returns:
+        ``(batch,)`` per-image losses.
+    """
+    logits = ops.convert_to_tensor(class_logits)
+    if not keras.backend.is_float_dtype(logits.dtype):
+        logits = ops.cast(logits, "float32")
+    classes = ops.cast(classes, "int32")
+    log_probabilities = ops.log_softmax(logits, axis=-1)
+    target = ops.one_hot(ops.maximum(classes, 0), ops.shape(logits)[-1], dtype=logits.dtype)
+    return _sampled_mean(-ops.sum(target * log_probabilities, axis=-1), classes)
+
+
+def detection_box_loss(classes, box_deltas_true, box_deltas_pred, beta=1.0):
+    """Smooth L1 of the second stage's class-specific box deltas, on foreground RoIs only.
+
+    Fast R-CNN's ``[u >= 1] L_loc(t^u, v)``: the deltas predicted *for the RoI's true class* are
+    compared with the targets; background and ignored RoIs do not regress.
+
+    Args:
+        classes: ``(batch, R)`` ints as in :func:`detection_class_loss`.
+        box_deltas_true: ``(batch, R, 4)`` targets (``sample_rois``' ``box_deltas``).
+        box_deltas_pred: ``(batch, R, num_classes, 4)`` class-specific deltas (class ``c`` at
+            index ``c``, no background entry), or ``(batch, R, 4)`` class-agnostic ones.
+        beta: smooth L1 transition point (default 1, Fast R-CNN's).
+
+    Returns:
+        ``(batch,)`` per-image losses.
+    """
+    classes = ops.cast(classes, "int32")
+    deltas_pred = ops.convert_to_tensor(box_deltas_pred)
+    if len(deltas_pred.shape) == 4:
+        index = ops.maximum(classes - 1, 0)[..., None, None]
+        deltas_pred = ops.squeeze(ops.take_along_axis(deltas_pred, index, axis=2), axis=2)
+    return _box_loss(classes, classes >= 1, box_deltas_true, deltas_pred, beta)
+
+
+def _split_packed(y_true):
+    """``[..., label, dy, dx, dh, dw]`` packed targets to (labels, deltas)."""
+    return ops.cast(ops.round(y_true[..., 0]), "int32"), y_true[..., 1:]
+
+
+@keras.saving.register_keras_serializable(package="kerasnn")
+class RPNObjectnessLoss(keras.losses.Loss):
+    """``rpn_objectness_loss`` as a Loss: ``y_true`` the ``(batch, A)`` labels, ``y_pred`` the
+    ``(batch, A)`` logits."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="rpn_objectness_loss"):
+        super().__init__(reduction=reduction, name=name)
+
+    def call(self, y_true, y_pred):
+        return rpn_objectness_loss(y_true, y_pred)
+
+
+@keras.saving.register_keras_serializable(package="kerasnn")
+class RPNBoxLoss(keras.losses.Loss):
+    """``rpn_box_loss`` as a Loss: ``y_true`` packs ``(batch, A, 5)`` = ``[label, dy, dx, dh,
+    dw]``, ``y_pred`` the ``(batch, A, 4)`` deltas."""
+
+    def __init__(self, beta=1.0 / 9.0, reduction="sum_over_batch_size", name="rpn_box_loss"):
+        super().__init__(reduction=reduction, name=name)
+        self.beta = arguments.positive_number("beta", beta)
+
+    def call(self, y_true, y_pred):
+        labels, deltas = _split_packed(y_true)
+        return rpn_box_loss(labels, deltas, y_pred, self.beta)
+
+    def get_config(self):
+        return {**super().get_config(), "beta": self.beta}
+
+
+@keras.saving.register_keras_serializable(package="kerasnn")
+class DetectionClassLoss(keras.losses.Loss):
+    """``detection_class_loss`` as a Loss: ``y_true`` the ``(batch, R)`` classes, ``y_pred`` the
+    ``(batch, R, num_classes + 1)`` logits."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="detection_class_loss"):
+        super().__init__(reduction=reduction, name=name)
+
+    def call(self, y_true, y_pred):
+        return detection_class_loss(y_true, y_pred)
+
+
+@keras.saving.register_keras_serializable(package="kerasnn")
+class DetectionBoxLoss(keras.losses.Loss):
+    """``detection_box_loss`` as a Loss: ``y_true`` packs ``(batch, R, 5)`` = ``[class, dy, dx,
+    dh, dw]``, ``y_pred`` the ``(batch, R, num_classes, 4)`` (or ``(batch, R, 4)``) deltas."""
+
+    def __init__(self, beta=1.0, reduction="sum_over_batch_size", name="detection_box_loss"):
+        super().__init__(reduction=reduction, name=name)
+        self.beta = arguments.positive_number("beta", beta)
+
+    def call(self, y_true, y_pred):
+        classes, deltas = _split_packed(y_true)
+        return detection_box_loss(classes, deltas, y_pred, self.beta)
+
+    def get_config(self):
+        return {**super().get_config(), "beta": self.beta}

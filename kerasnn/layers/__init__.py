@@ -8,6 +8,7 @@ from kerasnn.layers.attention import (
     MultiplicativeAttention,
     ScaledDotProductAttention,
 )
+from kerasnn.layers.detection import ProposalLayer, RPNHead
 from kerasnn.layers.memory import NTMCell
 from kerasnn.layers.neighbors import NearestNeighbors
 from kerasnn.layers.normalization import (

@@ -13,6 +13,8 @@ and return ``(batch, num_boxes, output_height, output_width, channels)``.
 Both are vectorized over boxes and bins: no Python loop depends on the number of boxes.
 """
 
+import math
+
 import keras
 import numpy as np
 from keras import ops
@@ -94,8 +96,23 @@ def _prepare(features, boxes, compute_dtype):
 
 
 def _check_sampling_ratio(sampling_ratio):
-    # Samples per bin along each axis; the adaptive mode sampling_ratio <= 0 is not supported.
-    return arguments.positive_int("sampling_ratio", sampling_ratio)
+    # Samples per bin along each axis; <= 0 is torchvision's adaptive ceil(roi / output) per box.
+    return arguments.integer("sampling_ratio", sampling_ratio)
+
+
+def _adaptive_cap(size, bins):
+    """The static number of samples per bin that adaptive sampling evaluates along one axis.
+
+    A box inside the map spans at most ``size`` cells, so ``ceil(size / bins)`` samples suffice;
+    one more cell covers an input size that is not a multiple of the stride.
+    """
+    if size is None:
+        raise ValueError(
+            "RoIAlign with adaptive sampling (`sampling_ratio <= 0`) needs the feature map's "
+            "height and width to be known when it is called. Received: features.shape=(..., "
+            "None, ...)"
+        )
+    return max(math.ceil((size + 1) / bins), 1)
 
 
 def roi_align(
@@ -110,29 +127,39 @@ def roi_align(
     offset = 0.5 if aligned else 0.0
     boxes = boxes * spatial_scale - offset
 
-    def axis_weights(start, end, size, bins):
+    def axis_weights(start, end, size, static_size, bins):
         # (batch, boxes, bins, size): the bin-averaged bilinear weights along one axis.
         extent = end - start
         if not aligned:
             extent = ops.maximum(extent, 1.0)
         bin_size = (extent / bins)[..., None, None]
+        if sampling_ratio > 0:
+            num_samples, count = sampling_ratio, float(sampling_ratio)
+        else:
+            # Adaptive: ceil(extent / bins) samples for this box (torchvision), evaluated at the
+            # static maximum and masked; 0 samples (an empty aligned box) gives 0, as there.
+            num_samples = _adaptive_cap(static_size, bins)
+            count = ops.minimum(ops.ceil(extent / bins), num_samples)[..., None, None]
         bin_index = ops.arange(bins, dtype="float32")[:, None]
-        sample_index = ops.arange(sampling_ratio, dtype="float32")[None, :]
+        sample_index = ops.arange(num_samples, dtype="float32")[None, :]
         samples = (
             start[..., None, None]
             + bin_index * bin_size
-            + (sample_index + 0.5) * bin_size / sampling_ratio
-        )  # (batch, boxes, bins, sampling_ratio)
+            + (sample_index + 0.5) * bin_size / ops.maximum(count, 1.0)
+        )  # (batch, boxes, bins, num_samples)
         inside = ops.logical_and(samples >= -1.0, samples <= ops.cast(size, "float32"))
+        if sampling_ratio <= 0:
+            inside = ops.logical_and(inside, sample_index < count)
         samples = ops.clip(samples, 0.0, ops.cast(size - 1, "float32"))
         pixels = ops.arange(size, dtype="float32")
         # Bilinear interpolation along one axis is the tent kernel max(0, 1 - |s - pixel|).
         weights = ops.relu(1.0 - ops.abs(samples[..., None] - pixels))
         weights = weights * ops.cast(inside, "float32")[..., None]
-        return ops.mean(weights, axis=-2)
+        return ops.sum(weights, axis=-2) / ops.maximum(count, 1.0)
 
-    row_weights = axis_weights(boxes[..., 0], boxes[..., 2], height, output_height)
-    col_weights = axis_weights(boxes[..., 1], boxes[..., 3], width, output_width)
+    static_height, static_width = features.shape[1], features.shape[2]
+    row_weights = axis_weights(boxes[..., 0], boxes[..., 2], height, static_height, output_height)
+    col_weights = axis_weights(boxes[..., 1], boxes[..., 3], width, static_width, output_width)
     row_weights = row_weights * ops.cast(valid, "float32")[..., None, None]
     row_weights = ops.cast(row_weights, features.dtype)
     col_weights = ops.cast(col_weights, features.dtype)
@@ -369,9 +396,14 @@ class RoIAlign(_RoILayerBase):
        otherwise ``y`` and ``x`` are clamped to ``[0, H - 1]`` and ``[0, W - 1]`` and the four
        neighbouring cells are weighted by ``(1 - |y - row|)(1 - |x - col|)``.
 
-    Unlike torchvision, ``sampling_ratio <= 0`` (adaptive ``ceil(roi_height / output_height)``
-    samples per box) is not supported: it makes the number of samples depend on the data, which
-    fixed-shape (``jit_compile``) graphs cannot express.
+    ``sampling_ratio <= 0`` is torchvision's adaptive mode (its default, ``-1``): box by box,
+    ``ceil(roi_height / output_height)`` rows and ``ceil(roi_width / output_width)`` columns of
+    samples per bin (``roi_height`` after step 2; a count of 0, an empty aligned box, outputs 0).
+    Fixed-shape (``jit_compile``) graphs cannot have a data-dependent number of samples, so every
+    box is sampled at the static maximum ``ceil((H + 1) / output_height)`` (and likewise along x)
+    and the extra samples are masked out: exact for every box that spans at most ``H + 1`` cells;
+    a larger box (mostly outside the map) uses that many samples instead of more. It needs the
+    feature map's height and width to be static.
     Implementation: bilinear sampling on a product grid is separable, so the layer builds one
     ``(output_height, H)`` and one ``(output_width, W)`` weight matrix per box and contracts the
     features with both (two batched matmuls); it is differentiable with respect to the features
@@ -380,7 +412,8 @@ class RoIAlign(_RoILayerBase):
     Args:
         output_size: int or ``(output_height, output_width)``, positive.
         spatial_scale: feature-map cells per input pixel (``1 / stride``), positive.
-        sampling_ratio: samples per bin along each axis, positive int (default 2, as Mask R-CNN).
+        sampling_ratio: samples per bin along each axis (default 2, as Mask R-CNN); an int
+            ``<= 0`` means adaptive, as torchvision.
         aligned: whether to apply the half-pixel offset (default False, as torchvision).
         **kwargs: base ``Layer`` arguments (``name``, ``dtype``, ...).
     {call_arguments}

@@ -1,9 +1,10 @@
 """Backend-agnostic operations that are not layers.
 
 - ``boxes``: box formats, IoU, delta encoding, anchors and NMS (``keras.ops``);
+- ``targets``: anchor labelling, balanced sampling and RoI sampling for two-stage detectors;
 - ``geometry``: convolution arithmetic: output sizes and receptive fields (plain Python).
 """
 
-from kerasnn.ops import boxes, geometry
+from kerasnn.ops import boxes, geometry, targets
 
-__all__ = ["boxes", "geometry"]
+__all__ = ["boxes", "geometry", "targets"]

@@ -71,7 +71,9 @@ def _bilinear(feature_map, y, x):
     )
 
 
-def reference_roi_align(features, boxes, output_size, spatial_scale, sampling_ratio, aligned):
+def reference_roi_align(
+    features, boxes, output_size, spatial_scale, sampling_ratio, aligned, max_grid=None
+):
     batch, _, _, channels = features.shape
     out_h, out_w = output_size
     out = np.zeros((batch, boxes.shape[1], out_h, out_w, channels))
@@ -87,15 +89,22 @@ def reference_roi_align(features, boxes, output_size, spatial_scale, sampling_ra
             if not aligned:
                 roi_h, roi_w = max(roi_h, 1.0), max(roi_w, 1.0)
             bin_h, bin_w = roi_h / out_h, roi_w / out_w
+            # torchvision: sampling_ratio <= 0 means ceil(roi / output) samples, per box
+            grid_h, grid_w = sampling_ratio, sampling_ratio
+            if sampling_ratio <= 0:
+                grid_h = int(np.ceil(np.float32(roi_h / out_h)))
+                grid_w = int(np.ceil(np.float32(roi_w / out_w)))
+            if max_grid is not None:  # kerasnn's documented cap for boxes far beyond the map
+                grid_h, grid_w = min(grid_h, max_grid[0]), min(grid_w, max_grid[1])
             for p in range(out_h):
                 for q in range(out_w):
                     total = np.zeros(channels)
-                    for iy in range(sampling_ratio):
-                        y = start_y + p * bin_h + (iy + 0.5) * bin_h / sampling_ratio
-                        for ix in range(sampling_ratio):
-                            x = start_x + q * bin_w + (ix + 0.5) * bin_w / sampling_ratio
+                    for iy in range(grid_h):
+                        y = start_y + p * bin_h + (iy + 0.5) * bin_h / grid_h
+                        for ix in range(grid_w):
+                            x = start_x + q * bin_w + (ix + 0.5) * bin_w / grid_w
                             total += _bilinear(features[b], y, x)
-                    out[b, n, p, q] = total / sampling_ratio**2
+                    out[b, n, p, q] = total / max(grid_h * grid_w, 1)
     return out
 
 
@@ -200,6 +209,40 @@ def test_roi_align_matches_numpy_reference_on_random_boxes(aligned, sampling_rat
     out = keras.ops.convert_to_numpy(layer(features, boxes))
     expected = reference_roi_align(features, boxes, (3, 4), 0.5, sampling_ratio, aligned)
     np.testing.assert_allclose(out, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("aligned", [False, True])
+@pytest.mark.parametrize("sampling_ratio", [0, -1])
+def test_adaptive_roi_align_matches_the_per_box_reference(aligned, sampling_ratio):
+    rng = np.random.default_rng(2)
+    features = rng.standard_normal((2, 7, 9, 3)).astype("float32")
+    boxes = random_boxes(rng, 2, 12, 0.0, 14.0)  # inside the 7 x 9 map (scale 0.5)
+    boxes[..., 3] *= 18.0 / 14.0
+    boxes[0, 0] = [3.0, 3.0, 3.2, 3.1]  # below one cell: one sample per bin
+    boxes[0, 1] = [0.0, 0.0, 14.0, 18.0]  # the whole map: ceil(7/3) x ceil(9/4) samples
+    boxes[1, 0] = [4.0, 4.0, 4.0, 4.0]  # empty: 0 samples when aligned
+    layer = RoIAlign((3, 4), spatial_scale=0.5, sampling_ratio=sampling_ratio, aligned=aligned)
+    out = keras.ops.convert_to_numpy(layer(features, boxes))
+    expected = reference_roi_align(features, boxes, (3, 4), 0.5, sampling_ratio, aligned)
+    np.testing.assert_allclose(out, expected, atol=1e-5, rtol=1e-5)
+    jitted = tf.function(layer.call, jit_compile=True)(features, boxes)
+    np.testing.assert_allclose(jitted, expected, atol=1e-5, rtol=1e-5)
+    # samples differ from sampling_ratio=2 for some box: the mode is really adaptive
+    fixed = RoIAlign((3, 4), spatial_scale=0.5, sampling_ratio=2, aligned=aligned)
+    assert np.abs(keras.ops.convert_to_numpy(fixed(features, boxes)) - out).max() > 1e-3
+
+
+def test_adaptive_roi_align_caps_the_samples_of_boxes_far_beyond_the_map():
+    rng = np.random.default_rng(3)
+    features = rng.standard_normal((1, 7, 9, 2)).astype("float32")
+    boxes = np.array([[[-20.0, -30.0, 40.0, 50.0], [2.0, 2.0, 9.0, 11.0]]], "float32")
+    out = keras.ops.convert_to_numpy(RoIAlign((3, 4), 0.5, sampling_ratio=-1)(features, boxes))
+    # cap: ceil((7 + 1) / 3) = 3 rows, ceil((9 + 1) / 4) = 3 columns of samples per bin
+    expected = reference_roi_align(features, boxes, (3, 4), 0.5, -1, False, max_grid=(3, 3))
+    np.testing.assert_allclose(out, expected, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"adaptive sampling .* needs the feature map's height"):
+        roi_align(keras.KerasTensor((1, None, None, 2)), keras.KerasTensor((1, 2, 4)), 3,
+                  sampling_ratio=0)
 
 
 def test_roi_align_of_a_linear_ramp_is_exact():
@@ -356,8 +399,8 @@ def test_numpy_integer_arguments_are_accepted_and_stored_as_int():
 
 
 def test_bad_sampling_ratio_raises():
-    for sampling_ratio in (0, -1, 1.5):
-        with pytest.raises(ValueError, match=rf"Received: sampling_ratio={sampling_ratio}"):
+    for sampling_ratio in (1.5, "2", None):
+        with pytest.raises(ValueError, match=rf"Received: sampling_ratio={sampling_ratio!r}"):
             RoIAlign(2, sampling_ratio=sampling_ratio)
     with pytest.raises(ValueError, match=r"`aligned` must be a bool. Received: aligned='yes'"):
         RoIAlign(2, aligned="yes")
