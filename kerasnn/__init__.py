@@ -6,10 +6,10 @@ Submodules are imported on first use (``kerasnn.layers``, ``kerasnn.data``, ...)
 The modules that register Keras objects (``kerasnn.layers``, ``losses``, ``models``) are imported
 as soon as Keras is: ``import kerasnn`` alone lets ``keras.saving.load_model`` find every
 ``kerasnn>...`` class of a saved model, whichever of ``kerasnn`` and ``keras`` is imported first,
-without importing TensorFlow before ``kerasnn.quiet`` could hide its start-up lines. (The
-builders may then be imported while ``kerasnn.layers`` is half-initialized: modules under
-``kerasnn.models`` import layers from their modules, ``kerasnn.layers.normalization``, not from
-the package.)
+without importing TensorFlow before ``kerasnn.quiet`` could hide its start-up lines. (Modules
+under ``kerasnn.models`` import layers from their modules, ``kerasnn.layers.normalization``, not
+from the package, so that the builders can be imported while ``kerasnn.layers`` is still
+being imported; where that is not enough, the registration finishes when it is.)
 """
 
 import importlib
@@ -49,9 +49,27 @@ def __dir__():
 _REGISTERING = ("layers", "losses", "models")
 
 
+_registration_pending = False
+
+
 def _register_keras_objects():
-    for name in _REGISTERING:
-        importlib.import_module(f"kerasnn.{name}")
+    """Import the registering modules. If one needs a kerasnn module that is still being imported
+    (the import that brought Keras in, e.g. ``import kerasnn.layers.attention``), the registration
+    waits: ``kerasnn.layers`` and ``kerasnn.models`` call ``_finish_registration`` once they are
+    complete."""
+    global _registration_pending
+    try:
+        for name in _REGISTERING:
+            importlib.import_module(f"kerasnn.{name}")
+    except ImportError:
+        _registration_pending = True
+    else:
+        _registration_pending = False
+
+
+def _finish_registration():
+    if _registration_pending:
+        _register_keras_objects()
 
 
 class _KerasImportHook(importlib.abc.MetaPathFinder):

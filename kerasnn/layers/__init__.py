@@ -1,5 +1,6 @@
 """Custom Keras layers written from scratch in ``keras.ops``, one family per module."""
 
+import kerasnn
 from kerasnn.layers.attention import (
     AdditiveAttention,
     BahdanauAttention,
@@ -36,3 +37,6 @@ from kerasnn.layers.transformer import (
     TransformerEncoderBlock,
 )
 from kerasnn.layers.upsampling import BedOfNailsUpsampling2D, MaxUnpooling2D
+
+# Finish the Keras registration that importing this package may have had to postpone.
+kerasnn._finish_registration()

@@ -9,6 +9,7 @@ convolutionalization, shift-and-stitch). Modules with classes of their own
 (``gan``, ``seq2seq``) are imported as modules: ``from kerasnn.models import gan``.
 """
 
+import kerasnn
 from kerasnn.models._layers import keras_builtin_layers
 from kerasnn.models.autoencoders import conv_autoencoder, dense_autoencoder, encoder_classifier
 from kerasnn.models.chatbot import dual_encoder, hierarchical_encoder
@@ -45,3 +46,6 @@ from kerasnn.models.transfer import (
     with_weights,
 )
 from kerasnn.models.transformer import Transformer, transformer_language_model
+
+# Finish the Keras registration that importing this package may have had to postpone.
+kerasnn._finish_registration()
