@@ -229,7 +229,7 @@ def standard_splits(name, data_dir=None):
     (``tf_flowers``) it is cut 70% / 15% / 15%. Training parts are always prefixes of ``train``
     (``train`` or ``train[:N%]``), which is what ``load`` shuffles by default.
     """
-    available = describe(name, data_dir).split_sizes
+    available = get_builder(name, data_dir).info.splits  # any dataset, supervised or not
     if "validation" in available and "test" in available:
         return {"train": "train", "validation": "validation", "test": "test"}
     if "test" in available:

@@ -60,7 +60,8 @@ def test_converges_on_separable_data_and_not_on_xor(tmp_path, tfds_data_dir):
     xor = by_name["kerasnn_xor"]["mistakes_per_epoch"]
     assert blobs[-1] == 0 and by_name["kerasnn_blobs"]["first_epoch_without_mistakes"] is not None
     assert min(xor) > 50 and by_name["kerasnn_xor"]["first_epoch_without_mistakes"] is None
-    assert metrics["test"]["accuracy"] > 0.97 and by_name["kerasnn_xor"]["test_accuracy"] < 0.7
+    # A line separates at most three of XOR's four clusters: about 3/4 of the points.
+    assert metrics["test"]["accuracy"] > 0.97 and by_name["kerasnn_xor"]["test_accuracy"] < 0.8
     assert metrics["best_hyperparameters"] == {"learning_rate": 0.1}
     for name in ("decision_boundary", "eta_study", "mistakes_per_epoch", "training_curves"):
         assert os.path.exists(os.path.join(output, "plots", f"{name}.png"))
