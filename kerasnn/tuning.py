@@ -334,11 +334,7 @@ def kfold_indices(num_examples, num_folds, *, seed=0, labels=None):
     ``num_folds == num_examples`` is leave-one-out. With ``labels`` the folds are stratified:
     each class is dealt round-robin over the folds, so every fold keeps the class proportions.
     """
-    if not 2 <= num_folds <= num_examples:
-        raise ValueError(
-            f"Expected 2 <= num_folds <= num_examples={num_examples}, "
-            f"received num_folds={num_folds}"
-        )
+    arguments.integer("num_folds", num_folds, minimum=2, maximum=num_examples)
     rng = np.random.default_rng(seed)
     order = rng.permutation(num_examples)
     if labels is not None:
