@@ -209,12 +209,13 @@ class DatasetSpec:
 def describe(name, data_dir=None):
     """The ``DatasetSpec`` of a (prepared) dataset: input shape, classes, split sizes."""
     info = get_builder(name, data_dir).info
-    input_key, label_key = info.supervised_keys
-    label = info.features[label_key]
+    # Without supervised keys (a text corpus): no input shape and no classes, split sizes only.
+    input_key, label_key = info.supervised_keys or (None, None)
+    label = info.features[label_key] if label_key else None
     classified = isinstance(label, tfds.features.ClassLabel)  # else a regression target
     return DatasetSpec(
         name=name,
-        input_shape=tuple(info.features[input_key].shape),
+        input_shape=tuple(info.features[input_key].shape) if input_key else None,
         num_classes=label.num_classes if classified else None,
         class_names=tuple(label.names) if classified else (),
         split_sizes={split: info.splits[split].num_examples for split in info.splits},
@@ -229,7 +230,7 @@ def standard_splits(name, data_dir=None):
     (``tf_flowers``) it is cut 70% / 15% / 15%. Training parts are always prefixes of ``train``
     (``train`` or ``train[:N%]``), which is what ``load`` shuffles by default.
     """
-    available = get_builder(name, data_dir).info.splits  # any dataset, supervised or not
+    available = describe(name, data_dir).split_sizes
     if "validation" in available and "test" in available:
         return {"train": "train", "validation": "validation", "test": "test"}
     if "test" in available:
