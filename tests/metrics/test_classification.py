@@ -43,3 +43,11 @@ def test_roc_auc_matches_scikit_learn_with_ties():
     assert metrics.roc_auc(positives, scores) == pytest.approx(roc_auc_score(positives, scores))
     assert metrics.roc_auc([False, True], [0.0, 1.0]) == 1.0
     assert metrics.roc_auc([False, True], [1.0, 1.0]) == 0.5
+
+
+def test_roc_auc_of_known_orderings():
+    assert metrics.roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.75
+    assert metrics.roc_auc([0, 1], [0.0, 1.0]) == 1.0
+    assert metrics.roc_auc([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5]) == 0.5
+    with pytest.raises(ValueError, match="must hold both classes"):
+        metrics.roc_auc([1, 1], [0.1, 0.2])

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerasnn import backend, losses, metrics
+from kerasnn import backend, losses
 from kerasnn.models import gan as gan_models
 
 
@@ -108,14 +108,6 @@ def test_bigan_discriminator_sees_real_and_generated_pairs():
     np.testing.assert_allclose(codes, expected_codes, rtol=1e-6)
     images, codes = seen[1]  # then the generated pairs (G(z), z)
     np.testing.assert_allclose(images, generator_before.predict(codes, verbose=0), rtol=1e-6)
-
-
-def test_roc_auc_of_known_orderings():
-    assert metrics.roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.75
-    assert metrics.roc_auc([0, 1], [0.0, 1.0]) == 1.0
-    assert metrics.roc_auc([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5]) == 0.5
-    with pytest.raises(ValueError, match="must hold both classes"):
-        metrics.roc_auc([1, 1], [0.1, 0.2])
 
 
 def test_models_save_and_load(tmp_path):
