@@ -13,6 +13,7 @@ import scipy.ndimage
 from keras import ops
 
 from kerasnn import arguments
+from kerasnn.ops import yolo as yolo_ops
 
 
 def multiclass_hinge(labels, scores, margin=1.0):
@@ -866,3 +867,102 @@ class DetectionBoxLoss(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "beta": self.beta}
+
+
+# --- YOLO ("YOLO": one regression from the pixels to the boxes and class scores) --------------
+#
+# The notes give YOLO's output tensor but no loss; the loss below is the YOLO v1 paper's
+# (Redmon et al., 2016, eq. 3) with its lambda_coord = 5 and lambda_noobj = 0.5, on the v2
+# parameterization of ``kerasnn.ops.yolo`` (sigmoid offsets, anchor log-scales).
+
+PAPER_YOLO_LAMBDA_COORD = 5.0  # YOLO v1, section 2.2
+PAPER_YOLO_LAMBDA_NOOBJ = 0.5  # YOLO v1, section 2.2
+
+
+def yolo_loss(targets, outputs, anchors, lambda_coord=PAPER_YOLO_LAMBDA_COORD,
+              lambda_noobj=PAPER_YOLO_LAMBDA_NOOBJ):
+    """YOLO's sum-squared error over the grid, per image (the v1 paper's eq. 3).
+
+    With ``1_obj`` the anchors that hold a true box (``kerasnn.ops.yolo.encode_targets``) and
+    ``1_noobj`` the others::
+
+        L = lambda_coord * sum 1_obj [(sigmoid(ty) - y)^2 + (sigmoid(tx) - x)^2]
+          + lambda_coord * sum 1_obj [(sqrt(h_hat) - sqrt(h))^2 + (sqrt(w_hat) - sqrt(w))^2]
+          + sum 1_obj (C_hat - 1)^2 + lambda_noobj * sum 1_noobj C_hat^2
+          + sum 1_obj sum_c (p_hat(c) - p(c))^2
+
+    where ``(y, x)`` is the centre's offset in its cell, ``h, w`` the sizes as image fractions,
+    ``h_hat = anchor_h * exp(th)`` (likewise ``w_hat``), ``C_hat = sigmoid(to)`` and
+    ``p_hat = softmax(class logits)``, ``p`` the one-hot class. **From the paper**: the square
+    roots of the sizes (an error on a small box weighs more than on a large one),
+    ``lambda_coord = 5`` (localization weighs more than classification) and
+    ``lambda_noobj = 0.5`` (the many empty anchors do not swamp the few objects). The paper's
+    objectness target is the IoU of the predicted and true boxes; here it is 1 (as in most
+    re-implementations: the target does not move with the prediction).
+
+    Args:
+        targets: ``(batch, H, L, B, 6)`` encoded targets.
+        outputs: ``(batch, H, L, B, 5 + C)`` raw head outputs ``[ty, tx, th, tw, to, logits]``.
+        anchors: ``(B, 2)`` anchor ``[height, width]`` image fractions.
+        lambda_coord, lambda_noobj: non-negative weights (defaults: the paper's 5 and 0.5).
+
+    Returns:
+        ``(batch,)`` per-image losses.
+    """
+    lambda_coord = arguments.non_negative_number("lambda_coord", lambda_coord)
+    lambda_noobj = arguments.non_negative_number("lambda_noobj", lambda_noobj)
+    anchors = yolo_ops.check_anchors(anchors)
+    outputs = ops.convert_to_tensor(outputs)
+    if not keras.backend.is_float_dtype(outputs.dtype):
+        outputs = ops.cast(outputs, "float32")
+    targets = ops.cast(ops.convert_to_tensor(targets), outputs.dtype)
+    if len(outputs.shape) != 5 or outputs.shape[3] != len(anchors) or outputs.shape[4] < 6:
+        arguments.shape_error("outputs", f"(batch, H, L, {len(anchors)}, 5 + num_classes)",
+                              outputs.shape)
+    if len(targets.shape) != 5 or tuple(targets.shape[1:]) != tuple(outputs.shape[1:4]) + (6,):
+        arguments.shape_error("targets", f"(batch, {outputs.shape[1]}, {outputs.shape[2]}, "
+                              f"{len(anchors)}, 6)", targets.shape)
+    has_object = targets[..., 4]
+    offsets = ops.sigmoid(outputs[..., 0:2])
+    coord = ops.sum(ops.square(offsets - targets[..., 0:2]), axis=-1)
+    # sqrt(anchor * exp(t)) = sqrt(anchor) * exp(t / 2): no sqrt of a value that may reach 0.
+    root_anchor = ops.convert_to_tensor(np.sqrt(anchors), outputs.dtype)
+    root_size = root_anchor * ops.exp(0.5 * ops.minimum(outputs[..., 2:4], 10.0))
+    size = ops.sum(ops.square(root_size - ops.sqrt(targets[..., 2:4])), axis=-1)
+    confidence = ops.sigmoid(outputs[..., 4])
+    probabilities = ops.softmax(outputs[..., 5:], axis=-1)
+    num_classes = outputs.shape[-1] - 5
+    one_hot = ops.one_hot(ops.cast(ops.maximum(targets[..., 5], 0), "int32"), num_classes,
+                          dtype=outputs.dtype)
+    classification = ops.sum(ops.square(probabilities - one_hot), axis=-1)
+    per_anchor = has_object * (lambda_coord * (coord + size) + ops.square(confidence - 1.0)
+                               + classification)
+    per_anchor = per_anchor + lambda_noobj * (1.0 - has_object) * ops.square(confidence)
+    return ops.sum(ops.reshape(per_anchor, (ops.shape(per_anchor)[0], -1)), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="kerasnn")
+class YOLOLoss(keras.losses.Loss):
+    """``yolo_loss`` as a Loss: ``y_true`` the ``(batch, H, L, B, 6)`` targets of
+    ``kerasnn.ops.yolo.encode_targets``, ``y_pred`` the ``(batch, H, L, B, 5 + C)`` raw outputs
+    of ``kerasnn.layers.YOLOHead``.
+
+    Args:
+        anchors: ``(B, 2)`` anchor ``[height, width]`` image fractions.
+        lambda_coord, lambda_noobj: the paper's 5 and 0.5 by default.
+    """
+
+    def __init__(self, anchors, lambda_coord=PAPER_YOLO_LAMBDA_COORD,
+                 lambda_noobj=PAPER_YOLO_LAMBDA_NOOBJ, reduction="sum_over_batch_size",
+                 name="yolo_loss"):
+        super().__init__(reduction=reduction, name=name)
+        self.anchors = yolo_ops.check_anchors(anchors).tolist()
+        self.lambda_coord = arguments.non_negative_number("lambda_coord", lambda_coord)
+        self.lambda_noobj = arguments.non_negative_number("lambda_noobj", lambda_noobj)
+
+    def call(self, y_true, y_pred):
+        return yolo_loss(y_true, y_pred, self.anchors, self.lambda_coord, self.lambda_noobj)
+
+    def get_config(self):
+        return {**super().get_config(), "anchors": self.anchors,
+                "lambda_coord": self.lambda_coord, "lambda_noobj": self.lambda_noobj}

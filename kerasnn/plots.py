@@ -173,3 +173,53 @@ def plot_embeddings_2d(panels, labels, path, *, class_names=None, title=None):
     if title:
         figure.suptitle(title)
     return save_figure(figure, path)
+
+
+def plot_detections(images, detections, path, *, truths=None, class_names=None, columns=6,
+                    title=None, alpha=0.45):
+    """Save a grid of images with their detections drawn (boxes, class, score; masks in colour).
+
+    Args:
+        images: ``(N, height, width, channels)`` in [0, 1].
+        detections: one dict per image with ``"boxes"`` ``(n, 4)`` pixel ``[y1, x1, y2, x2]``,
+            ``"classes"`` and ``"scores"`` ``(n,)``, optionally ``"masks"`` ``(n, height,
+            width)`` (drawn filled, one colour per instance) and ``"num_detections"`` (the padded
+            layout of ``kerasnn.ops.boxes.non_max_suppression``; negative classes are padding).
+        truths: optional dicts with ``"boxes"`` (and ``"classes"``), drawn dashed in white.
+        class_names: names of the class ids.
+    """
+    plt = pyplot()
+    images = np.asarray(images, dtype=np.float32)
+    columns = min(columns, len(images))
+    rows = int(np.ceil(len(images) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.3 * rows), squeeze=False)
+    palette = plt.get_cmap("tab10")
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index >= len(images):
+            continue
+        image = images[index]
+        axis.imshow(image[..., 0] if image.shape[-1] == 1 else np.clip(image, 0, 1),
+                    cmap="gray" if image.shape[-1] == 1 else None)
+        for box in np.asarray((truths[index] if truths else {}).get("boxes", []), np.float32):
+            y1, x1, y2, x2 = box
+            axis.add_patch(plt.Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False,
+                                         edgecolor="white", linestyle="--", linewidth=0.8))
+        entry = detections[index]
+        classes = np.asarray(entry["classes"]).reshape(-1)
+        count = int(entry.get("num_detections", len(classes)))
+        for k in np.flatnonzero((classes >= 0) & (np.arange(len(classes)) < count)):
+            colour = palette(k % 10)
+            if "masks" in entry:
+                overlay = np.zeros(image.shape[:2] + (4,), np.float32)
+                overlay[np.asarray(entry["masks"][k]) > 0.5] = colour[:3] + (alpha,)
+                axis.imshow(overlay)
+            y1, x1, y2, x2 = np.asarray(entry["boxes"][k], np.float32)
+            axis.add_patch(plt.Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False,
+                                         edgecolor=colour, linewidth=1.2))
+            name = class_names[classes[k]] if class_names is not None else str(classes[k])
+            axis.text(x1, y1, f"{name} {float(entry['scores'][k]):.2f}", fontsize=6,
+                      color="black", backgroundcolor=colour, va="bottom")
+    if title:
+        figure.suptitle(title)
+    return save_figure(figure, path)

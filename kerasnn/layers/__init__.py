@@ -37,6 +37,7 @@ from kerasnn.layers.transformer import (
     TransformerEncoderBlock,
 )
 from kerasnn.layers.upsampling import BedOfNailsUpsampling2D, MaxUnpooling2D
+from kerasnn.layers.yolo import YOLOHead
 
 # Finish the Keras registration that importing this package may have had to postpone.
 kerasnn._finish_registration()

@@ -2,6 +2,7 @@
 
 - ``classification``: the exact confusion matrix, ROC AUC;
 - ``detection``: VOC all-point and COCO mAP@[.5:.95];
+- ``instances``: a detector run over a data set, mask IoU, mask AP (COCO matching on mask IoU);
 - ``localization``: matched box IoU, localization accuracy;
 - ``segmentation``: per-class and mean IoU, boundary-band IoU, touching objects separated;
 - ``retrieval``: identification and verification against templates (siamese networks);
@@ -18,6 +19,15 @@ from kerasnn.metrics.detection import (
     average_precision_per_class,
     coco_mean_average_precision,
     mean_average_precision,
+)
+from kerasnn.metrics.instances import (
+    coco_mask_average_precision,
+    detection_scores,
+    detections_of,
+    evaluate_detector,
+    mask_average_precision,
+    mask_average_precision_per_class,
+    mask_iou,
 )
 from kerasnn.metrics.localization import MeanBoxIoU, localization_accuracy, matched_box_iou
 from kerasnn.metrics.retrieval import (
@@ -84,4 +94,11 @@ __all__ = [
     "segmentation_confusion_matrix",
     "separated_objects",
     "touching_pairs",
+    "coco_mask_average_precision",
+    "detection_scores",
+    "detections_of",
+    "evaluate_detector",
+    "mask_average_precision",
+    "mask_average_precision_per_class",
+    "mask_iou",
 ]

@@ -68,36 +68,40 @@ def average_precision(recall, precision, method="all_points"):
     return float(np.mean(envelope[first_rank]))
 
 
-def _image_entries(entry, index, name, with_scores):
+def _image_entries(entry, index, name, with_scores, region="boxes"):
+    # region: "boxes" (n, 4) or "masks" (n, height, width), the instances' regions
     if (
         not isinstance(entry, dict)
-        or "boxes" not in entry
+        or region not in entry
         or "classes" not in entry
         or (with_scores and "scores" not in entry)
     ):
-        keys = '"boxes", "scores", "classes"' if with_scores else '"boxes", "classes"'
+        keys = f'"{region}", "scores", "classes"' if with_scores else f'"{region}", "classes"'
         arguments.fail(
             f"{name}[{index}]", f"a dict with keys {keys}", None, received=f"{entry!r:.200}"
         )
-    boxes = np.asarray(entry["boxes"], "float64")
+    boxes = np.asarray(entry[region], "float64")
+    if region == "masks":  # binary masks, or probabilities thresholded at 0.5
+        boxes = boxes > 0.5
     classes = np.asarray(entry["classes"]).reshape(-1)
-    if boxes.size == 0:
+    if boxes.size == 0 and region == "boxes":
         boxes = boxes.reshape(0, 4)
     count = len(classes)
     if "num_detections" in entry:
         count = int(np.asarray(entry["num_detections"]).reshape(()))
     scores = np.asarray(entry["scores"], "float64").reshape(-1) if with_scores else None
     if (
-        boxes.ndim != 2
-        or boxes.shape[1] != 4
+        (region == "boxes" and (boxes.ndim != 2 or boxes.shape[1] != 4))
+        or (region == "masks" and boxes.ndim != 3)
         or len(boxes) != len(classes)
         or (with_scores and len(scores) != len(classes))
     ):
         arguments.fail(
             f"{name}[{index}]",
-            "boxes of shape (n, 4) and n classes" + (" and n scores" if with_scores else ""),
+            ("boxes of shape (n, 4)" if region == "boxes" else "masks of shape (n, height, width)")
+            + " and n classes" + (" and n scores" if with_scores else ""),
             None,
-            received=f"boxes.shape={boxes.shape}, classes.shape={classes.shape}"
+            received=f"{region}.shape={boxes.shape}, classes.shape={classes.shape}"
             + (f", scores.shape={scores.shape}" if with_scores else ""),
         )
     keep = np.arange(len(classes)) < count
@@ -105,8 +109,12 @@ def _image_entries(entry, index, name, with_scores):
     return boxes[keep], classes[keep].astype("int64"), (scores[keep] if with_scores else None)
 
 
-def _match(predictions, ground_truths, iou_thresholds):
-    """Per class and threshold: scores, true-positive flags and the number of ground truths."""
+def _match(predictions, ground_truths, iou_thresholds, region="boxes", overlap=None):
+    """Per class and threshold: scores, true-positive flags and the number of ground truths.
+
+    ``overlap(predicted, true)`` is the pairwise IoU of two sets of regions (default: boxes'
+    ``pairwise_iou``)."""
+    overlap = overlap or (lambda a, b: np.asarray(box_ops.pairwise_iou(a, b)))
     if len(predictions) != len(ground_truths):
         arguments.fail(
             "predictions",
@@ -116,8 +124,9 @@ def _match(predictions, ground_truths, iou_thresholds):
         )
     per_class = {}  # class -> {"scores": [], "tp": [[per threshold]], "num_gt": int}
     for index, (prediction, truth) in enumerate(zip(predictions, ground_truths)):
-        pred_boxes, pred_classes, scores = _image_entries(prediction, index, "predictions", True)
-        gt_boxes, gt_classes, _ = _image_entries(truth, index, "ground_truths", False)
+        pred_boxes, pred_classes, scores = _image_entries(prediction, index, "predictions", True,
+                                                          region)
+        gt_boxes, gt_classes, _ = _image_entries(truth, index, "ground_truths", False, region)
         for cls in np.unique(gt_classes):
             per_class.setdefault(int(cls), {"scores": [], "tp": [], "num_gt": 0})
             per_class[int(cls)]["num_gt"] += int(np.sum(gt_classes == cls))
@@ -125,7 +134,7 @@ def _match(predictions, ground_truths, iou_thresholds):
             continue
         iou = np.zeros((len(pred_boxes), len(gt_boxes)))
         if len(gt_boxes):
-            iou = np.asarray(box_ops.pairwise_iou(pred_boxes, gt_boxes))
+            iou = overlap(pred_boxes, gt_boxes)
         for cls in np.unique(pred_classes):
             record = per_class.setdefault(int(cls), {"scores": [], "tp": [], "num_gt": 0})
             detections = np.flatnonzero(pred_classes == cls)
@@ -161,10 +170,11 @@ def average_precision_per_class(predictions, ground_truths, iou_threshold=0.5, m
     return _per_class_over_thresholds(predictions, ground_truths, (iou_threshold,), method)[0]
 
 
-def _per_class_over_thresholds(predictions, ground_truths, iou_thresholds, method):
+def _per_class_over_thresholds(predictions, ground_truths, iou_thresholds, method,
+                               region="boxes", overlap=None):
     for threshold in iou_thresholds:
         arguments.number_in("iou_threshold", threshold, 0.0, 1.0, low_inclusive=False)
-    per_class = _match(predictions, ground_truths, iou_thresholds)
+    per_class = _match(predictions, ground_truths, iou_thresholds, region, overlap)
     results = [dict() for _ in iou_thresholds]
     for cls in sorted(per_class):
         record = per_class[cls]

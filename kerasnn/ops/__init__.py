@@ -2,9 +2,10 @@
 
 - ``boxes``: box formats, IoU, delta encoding, anchors and NMS (``keras.ops``);
 - ``targets``: anchor labelling, balanced sampling and RoI sampling for two-stage detectors;
-- ``geometry``: convolution arithmetic: output sizes and receptive fields (plain Python).
+- ``geometry``: convolution arithmetic: output sizes and receptive fields (plain Python);
+- ``yolo``: YOLO's grid targets, box decoding and detections, k-means anchor priors.
 """
 
-from kerasnn.ops import boxes, geometry, targets
+from kerasnn.ops import boxes, geometry, targets, yolo
 
-__all__ = ["boxes", "geometry", "targets"]
+__all__ = ["boxes", "geometry", "targets", "yolo"]
