@@ -966,3 +966,63 @@ class YOLOLoss(keras.losses.Loss):
     def get_config(self):
         return {**super().get_config(), "anchors": self.anchors,
                 "lambda_coord": self.lambda_coord, "lambda_noobj": self.lambda_noobj}
+
+
+# --- Instance segmentation ("Instance Segmentation": a mask branch beside the box branch) ------
+
+
+def mask_loss(classes, mask_targets, mask_logits):
+    """Mask R-CNN's ``L_mask``: the mean binary cross-entropy of the mask of the RoI's class.
+
+    Over the foreground RoIs only (``classes >= 1``), the ``m x m`` sigmoid mask of the RoI's
+    true class ``c`` (channel ``c - 1``) against the RoI's binary target, averaged over the
+    pixels; the other classes' masks get no loss (He et al., 2017, section 3: "the definition
+    of L_mask allows the network to generate masks for every class without competition among
+    classes"). Per image, the mean over its foreground RoIs (0 when it has none).
+
+    Args:
+        classes: ``(batch, R)`` ints as ``ops.targets.sample_rois`` (``0`` background, ``c + 1``
+            class ``c``, ``-1`` ignored).
+        mask_targets: ``(batch, R, m, m)`` binary targets (``ops.masks.mask_targets``).
+        mask_logits: ``(batch, R, m, m, num_classes)`` logits (``layers.MaskHead``).
+
+    Returns:
+        ``(batch,)`` per-image losses.
+
+    Example:
+        >>> logits = np.zeros((1, 2, 1, 1, 2)); logits[0, 0, 0, 0, 1] = 5.0  # class 1's mask
+        >>> round(float(mask_loss([[2, 0]], np.ones((1, 2, 1, 1)), logits)[0]), 4)  # log(1 + e^-5)
+        0.0067
+    """
+    logits = ops.convert_to_tensor(mask_logits)
+    if not keras.backend.is_float_dtype(logits.dtype):
+        logits = ops.cast(logits, "float32")
+    if len(logits.shape) != 5:
+        arguments.shape_error("mask_logits", "(batch, R, m, m, num_classes)", logits.shape)
+    targets = ops.cast(ops.convert_to_tensor(mask_targets), logits.dtype)
+    if tuple(targets.shape[1:]) != tuple(logits.shape[1:4]):
+        arguments.shape_error("mask_targets", f"(batch, {logits.shape[1]}, {logits.shape[2]}, "
+                              f"{logits.shape[3]})", targets.shape)
+    classes = ops.cast(ops.convert_to_tensor(classes), "int32")
+    channel = ops.one_hot(ops.maximum(classes - 1, 0), logits.shape[-1], dtype=logits.dtype)
+    chosen = ops.sum(logits * channel[:, :, None, None, :], axis=-1)  # (batch, R, m, m)
+    # the stable cross-entropy on logits, as rpn_objectness_loss
+    crossentropy = ops.softplus(-ops.abs(chosen)) + ops.relu(chosen) - chosen * targets
+    per_roi = ops.mean(ops.reshape(crossentropy, ops.shape(crossentropy)[:2] + (-1,)), axis=-1)
+    foreground = ops.cast(classes >= 1, per_roi.dtype)
+    return ops.sum(per_roi * foreground, axis=-1) / ops.maximum(ops.sum(foreground, axis=-1), 1.0)
+
+
+@keras.saving.register_keras_serializable(package="kerasnn")
+class MaskLoss(keras.losses.Loss):
+    """``mask_loss`` as a Loss: ``y_true`` packs ``(batch, R, 1 + m * m)`` = ``[class,
+    flattened m x m target]``, ``y_pred`` the ``(batch, R, m, m, num_classes)`` logits."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="mask_loss"):
+        super().__init__(reduction=reduction, name=name)
+
+    def call(self, y_true, y_pred):
+        classes, flat = _split_packed(y_true)
+        shape = ops.shape(y_pred)
+        return mask_loss(classes, ops.reshape(flat, (shape[0], shape[1], shape[2], shape[3])),
+                         y_pred)

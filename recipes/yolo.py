@@ -28,7 +28,7 @@ import keras_tuner
 import numpy as np
 
 from kerasnn import cli, metrics, plots, recipe
-from kerasnn.data import detection
+from kerasnn.data import instances
 from kerasnn.models.yolo import grid_backbone, yolo
 from kerasnn.ops import yolo as yolo_ops
 
@@ -71,22 +71,15 @@ def check_flags(args):
 
 def load_splits(run):
     args = run.args
-    names = run._split_names(("train", "validation", "test"))
-    embedded = args.dataset.startswith("kerasnn_")
-    settings = dict(data_dir=args.data_dir, image_size=args.image_size,
-                    max_boxes=EMBEDDED_MAX_BOXES if embedded else detection.DEFAULT_MAX_BOXES)
     try:
-        train = detection.load(args.dataset, names[0], batch_size=args.batch_size,
-                               seed=args.seed, **settings)
-        evaluation = [detection.load(args.dataset, name, batch_size=50, shuffle=False,
-                                     **settings) for name in names[1:]]
+        (train, validation, test), image_shape = instances.load_splits(
+            args.dataset, run._split_names(("train", "validation", "test")), masks=False,
+            data_dir=args.data_dir, batch_size=args.batch_size, image_size=args.image_size,
+            max_boxes=EMBEDDED_MAX_BOXES if args.dataset.startswith("kerasnn_") else None,
+            seed=args.seed)
     except ValueError as error:
         raise cli.UserError(f"--dataset {args.dataset}: {error}") from None
-    image_shape = tuple(train.element_spec["image"].shape[1:3])
-    if None in image_shape:
-        raise cli.UserError(f"--dataset {args.dataset}: images of different sizes; give "
-                            "--image-size")
-    return train, *evaluation, image_shape
+    return train, validation, test, image_shape
 
 
 def box_sizes(dataset, image_shape):

@@ -10,6 +10,7 @@ from kerasnn.layers.attention import (
     ScaledDotProductAttention,
 )
 from kerasnn.layers.detection import ProposalLayer, RPNHead
+from kerasnn.layers.instance_segmentation import MaskHead
 from kerasnn.layers.memory import NTMCell
 from kerasnn.layers.neighbors import NearestNeighbors
 from kerasnn.layers.normalization import (
