@@ -206,7 +206,8 @@ class _ReliableOracle:
     def get_state(self):
         return {
             **super().get_state(),
-            "kerasnn": {"stopped_at": self._stopped_at, "failure": self.failure},
+            "kerasnn": {"stopped_at": self._stopped_at, "failure": self.failure,
+                        "idle_answers": self.idle_answers},
         }
 
     def set_state(self, state):
@@ -214,6 +215,7 @@ class _ReliableOracle:
         extra = state.get("kerasnn") or {}
         self._stopped_at = extra.get("stopped_at")
         self.failure = extra.get("failure")
+        self.idle_answers = extra.get("idle_answers", 0)
 
 
 def _state_is_over(path, max_trials):
@@ -233,7 +235,9 @@ def _state_is_over(path, max_trials):
 
 
 IDLE_BACKOFF_SECONDS = (0.05, 1.0)  # first and longest wait after an IDLE answer
-CONNECT_POLL_SECONDS = 5.0  # a worker waiting for its chief checks the shared state this often
+# A worker waiting for its chief checks the shared state this often. A request that a busy chief
+# answers later is harmless: asked again, the chief hands the same tuner id the same trial.
+CONNECT_POLL_SECONDS = 2.0
 
 
 def idle_delays():
@@ -357,6 +361,32 @@ class ResumableGridSearchOracle(keras_tuner.oracles.GridSearchOracle):
         self._populate_next = list(self.end_order)
 
 
+class OrderedHyperbandOracle(keras_tuner.oracles.HyperbandOracle):
+    """``HyperbandOracle`` that hands out a round's trials only once the round before has ended.
+
+    KerasTuner's picks the next round's models from the trials finished *so far* and starts new
+    brackets while a round runs, so a distributed search depends on which worker was faster. This
+    one answers ``IDLE`` instead, so the trials (ids, values, budgets, warm starts) are those of a
+    single-process search; the first round of each bracket still runs in parallel.
+    """
+
+    def populate_space(self, trial_id):
+        self._remove_completed_brackets()
+        ongoing = {trial.trial_id for trial in self.ongoing_trials.values()}
+        ongoing.update(self._retry_queue)
+        for bracket in self._brackets:
+            rounds = bracket["rounds"]
+            if len(rounds[0]) < self._get_size(bracket["bracket_num"], 0):
+                break  # a random first-round trial: it needs no result
+            for round_num in range(1, len(rounds)):
+                if len(rounds[round_num]) < self._get_size(bracket["bracket_num"], round_num):
+                    if any(info["id"] in ongoing for info in rounds[round_num - 1]):
+                        return {"status": "IDLE"}
+                    break
+            break
+        return super().populate_space(trial_id)
+
+
 KINDS = ("random", "bayesian", "grid", "hyperband")
 
 _ORACLE_CLASSES = {
@@ -365,7 +395,7 @@ _ORACLE_CLASSES = {
         ("random", keras_tuner.oracles.RandomSearchOracle),
         ("bayesian", keras_tuner.oracles.BayesianOptimizationOracle),
         ("grid", ResumableGridSearchOracle),
-        ("hyperband", keras_tuner.oracles.HyperbandOracle),
+        ("hyperband", OrderedHyperbandOracle),
     )
 }
 
@@ -492,9 +522,10 @@ def search(tuner, hypermodel, *fit_args, seed=0, **fit_kwargs):
         print(summary(tuner))
         failure = getattr(tuner.oracle, "failure", None)
         if role.kind == CHIEF and failure is not None:
+            # KerasTuner's protocol does not carry a trial's error: it is in the worker's output.
             raise SearchFailed(
-                f"the search stopped: {failure[0].lower()}{failure[1:].rstrip('.')}; the last "
-                f"failed trial with: {_last_error(tuner)}"
+                f"the search stopped: {failure[0].lower()}{failure[1:].rstrip('.')}; the "
+                "failed trials' errors are in their workers' output"
             )
         statuses = [trial.status for trial in tuner.oracle.trials.values()]
         if statuses and "COMPLETED" not in statuses:
@@ -551,7 +582,12 @@ def _last_error(tuner):
     """The last line of the last failed trial's traceback (its error)."""
     messages = [trial.message for trial in tuner.oracle.trials.values()
                 if getattr(trial, "message", None)]
-    lines = messages[-1].strip().splitlines() if messages else []
+    return _error_line(messages[-1] if messages else "")
+
+
+def _error_line(message):
+    """The last line of a trial's traceback: its error."""
+    lines = message.strip().splitlines()
     return lines[-1] if lines else "no error recorded"
 
 
@@ -576,7 +612,10 @@ def _print_each_trial(tuner):
     def on_trial_end_with_progress(trial):
         on_trial_end(trial)
         tuner.trials_run.append(trial.trial_id)
-        print(_trial_line(tuner.oracle.get_trial(trial.trial_id)), flush=True)
+        line = _trial_line(tuner.oracle.get_trial(trial.trial_id))
+        if trial.message:  # on a worker, the chief does not receive the error: show it here
+            line += f": {_error_line(trial.message)}"
+        print(line, flush=True)
 
     tuner.on_trial_end = on_trial_end_with_progress
 

@@ -3,9 +3,11 @@ Title: A tiny recipe on the runner, for the distributed-search tests (tests/test
 Course section: "Hyperparameters"
 Description: A two-layer classifier of four features, searched with --tuner (and, with --folds,
 scored by k-fold cross-validation), on data it generates itself; no final training, so a search
-is all it costs. As a worker (KERASTUNER_TUNER_ID other than chief), KERASNN_TEST_PAUSE=<path>
-makes the first trial this process trains write <path> (its trial id), print "paused" and sleep,
-unless <path> exists: a test can kill the worker mid-trial. The variable is no run setting.
+is all it costs. KERASNN_TEST_PAUSE=<path> makes the first trial this process trains write <path>
+(its trial id), print "paused" and sleep, unless <path> exists: a test can kill a worker
+mid-trial. KERASNN_TEST_SEARCHES='[[port, [flags...]], ...]' runs several searches in turn, each
+with its chief on its port, so a worker process serves several chiefs (one interpreter start).
+Neither variable is a run setting.
 How to run:
     python tests/distributed_recipe.py --output-dir /tmp/run --tuner random --max-trials 4
 """
@@ -69,4 +71,12 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    import gc
+    import json
+
+    gc.freeze()  # each trial's clear_session then collects the trial's objects, not TensorFlow's
+    if "KERASNN_TEST_SEARCHES" not in os.environ:
+        main()
+    for port, argv in json.loads(os.environ.get("KERASNN_TEST_SEARCHES", "[]")):
+        os.environ["KERASTUNER_ORACLE_PORT"] = str(port)
+        main(argv)
