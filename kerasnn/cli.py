@@ -116,6 +116,14 @@ def recipe_parser(
         default=os.path.join("runs", name),
         help=f"run directory (default: runs/{name})",
     )
+    parser.add_argument(
+        "--distribute",
+        choices=("none", "mirrored", "multi-worker"),
+        default="none",
+        help="tf.distribute strategy: 'mirrored' splits each --batch-size batch (the global "
+        "batch) over this machine's GPUs, 'multi-worker' over the hosts of TF_CONFIG "
+        "(TensorFlow backend; default: none)",
+    )
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: 0)")
     parser.add_argument(
         "--overwrite", action="store_true", help="start over instead of resuming the run directory"

@@ -39,6 +39,10 @@ What the runner guarantees:
   chief``) owns ``--output-dir`` and runs no trial; a worker shares the chief's ``tuner/``, keeps
   its own files under ``workers/<id>/``, refuses ``--overwrite`` and settings other than the
   chief's, and ends in ``search`` with one line (exit 0) once the chief has no trial left;
+- ``--distribute mirrored`` or ``multi-worker`` (``kerasnn.distribute``): every model is built
+  in the strategy's scope (tuner trials included), ``--batch-size`` is the global batch, and
+  under ``multi-worker`` only the chief host writes ``--output-dir`` (the others under
+  ``workers/<task index>/``);
 - ``finish`` writes ``metrics.json`` with ``recipe``, ``dataset``, ``seed``, ``wall_seconds``,
   ``test``, ``best_hyperparameters``, ``trials``, ``epoch_seconds`` and the recipe's extras, plus
   ``history.csv``, the training curves and ``model.keras``.
@@ -52,7 +56,7 @@ import time
 
 import keras
 
-from kerasnn import cli, data, reporting, tuning
+from kerasnn import cli, data, distribute, reporting, tuning
 
 
 def compile_classifier(model, learning_rate=1e-3, *, optimizer="adam", loss=None,
@@ -111,6 +115,11 @@ class Run:
             smoke(self.args)
         cli.check_paths(self.args)
         self.role = self._distributed_role()
+        try:
+            self.strategy = distribute.make_strategy(self.args.distribute)
+        except ValueError as error:
+            raise cli.UserError(str(error)) from None
+        distribute.activate(self.strategy)  # every model from here on is built in its scope
         self._inputs_checked = False
         self.name = name
         self.smoke_examples = smoke_examples
@@ -232,6 +241,9 @@ class Run:
                 self._check_chief_settings()
                 self._directory = cli.run_directory(
                     self.args, os.path.join(self.args.output_dir, "workers", self.role.tuner_id))
+            elif not distribute.is_writer(self.strategy):  # a multi-worker host but the chief
+                self._directory = cli.run_directory(self.args, os.path.join(
+                    self.args.output_dir, "workers", str(distribute.task_id(self.strategy))))
             else:
                 self._directory = cli.run_directory(self.args)
         return self._directory
