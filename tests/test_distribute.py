@@ -160,8 +160,14 @@ def test_keras_20585_workaround_is_still_needed():
         f"Keras {keras.__version__} no longer has the code of keras-team/keras#20585")
 
 
-def test_distribute_errors():
+def test_distribute_errors(monkeypatch):
     assert distribute.make_strategy("none") is None
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(ValueError) as error:
+        distribute.make_strategy("mirrored")
+    assert str(error.value) == (
+        "--distribute mirrored needs the TensorFlow backend (KERAS_BACKEND=jax); on JAX use "
+        "keras.distribution (see the README, 'When one machine is not enough')")
     with pytest.raises(ValueError, match=r"Argument `name` must be one of 'none', 'mirrored', "
                        r"'multi-worker'\. Received: name='tpu'"):
         distribute.make_strategy("tpu")

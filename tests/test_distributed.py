@@ -239,7 +239,7 @@ def test_worker_refusals_exit_2_before_writing(tmp_path, monkeypatch, capsys, tu
     out.mkdir()
     (out / "settings.json").write_text(json.dumps({
         "dataset": "toy", "epochs": 2, "batch_size": 16, "tuner": "random", "max_trials": 4,
-        "seed": 0, "smoke": False, "folds": 0}))
+        "distribute": "none", "seed": 0, "smoke": False, "folds": 0}))
     for name, value in role_environment(tuner_id, free_port()).items():
         monkeypatch.setenv(name, value)
     with pytest.raises(SystemExit) as exit_info:
