@@ -12,7 +12,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Tests use local data only, whatever the machine can reach (tests of the probe unset this).
 os.environ["KERASNN_OFFLINE"] = "1"
 
+import gc  # noqa: E402
+
+import keras  # noqa: E402, F401  (imports TensorFlow: its objects exist before the freeze below)
 import pytest  # noqa: E402
+
+# Keras' clear_session runs gc.collect(), which would walk TensorFlow's hundreds of thousands of
+# module-level objects each time (tuner trials and recipes clear the session often). Frozen, they
+# are left out of every collection; what the tests create is collected as before.
+gc.freeze()
 
 
 @pytest.fixture(scope="session")
