@@ -28,7 +28,7 @@ def _tower(vocabulary_size, embedding_dim, units, name):
 
 
 def dual_encoder(vocabulary_size, *, embedding_dim=64, units=64, temperature=0.1,
-                 learning_rate=3e-3):
+                 learning_rate=3e-3, question_encoder=None):
     """A question tower and an answer tower trained so that a question is nearest its answer.
 
     Returns:
@@ -37,13 +37,18 @@ def dual_encoder(vocabulary_size, *, embedding_dim=64, units=64, temperature=0.1
         ``InBatchNegatives(temperature)``; fit it on shuffled aligned pairs with any ``y`` of
         the batch size. The encoders map tokens to ``(batch, units)`` vectors; similarity is
         their cosine.
+
+    ``question_encoder``: a model of the question side other than the default tower (e.g. a
+    ``hierarchical_encoder`` of the dialogue's turns) with ``units`` outputs; ``model`` then
+    takes its input shape for the questions.
     """
     arguments.positive_int("vocabulary_size", vocabulary_size)
     arguments.positive_int("embedding_dim", embedding_dim)
     arguments.positive_int("units", units)
-    question_encoder = _tower(vocabulary_size, embedding_dim, units, "question_encoder")
+    if question_encoder is None:
+        question_encoder = _tower(vocabulary_size, embedding_dim, units, "question_encoder")
     answer_encoder = _tower(vocabulary_size, embedding_dim, units, "answer_encoder")
-    questions = keras.Input((None,), dtype="int32", name="questions")
+    questions = keras.Input(question_encoder.input_shape[1:], dtype="int32", name="questions")
     answers = keras.Input((None,), dtype="int32", name="answers")
     pair = keras.layers.Concatenate(name="towers")(
         [question_encoder(questions), answer_encoder(answers)])
