@@ -25,6 +25,7 @@ import kerasnn.quiet  # noqa: F401  (before keras: TensorFlow starts without its
 import sys
 
 import keras
+import keras_tuner
 import numpy as np
 
 from kerasnn import cli, recipe
@@ -32,7 +33,7 @@ from kerasnn.data import text as text_data
 from kerasnn.models import chatbot, transformer
 from kerasnn.text import chat, retrieval
 
-MAX_CONTEXT, MAX_ANSWER, MAX_WORDS = 48, 16, 16  # words: context, answer (+<end>), one turn
+MAX_CONTEXT, MAX_ANSWER, MAX_WORDS = 48, 16, 14  # words: context, answer (+<end>), one turn
 
 
 def flags(parser):
@@ -43,8 +44,8 @@ def flags(parser):
     parser.add_argument("--model-dim", type=integer, default=64, help="transformer d_model (64)")
     parser.add_argument("--num-heads", type=integer, default=4, help="attention heads (4)")
     parser.add_argument("--num-layers", type=integer, default=1, help="N blocks of each (1)")
-    parser.add_argument("--generator-epochs", type=integer, default=12,
-                        help="epochs of each transformer (12)")
+    parser.add_argument("--generator-epochs", type=integer, default=6,
+                        help="epochs of each transformer (6)")
     parser.add_argument("--min-count", type=integer, default=30,
                         help="rarer training words are copied, not generated (30)")
     parser.add_argument("--copy-rate", type=float, default=0.15,
@@ -174,7 +175,7 @@ def generator(run, name, vocabulary, train, validation, turns):
 
 @cli.recipe_main
 def main(argv=None):
-    run = recipe.Run("chatbot", __doc__, argv, dataset="kerasnn_dialogues", epochs=8,
+    run = recipe.Run("chatbot", __doc__, argv, dataset="kerasnn_dialogues", epochs=4,
                      batch_size=64, max_trials=4, flags=flags, smoke=smoke)
     if run.args.dataset != "kerasnn_dialogues":
         raise cli.UserError("chatbot.py reads kerasnn_dialogues; other datasets are not "
@@ -195,10 +196,12 @@ def main(argv=None):
     vocabulary = chat.Vocabulary.fit(texts, min_count=run.args.min_count)  # the generator's
     words = chat.Vocabulary.fit(texts)  # the dual encoders': every training word
 
-    # ## The search: the dual encoder's sizes, temperature and learning rate (multi-turn)
+    # ## The search: the dual encoder's sizes, temperature and learning rate (multi-turn), by
+    # in-batch recall@1 on the validation split (its loss depends on the temperature searched)
     run.search(lambda hp: build_dual_encoder(hp, len(words))[0],
                dual_encoder_arrays(words, train, turns, False), np.zeros(len(train)),
-               batch_size=run.args.batch_size, objective="val_loss",
+               batch_size=run.args.batch_size,
+               objective=keras_tuner.Objective("val_in_batch_accuracy", "max"),
                validation_data=(dual_encoder_arrays(words, validation, turns, False),
                                 np.zeros(len(validation))))
 

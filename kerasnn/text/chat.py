@@ -39,7 +39,7 @@ def words(text):
 
 class Vocabulary:
     """Word ids: 0 padding, 1 ``<start>``, 2 ``<end>``, 3 ``<unk>``, then ``num_copies``
-    placeholders ``<copy_i>``, then the known words.
+    placeholders ``<copy_i>``, then the known words (the turn separator ``|`` always).
 
     Args:
         known: the known words (``fit`` picks them from texts).
@@ -49,7 +49,7 @@ class Vocabulary:
     def __init__(self, known, num_copies=8):
         num_copies = arguments.positive_int("num_copies", num_copies)
         self.copies = tuple(f"<copy_{i}>" for i in range(num_copies))
-        self.tokens = (PAD, START, END, UNKNOWN, *self.copies, *sorted(set(known)))
+        self.tokens = (PAD, START, END, UNKNOWN, *self.copies, *sorted(set(known) | {SEPARATOR}))
         self.ids = {token: index for index, token in enumerate(self.tokens)}
         self.start_id, self.end_id, self.unknown_id = 1, 2, 3
 
@@ -71,11 +71,13 @@ class Vocabulary:
 
     def encode_context(self, text, copy=()):
         """``(ids, copied)``: the context's ids, each distinct unknown word (and each word of
-        ``copy``) a placeholder in order of appearance (``<unk>`` once they run out), and the
-        copied words, ``copied[i]`` behind ``<copy_i>``."""
+        ``copy``) a placeholder in order of appearance (once they run out, unknown words are
+        ``<unk>`` and words of ``copy`` stay words), and the copied words, ``copied[i]`` behind
+        ``<copy_i>``."""
         copied, ids = [], []
         for word in words(text):
-            if self.known(word) and word not in copy:
+            full = word not in copied and len(copied) == len(self.copies)
+            if self.known(word) and (word not in copy or full):  # known words stay words
                 ids.append(self.ids[word])
                 continue
             if word not in copied and len(copied) < len(self.copies):
@@ -123,13 +125,15 @@ class Vocabulary:
 
 def training_arrays(contexts, answers, vocabulary, *, source_length, target_length,
                     copy_rate=0.0, seed=0):
-    """Teacher-forcing arrays ``(source, decoder_inputs, targets)`` of (context, answer) pairs.
+    """Teacher-forcing arrays ``(source, decoder_inputs, targets)`` of (context, answer) pairs,
+    contexts cut to their last ``source_length`` ids, answers (with ``<end>``) to their first
+    ``target_length``, each array padded to its longest row.
 
     With ``copy_rate``, each known word found in both a context and its answer is, with that
     probability, treated as unknown (a placeholder the answer must copy), so that the model
     learns to copy the placeholders that unknown words get at test time.
     """
-    rate = arguments.rate("copy_rate", copy_rate)
+    rate = arguments.probability("copy_rate", copy_rate)
     rng = np.random.default_rng(seed)
     sources, targets = [], []
     for context, answer in zip(contexts, answers):
@@ -138,10 +142,10 @@ def training_arrays(contexts, answers, vocabulary, *, source_length, target_leng
         ids, copied = vocabulary.encode_context(context, copy)
         sources.append(ids[-source_length:])
         targets.append(vocabulary.encode_answer(answer, copied)[:target_length])
-    targets = pad_sequences(targets, target_length)
+    targets = pad_sequences(targets)
     decoder_inputs = np.concatenate(
         [np.full((len(targets), 1), vocabulary.start_id, np.int32), targets[:, :-1]], axis=1)
-    return pad_sequences(sources, source_length), decoder_inputs, targets
+    return pad_sequences(sources), decoder_inputs, targets
 
 
 class GenerativeChatbot:
