@@ -152,12 +152,11 @@ def dual_encoder_row(run, name, vocabulary, train, test, turns, hierarchical=Fal
 # ## Generative: the transformer encoder-decoder on (context, answer) pairs
 
 
-def generator(run, name, vocabulary, train, validation, turns):
-    arrays = [chat.training_arrays(contexts(split, turns), [e["answer"] for e in split],
-                                   vocabulary, source_length=MAX_CONTEXT,
-                                   target_length=MAX_ANSWER, copy_rate=run.args.copy_rate,
-                                   seed=run.args.seed + i)
-              for i, split in enumerate((train, validation))]
+def generator(run, name, vocabulary, train, turns):
+    source, inputs, targets = chat.training_arrays(
+        contexts(train, turns), [e["answer"] for e in train], vocabulary,
+        source_length=MAX_CONTEXT, target_length=MAX_ANSWER, copy_rate=run.args.copy_rate,
+        seed=run.args.seed)
     keras.utils.set_random_seed(run.args.seed)
     model = transformer.Transformer(len(vocabulary), max_length=MAX_CONTEXT,
                                     model_dim=run.args.model_dim, num_heads=run.args.num_heads,
@@ -165,10 +164,9 @@ def generator(run, name, vocabulary, train, validation, turns):
                                     num_layers=run.args.num_layers)
     model.model.compile(transformer.paper_optimizer(run.args.model_dim, 400),
                         keras.losses.SparseCategoricalCrossentropy(ignore_class=0),
-                        metrics=["accuracy"])
-    (source, inputs, targets), (v_source, v_inputs, v_targets) = arrays
+                        metrics=["accuracy"], jit_compile=False)  # XLA: slower here on CPU
     run.fit(name, model.model, [source, inputs], y=targets, batch_size=run.args.batch_size,
-            epochs=run.args.generator_epochs, validation_data=([v_source, v_inputs], v_targets))
+            epochs=run.args.generator_epochs)
     return chat.GenerativeChatbot(model, vocabulary, max_context_length=MAX_CONTEXT,
                                   max_answer_length=MAX_ANSWER, turns=turns)
 
@@ -215,8 +213,7 @@ def main(argv=None):
                                     turns, hierarchical=True)})
     bots = {}
     for label, context in (("single-turn", 0), ("multi-turn", turns)):
-        bots[label] = generator(run, f"transformer_{context}", vocabulary, train, validation,
-                                context)
+        bots[label] = generator(run, f"transformer_{context}", vocabulary, train, context)
         rows.append({"chatbot": "transformer", "context": label, **scores(
             bots[label].generate(contexts(test, context)), test)})
     recipe.table(rows)
