@@ -69,21 +69,14 @@ def contexts(examples, turns):
                                          e["question"], turns=turns) for e in examples]
 
 
-def scores(answers, examples, ranks=None):
-    """The table's figures of one chatbot's answers (and its candidate ranks)."""
-    followup = np.array([e["followup"] for e in examples])
-    held_out = [e for e in examples if e["held_out"]]
-    references = [e["answer"] for e in examples]
-    return {
-        "recall_at_1": None if ranks is None else retrieval.recall_at_k(ranks),
-        "recall_at_1_followups": None if ranks is None else retrieval.recall_at_k(ranks[followup]),
-        "exact_match": chat.exact_match(answers, references),
-        "slot_accuracy": chat.slot_accuracy(answers, [e["slots"] for e in examples]),
-        "followup_accuracy": chat.exact_match([a for a, f in zip(answers, followup) if f],
-                                              [r for r, f in zip(references, followup) if f]),
-        "held_out_slot_accuracy": chat.slot_accuracy(
-            [a for a, e in zip(answers, examples) if e["held_out"]],
-            [e["slots"] for e in held_out])}
+def with_earlier_turns(examples, seed):
+    """The training dialogues as a chat goes on: half of them after one more, unrelated turn
+    (so that a question that needs no history learns to ignore it, and a follow-up to read the
+    last turn), the corpus' dialogues having at most one earlier turn."""
+    rng = np.random.default_rng(seed)
+    earlier = rng.integers(len(examples), size=len(examples))
+    return [{**e, "history": [examples[j]["question"], examples[j]["answer"], *e["history"]]}
+            if rng.random() < 0.5 else e for e, j in zip(examples, earlier)]
 
 
 # ## Retrieval: TF-IDF, then learned dual encoders
@@ -100,7 +93,7 @@ def tfidf_row(train, test, turns):
     base = retrieval.RetrievalChatbot(contexts(train, turns), [e["answer"] for e in train],
                                       encoder)
     nearest, _ = base.top_k(contexts(test, turns))
-    return scores([base.answers[i] for i in nearest[:, 0]], test, ranks)
+    return chat.dialogue_scores([base.answers[i] for i in nearest[:, 0]], test, ranks)
 
 
 def question_ids(vocabulary, texts, turns, hierarchical):
@@ -146,13 +139,17 @@ def dual_encoder_row(run, name, vocabulary, train, test, turns, hierarchical=Fal
                                       candidates.reshape(len(test), -1, candidates.shape[-1]))
     base = sorted({e["answer"] for e in train})
     nearest, _ = retrieval.RetrievalChatbot(base, base, ask_texts, answer_texts).top_k(questions)
-    return scores([base[i] for i in nearest[:, 0]], test, ranks)
+    return chat.dialogue_scores([base[i] for i in nearest[:, 0]], test, ranks)
 
 
 # ## Generative: the transformer encoder-decoder on (context, answer) pairs
+#
+# Contexts of the multi-turn model's training dialogues get an unrelated earlier turn half of the
+# time: in a chat the history is long, and most new questions do not depend on it.
 
 
 def generator(run, name, vocabulary, train, turns):
+    train = with_earlier_turns(train, run.args.seed) if turns else train
     source, inputs, targets = chat.training_arrays(
         contexts(train, turns), [e["answer"] for e in train], vocabulary,
         source_length=MAX_CONTEXT, target_length=MAX_ANSWER, copy_rate=run.args.copy_rate,
@@ -214,7 +211,7 @@ def main(argv=None):
     bots = {}
     for label, context in (("single-turn", 0), ("multi-turn", turns)):
         bots[label] = generator(run, f"transformer_{context}", vocabulary, train, context)
-        rows.append({"chatbot": "transformer", "context": label, **scores(
+        rows.append({"chatbot": "transformer", "context": label, **chat.dialogue_scores(
             bots[label].generate(contexts(test, context)), test)})
     recipe.table(rows)
     row = {(r["chatbot"], r["context"]): r for r in rows}

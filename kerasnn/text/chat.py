@@ -14,8 +14,9 @@ et al., 2015, "Addressing the Rare Word Problem in Neural Machine Translation" â
 notes). Training teaches it by treating known words shared by context and answer as unknown now
 and then (``copy_rate`` of ``training_arrays``).
 
-Scores of generated answers compare words (``retrieval.tokenize``: punctuation is not scored):
-``exact_match`` and ``slot_accuracy`` (every slot value of the reference appears in the answer).
+Scores of answers compare words (``retrieval.tokenize``: punctuation is not scored):
+``exact_match`` and ``slot_accuracy`` (every slot value of the reference appears in the answer);
+``dialogue_scores`` gives them all on dialogue examples, with follow-ups and held-out slots.
 """
 
 from collections import Counter
@@ -24,7 +25,7 @@ import numpy as np
 
 from kerasnn import arguments
 from kerasnn.data.padding import pad_sequences
-from kerasnn.text.retrieval import multi_turn_context, tokenize
+from kerasnn.text.retrieval import multi_turn_context, recall_at_k, tokenize
 
 SEPARATOR = "|"
 PAD, START, END, UNKNOWN = "<pad>", "<start>", "<end>", "<unk>"
@@ -224,8 +225,10 @@ def chat(bot, lines, write=print):
 
 
 def exact_match(answers, references):
-    """The fraction of answers whose words equal the reference's (punctuation not scored)."""
-    return float(np.mean([tokenize(a) == tokenize(r) for a, r in zip(answers, references)]))
+    """The fraction of answers whose words equal the reference's (punctuation not scored);
+    ``nan`` for no answer."""
+    matches = [tokenize(a) == tokenize(r) for a, r in zip(answers, references)]
+    return float(np.mean(matches)) if matches else float("nan")
 
 
 def slot_accuracy(answers, slots):
@@ -238,3 +241,33 @@ def slot_accuracy(answers, slots):
         return float("nan")
     return float(np.mean([all(f" {' '.join(tokenize(v))} " in a for v in values)
                           for a, values in scored]))
+
+
+def dialogue_scores(answers, examples, ranks=None):
+    """A chatbot's figures on dialogue examples (``kerasnn_dialogues`` dicts with ``answer``,
+    ``slots``, ``followup``, ``held_out``), from its answers and, for a retrieval chatbot, the
+    ranks of the right answer among each example's candidates (``retrieval.rank_candidates``).
+
+    Returns:
+        ``{"recall_at_1", "recall_at_1_followups"}`` (``None`` without ranks), ``exact_match``
+        and ``slot_accuracy`` of the answers, ``followup_accuracy`` (exact match on the
+        follow-up questions) and ``held_out_slot_accuracy`` (slot accuracy on the examples whose
+        slot values training never saw).
+    """
+    followup = np.array([e["followup"] for e in examples], bool)
+    held_out = np.array([e["held_out"] for e in examples], bool)
+    references = [e["answer"] for e in examples]
+    slots = [e["slots"] for e in examples]
+
+    def part(values, keep):
+        return [value for value, kept in zip(values, keep) if kept]
+
+    recall = (lambda keep: None) if ranks is None else (
+        lambda keep: recall_at_k(np.asarray(ranks)[keep]))
+    return {"recall_at_1": recall(np.ones(len(examples), bool)),
+            "recall_at_1_followups": recall(followup),
+            "exact_match": exact_match(answers, references),
+            "slot_accuracy": slot_accuracy(answers, slots),
+            "followup_accuracy": exact_match(part(answers, followup), part(references, followup)),
+            "held_out_slot_accuracy": slot_accuracy(part(answers, held_out),
+                                                    part(slots, held_out))}

@@ -117,3 +117,20 @@ def test_exact_match_and_slot_accuracy_by_hand():
     slots = [["today", "rome"], ["50 euros", "tom"], []]  # "5 euros" is not "50 euros"
     assert chat.slot_accuracy(answers, slots) == 0.5  # the slot-less answer is not counted
     assert np.isnan(chat.slot_accuracy(["hello"], [[]]))
+
+
+def test_dialogue_scores_split_follow_ups_and_held_out_slots():
+    examples = [
+        {"answer": "today in rome it will be sunny.", "slots": ["today", "rome"],
+         "followup": False, "held_out": False},
+        {"answer": "tomorrow in athens it will be rainy.", "slots": ["tomorrow", "athens"],
+         "followup": True, "held_out": True},
+        {"answer": "you are welcome.", "slots": [], "followup": True, "held_out": False},
+    ]
+    answers = ["today in rome it will be sunny", "tomorrow in athens it will be windy",
+               "goodbye"]
+    scores = chat.dialogue_scores(answers, examples, ranks=np.array([0, 3, 0]))
+    assert scores == {"recall_at_1": pytest.approx(2 / 3), "recall_at_1_followups": 0.5,
+                      "exact_match": pytest.approx(1 / 3), "slot_accuracy": 1.0,
+                      "followup_accuracy": 0.0, "held_out_slot_accuracy": 1.0}
+    assert chat.dialogue_scores(answers, examples)["recall_at_1"] is None
