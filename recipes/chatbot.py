@@ -4,11 +4,12 @@ multi-turn
 Course section: "Chatbots" (the generator is the transformer of "Transformers")
 Description: On kerasnn_dialogues (five intents, follow-up questions such as "and tomorrow?" that
 only the history completes, slot values held out of training), one table compares retrieval
-chatbots — TF-IDF and a dual encoder trained with in-batch negatives (its sizes and learning
-rate searched with KerasTuner), and a dual encoder whose question side is the hierarchical
-encoder (utterance LSTM, then context LSTM over the turns) — with a generative transformer
-encoder-decoder, each reading the question alone (single-turn) or the notes' concatenation
-[q_{i-1}; a_{i-1}; q_i] of the last turns (multi-turn). Figures: recall@1 of the right answer
+chatbots — TF-IDF and a dual encoder trained with in-batch negatives (sizes, temperature and
+learning rate searched with KerasTuner), and a dual encoder whose question side is the
+hierarchical encoder (utterance LSTM, then context LSTM over the turns) — with a generative
+transformer encoder-decoder, each reading the question alone (single-turn) or the notes'
+concatenation [q_{i-2}; a_{i-2}; q_{i-1}; a_{i-1}; q_i] of the last turns (multi-turn; the
+corpus' dialogues hold one earlier turn). Figures: recall@1 of the right answer
 among 10 candidates; exact match and slot accuracy of the answer given (the knowledge base's
 nearest answer, or the generated one); accuracy on follow-up questions; slot accuracy on
 held-out slot values (a retrieval base never holds them; a generator copies them from the
@@ -16,6 +17,8 @@ context through copy placeholders, kerasnn.text.chat). --chat then answers quest
 standard input, one per line, until its end.
 How to run:
     python recipes/chatbot.py                      # kerasnn_dialogues, offline
+    python recipes/chatbot.py --chat               # the run (a finished one is resumed), then
+                                                   # a chat: a question per line, Ctrl-D ends
     printf 'weather in rome today?\\nand tomorrow?\\n' | python recipes/chatbot.py --chat
     python recipes/chatbot.py --smoke              # seconds-long end-to-end check
 """
