@@ -130,6 +130,7 @@ def dual_encoder_row(run, name, vocabulary, train, test, turns, hierarchical=Fal
         run.hp, len(vocabulary), 2 * turns + 1 if hierarchical else None)
     x = dual_encoder_arrays(vocabulary, train, turns, hierarchical)
     run.fit(name, model, x, y=np.zeros(len(train)), batch_size=run.args.batch_size)
+
     def ask_texts(texts):
         return ask.predict(question_ids(vocabulary, texts, turns, hierarchical), verbose=0)
 
@@ -211,16 +212,15 @@ def main(argv=None):
     rows.append({"chatbot": "dual_encoder_hierarchical", "context": "turns",
                  **dual_encoder_row(run, "dual_encoder_hierarchical", words, train, test,
                                     turns, hierarchical=True)})
-    bots = {}
-    for label, context in (("single-turn", 0), ("multi-turn", turns)):
-        bots[label] = generator(run, f"transformer_{context}", vocabulary, train, context)
-        rows.append({"chatbot": "transformer", "context": label, **chat.dialogue_scores(
-            bots[label].generate(contexts(test, context)), test)})
+    for label, context in (("single-turn", 0), ("multi-turn", turns)):  # bot: the multi-turn
+        bot = generator(run, f"transformer_{context}", vocabulary, train, context)
+        answers = bot.generate(contexts(test, context))
+        rows.append({"chatbot": "transformer", "context": label,
+                     **chat.dialogue_scores(answers, test)})
     recipe.table(rows)
     row = {(r["chatbot"], r["context"]): r for r in rows}
-    samples = [{"context": c, "answer": a, "reference": e["answer"]} for c, a, e in zip(
-        contexts(test, turns)[:8], bots["multi-turn"].generate(contexts(test, turns)[:8]),
-        test)]
+    samples = [{"context": c, "answer": a, "reference": e["answer"]}
+               for c, a, e in zip(contexts(test, turns)[:8], answers, test)]
     metrics = run.finish(
         test={"recall_at_1_tfidf": row["tfidf", "multi-turn"]["recall_at_1"],
               "recall_at_1_dual_encoder": row["dual_encoder", "multi-turn"]["recall_at_1"],
@@ -229,11 +229,11 @@ def main(argv=None):
                   row["transformer", "single-turn"]["followup_accuracy"],
               "followup_accuracy_multi_turn":
                   row["transformer", "multi-turn"]["followup_accuracy"]},
-        model=bots["multi-turn"].model.model, chatbots=rows, samples=samples,
+        model=bot.model.model, chatbots=rows, samples=samples,
         vocabulary_size=len(vocabulary), curves=("loss",))
     if chat_after:
         print("chat: one question per line, end of input (Ctrl-D) ends", flush=True)
-        chat.chat(bots["multi-turn"], sys.stdin, write=lambda line: print(line, flush=True))
+        chat.chat(bot, sys.stdin, write=lambda line: print(line, flush=True))
     return metrics
 
 
