@@ -8,11 +8,11 @@ or ``kerasnn.models.seq2seq.Seq2Seq``); a multi-turn one reads the notes' concat
 
 A word-level generator cannot name a word it has no id for (a city, an amount never seen in
 training). ``Vocabulary`` gives such words **copy placeholders**: the i-th distinct unknown word
-of the context becomes ``<copy_i>`` in the context and in the answer, and decoding puts the word
-back, so the model learns to copy a position rather than a word (the placeholder scheme of Luong
-et al., 2015, "Addressing the Rare Word Problem in Neural Machine Translation" — not in the
-notes). Training teaches it by treating known words shared by context and answer as unknown now
-and then (``copy_rate`` of ``training_arrays``).
+of the context, counted from its end, becomes ``<copy_i>`` in the context and in the answer,
+and decoding puts the word back, so the model learns to copy a placeholder rather than a word
+(the placeholder scheme of Luong et al., 2015, "Addressing the Rare Word Problem in Neural
+Machine Translation" — not in the notes). Training teaches it by treating known words shared by
+context and answer as unknown now and then (``copy_rate`` of ``training_arrays``).
 
 Scores of answers compare words (``retrieval.tokenize``: punctuation is not scored):
 ``exact_match`` and ``slot_accuracy`` (every slot value of the reference appears in the answer);
@@ -71,20 +71,20 @@ class Vocabulary:
         return list(dict.fromkeys(w for w in words(text) if not self.known(w)))
 
     def encode_context(self, text, copy=()):
-        """``(ids, copied)``: the context's ids, each distinct unknown word (and each word of
-        ``copy``) a placeholder in order of appearance (once they run out, unknown words are
-        ``<unk>`` and words of ``copy`` stay words), and the copied words, ``copied[i]`` behind
-        ``<copy_i>``."""
-        copied, ids = [], []
-        for word in words(text):
-            full = word not in copied and len(copied) == len(self.copies)
-            if self.known(word) and (word not in copy or full):  # known words stay words
-                ids.append(self.ids[word])
-                continue
-            if word not in copied and len(copied) < len(self.copies):
+        """``(ids, copied)``: the context's ids and the copied words, ``copied[i]`` behind
+        ``<copy_i>``. Each distinct unknown word (and each word of ``copy``) gets a placeholder,
+        numbered from the end of the context (the question's words first, then the latest
+        turn's, ...), so that a word of the question has the same placeholder however long the
+        history; once they run out, older unknown words are ``<unk>`` and words of ``copy`` stay
+        words."""
+        tokens = words(text)
+        copied = []
+        for word in reversed(tokens):
+            if ((not self.known(word) or word in copy) and word not in copied
+                    and len(copied) < len(self.copies)):
                 copied.append(word)
-            ids.append(self.ids[self.copies[copied.index(word)]] if word in copied
-                       else self.unknown_id)
+        ids = [self.ids[self.copies[copied.index(word)]] if word in copied
+               else self.ids[word] if self.known(word) else self.unknown_id for word in tokens]
         return ids, copied
 
     def encode_answer(self, text, copied):

@@ -24,15 +24,18 @@ def test_ids_layout_and_multi_turn_words():
 
 def test_unknown_words_become_placeholders_and_come_back():
     v = vocabulary()
-    ids, copied = v.encode_context("send 77 euros to marco, 77 again and bob")
-    # 77 -> <copy_0> (twice), marco -> <copy_1>, then no placeholder left: <unk>
+    ids, copied = v.encode_context("send 77 euros to marco | and 77")
+    # numbered from the end: 77 -> <copy_0> (twice), marco -> <copy_1>
     assert copied == ["77", "marco"]
-    assert [v.tokens[i] for i in ids] == ["send", "<copy_0>", "euros", "to", "<copy_1>",
-                                          "<copy_0>", "<unk>", "and", "<unk>"]
+    assert [v.tokens[i] for i in ids] == ["send", "<copy_0>", "euros", "to", "<copy_1>", "|",
+                                          "and", "<copy_0>"]
     answer = v.encode_answer("i transferred 77 euros to marco.", copied)
     assert [v.tokens[i] for i in answer] == ["i", "transferred", "<copy_0>", "euros", "to",
                                              "<copy_1>", "<end>"]
     assert v.decode(answer + [v.ids["anna"]], copied) == "i transferred 77 euros to marco"
+    # placeholders run out: the oldest unknown word is <unk>
+    ids, copied = v.encode_context("bob sent 77")
+    assert copied == ["77", "sent"] and v.tokens[ids[0]] == "<unk>"
     # padding and <start> are not words; a placeholder without a copied word is <unk>
     assert v.decode([1, v.ids["i"], 0, v.ids["<copy_1>"], 2], ["x"]) == "i <unk>"
     # a known word can be forced to be copied (how training teaches copying)
@@ -54,9 +57,10 @@ def test_training_arrays_teacher_forcing_and_copy_rate():
                                                                "anna")]] * 20)  # the last 4
     _, _, copied_all = chat.training_arrays(contexts, answers, v, source_length=9,
                                             target_length=8, copy_rate=1.0)
-    # every shared word is copied while placeholders last (2 here): 9, euros
-    assert [v.tokens[i] for i in copied_all[0]] == ["i", "transferred", "<copy_0>", "<copy_1>",
-                                                    "to", "anna", "<end>"]
+    # shared words are copied while placeholders last (2 here: anna, to; from the end), then
+    # known words stay words (euros) and unknown ones are <unk> (9)
+    assert [v.tokens[i] for i in copied_all[0]] == ["i", "transferred", "<unk>", "euros",
+                                                    "<copy_1>", "<copy_0>", "<end>"]
     _, _, some = chat.training_arrays(contexts, answers, v, source_length=9, target_length=8,
                                       copy_rate=0.5, seed=1)
     copies = np.isin(some, [v.ids["<copy_0>"], v.ids["<copy_1>"]]).sum(axis=1)
