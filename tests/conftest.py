@@ -14,7 +14,7 @@ os.environ["KERASNN_OFFLINE"] = "1"
 
 import gc  # noqa: E402
 
-import keras  # noqa: E402, F401  (imports TensorFlow: its objects exist before the freeze below)
+import keras  # noqa: E402  (imports TensorFlow: its objects exist before the freeze below)
 import pytest  # noqa: E402
 
 # Keras' clear_session runs gc.collect(), which would walk TensorFlow's hundreds of thousands of
@@ -32,8 +32,6 @@ def tfds_data_dir(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _reset_keras_state():
     """Each test starts from the same Keras global state (dtype policy, seeds, graph)."""
-    import keras
-
     keras.config.set_dtype_policy("float32")
     keras.utils.set_random_seed(0)
     yield
