@@ -120,3 +120,29 @@ def load(
     if shuffle is None:
         shuffle = split == "train" or split.startswith("train[:")
     return data_module.batch(dataset, batch_size, shuffle=shuffle, augment=augment, seed=seed)
+
+
+def with_proposals(dataset, proposals):
+    """Add the same ``"proposals"`` ``(batch, P, 4)`` to every batch of a detection dataset:
+    image-independent proposals (sliding windows) for R-CNN and Fast R-CNN.
+
+    Args:
+        dataset: batches of :func:`load`.
+        proposals: ``(P, 4)`` pixel boxes ``[y1, x1, y2, x2]``.
+    """
+    proposals = tf.convert_to_tensor(proposals, tf.float32)
+    if proposals.shape.rank != 2 or proposals.shape[-1] != 4:
+        arguments.shape_error("proposals", "(num_proposals, 4)", proposals.shape)
+
+    def add(batch):
+        count = tf.shape(batch["image"])[0]
+        return {**batch, "proposals": tf.tile(proposals[None], [count, 1, 1])}
+
+    return dataset.map(add, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def object_class_names(name, data_dir=None):
+    """The names of a detection dataset's object classes (``objects/label``), e.g. VOC's 20."""
+    builder = data_module.get_builder(name, data_dir)
+    _check_detection_features(name, builder.info.features)
+    return tuple(builder.info.features["objects"]["label"].names)

@@ -17,7 +17,9 @@ from kerasnn.metrics.detection import (
     average_precision,
     average_precision_per_class,
     coco_mean_average_precision,
+    duplicate_detections,
     mean_average_precision,
+    proposal_recall,
 )
 from kerasnn.metrics.localization import MeanBoxIoU, localization_accuracy, matched_box_iou
 from kerasnn.metrics.retrieval import (
@@ -64,6 +66,7 @@ __all__ = [
     "coco_mean_average_precision",
     "confusion_matrix",
     "distance_matrix",
+    "duplicate_detections",
     "edit_distance",
     "exact_match",
     "identify",
@@ -73,6 +76,7 @@ __all__ = [
     "mean_average_precision",
     "neighbor_precision_at_k",
     "perplexity",
+    "proposal_recall",
     "roc_auc",
     "spearman_correlation",
     "token_accuracy",

@@ -226,3 +226,69 @@ def coco_mean_average_precision(
     if not results or not results[0]:
         return float("nan")
     return float(np.mean([np.mean(list(result.values())) for result in results]))
+
+
+def proposal_recall(proposals, ground_truths, iou_threshold=0.5):
+    """Fraction of the true boxes that some proposal covers with IoU ``>= iou_threshold``
+    (course notes, "Region Proposal": proposals must find every object, with few boxes).
+
+    Args:
+        proposals: list of per-image ``(P, 4)`` pixel boxes (empty boxes, padding, never match).
+        ground_truths: list of per-image ground-truth dicts (``"boxes"``, ``"classes"``; classes
+            below 0 are padding).
+        iou_threshold: IoU in ``(0, 1]``.
+
+    Returns:
+        A float in ``[0, 1]``; NaN when there is no true box.
+
+    Example:
+
+    >>> proposal_recall([[[0, 0, 10, 10], [20, 20, 30, 30]]],
+    ...                 [{"boxes": [[0, 0, 10, 9], [40, 40, 50, 50]], "classes": [0, 1]}])
+    0.5
+    """
+    arguments.number_in("iou_threshold", iou_threshold, 0.0, 1.0, low_inclusive=False)
+    found, total = 0, 0
+    for index, (boxes, truth) in enumerate(zip(proposals, ground_truths)):
+        gt_boxes, _, _ = _image_entries(truth, index, "ground_truths", False)
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        total += len(gt_boxes)
+        if len(gt_boxes) and len(boxes):
+            iou = np.asarray(box_ops.pairwise_iou(boxes, gt_boxes))
+            found += int(np.sum(iou.max(axis=0) >= iou_threshold))
+    return found / total if total else float("nan")
+
+
+def duplicate_detections(predictions, ground_truths, iou_threshold=0.5, score_threshold=0.5):
+    """Detections beyond the first on the same true box, per true box (what NMS removes).
+
+    A detection with score ``>= score_threshold`` lands on every true box of its class it
+    overlaps with IoU ``>= iou_threshold``; a box hit ``n > 0`` times counts ``n - 1``
+    duplicates. Takes every row of the predictions (no ``num_detections`` needed), so raw
+    candidates before NMS can be counted too.
+
+    Returns:
+        Mean duplicates per true box (NaN without true boxes).
+
+    Example:
+
+    >>> truth = [{"boxes": [[0, 0, 10, 10]], "classes": [0]}]
+    >>> twice = [{"boxes": [[0, 0, 10, 10], [0, 0, 10, 9]], "scores": [0.9, 0.8],
+    ...           "classes": [0, 0]}]
+    >>> duplicate_detections(twice, truth)
+    1.0
+    """
+    duplicates, total = 0, 0
+    for index, (prediction, truth) in enumerate(zip(predictions, ground_truths)):
+        gt_boxes, gt_classes, _ = _image_entries(truth, index, "ground_truths", False)
+        boxes = np.asarray(prediction["boxes"], np.float32).reshape(-1, 4)
+        scores = np.asarray(prediction["scores"], np.float32).reshape(-1)
+        classes = np.asarray(prediction["classes"]).reshape(-1)
+        keep = scores >= score_threshold
+        boxes, classes = boxes[keep], classes[keep]
+        total += len(gt_boxes)
+        if len(gt_boxes) and len(boxes):
+            iou = np.asarray(box_ops.pairwise_iou(boxes, gt_boxes))
+            hits = (iou >= iou_threshold) & (classes[:, None] == gt_classes[None, :])
+            duplicates += int(np.sum(np.maximum(hits.sum(axis=0) - 1, 0)))
+    return duplicates / total if total else float("nan")

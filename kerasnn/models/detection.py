@@ -87,18 +87,38 @@ class _Detector(keras.Model):
         """The losses' and the total loss's running means (reset by Keras each epoch)."""
         return list(self.trackers.values())
 
-    def _detections(self, scores, box_deltas, proposals):
+    def _decode(self, scores, box_deltas, proposals):
         """Class scores ``(batch, R, num_classes)`` and deltas ``(batch, R, num_classes, 4)`` of
-        the proposals to padded, per-class NMS detections ("At test time")."""
+        the proposals to per-class boxes in the image and their scores."""
         boxes = box_ops.decode_deltas(box_deltas, proposals[:, :, None, :], HEAD_VARIANCES)
         boxes = box_ops.clip_to_image(boxes, self.image_shape)
         # Padding proposals (empty boxes) never become detections.
         real = box_ops.area(proposals) > 0
-        scores = ops.where(real[..., None], scores, ops.zeros_like(scores))
+        return boxes, ops.where(real[..., None], scores, ops.zeros_like(scores))
+
+    def _score(self, inputs, training=False):
+        """``(scores, box_deltas, proposals)`` of ``inputs`` (each detector's own)."""
+        raise NotImplementedError
+
+    def call(self, inputs, training=False):
+        """Padded, per-class NMS detections ("At test time")."""
+        boxes, scores = self._decode(*self._score(inputs, training))
         return box_ops.non_max_suppression(
             boxes, scores, max_detections_per_class=self.max_detections,
             max_detections=self.max_detections, iou_threshold=0.5,
             score_threshold=self.score_threshold)
+
+    def before_nms(self, inputs):
+        """Every (proposal, class) candidate before non-maximum suppression, as NumPy-ready
+        tensors ``{"boxes": (batch, R * num_classes, 4), "scores", "classes"}``: what NMS
+        receives (to count the duplicates it removes)."""
+        boxes, scores = self._decode(*self._score(inputs))
+        batch, count = ops.shape(scores)[0], scores.shape[1]
+        classes = ops.broadcast_to(ops.arange(self.num_classes, dtype="int32"),
+                                   (batch, count, self.num_classes))
+        rows = (batch, count * self.num_classes)
+        return {"boxes": ops.reshape(boxes, rows + (4,)), "scores": ops.reshape(scores, rows),
+                "classes": ops.reshape(classes, rows)}
 
     def _detector_losses(self, data, training):
         raise NotImplementedError
@@ -132,6 +152,10 @@ class _Detector(keras.Model):
                 "max_detections": self.max_detections,
                 "score_threshold": self.score_threshold, "seed": self.seed,
                 "name": self.name, "trainable": self.trainable}
+
+    def build(self, input_shape=None):
+        # The sublayers build on the first call (their shapes follow from the backbone's).
+        self.built = True
 
     def get_build_config(self):
         return {"image_shape": list(self.image_shape)}
@@ -203,10 +227,10 @@ class FastRCNN(_Detector):
         deltas = ops.reshape(self.box_deltas(hidden), (batch, count, self.num_classes, 4))
         return logits, deltas
 
-    def _detect(self, features, proposals):
-        class_logits, box_deltas = self._second_stage(features, proposals, False)
+    def _head_scores(self, features, proposals, training):
+        class_logits, box_deltas = self._second_stage(features, proposals, training)
         scores = ops.softmax(class_logits, axis=-1)[..., 1:]  # background dropped
-        return self._detections(scores, box_deltas, proposals)
+        return scores, box_deltas, proposals
 
     def _head_losses(self, features, proposals, gt_boxes, gt_labels, training):
         rois = targets.sample_rois(proposals, gt_boxes, gt_labels, self.rois_per_image,
@@ -220,10 +244,10 @@ class FastRCNN(_Detector):
                 rois["classes"], rois["box_deltas"], box_deltas)),
         }
 
-    def call(self, inputs, training=False):
+    def _score(self, inputs, training=False):
         images, proposals = _split_inputs(inputs)
         features = self.backbone(images, training=training)
-        return self._detect(features, proposals)
+        return self._head_scores(features, proposals, training)
 
     def _detector_losses(self, data, training):
         features = self.backbone(data["image"], training=training)
@@ -292,11 +316,11 @@ class FasterRCNN(FastRCNN):
             layer = ProposalLayer(self.image_shape, self.pre_nms_top_k, num_proposals)
         return layer(logits, deltas, self.anchors)
 
-    def call(self, images, training=False):
+    def _score(self, images, training=False):
         features = self.backbone(images, training=training)
         logits, deltas = self.rpn_head(features)
         proposals, _, _ = self.test_proposal_layer(logits, deltas, self.anchors)
-        return self._detect(features, proposals)
+        return self._head_scores(features, proposals, training)
 
     def compute_losses(self, images, gt_boxes, gt_labels, training=True):
         """The four losses (course notes, "Faster R-CNN": "Training now involves 4 losses")."""
@@ -370,13 +394,12 @@ class RCNN(_Detector):
         crops = ops.reshape(crops, (batch * count,) + tuple(crops.shape[2:]))
         return self.feature_extractor(crops, training=training), batch, count
 
-    def call(self, inputs, training=False):
+    def _score(self, inputs, training=False):
         images, proposals = _split_inputs(inputs)
         features, batch, count = self._features(images, proposals, training)
         svm_scores = ops.reshape(self.svm(features), (batch, count, self.num_classes + 1))
         deltas = ops.reshape(self.box_deltas(features), (batch, count, self.num_classes, 4))
-        scores = ops.softmax(svm_scores, axis=-1)[..., 1:]
-        return self._detections(scores, deltas, proposals)
+        return ops.softmax(svm_scores, axis=-1)[..., 1:], deltas, proposals
 
     def _detector_losses(self, data, training):
         rois = targets.sample_rois(ops.cast(data["proposals"], "float32"), data["boxes"],
