@@ -94,7 +94,9 @@ def load(
     """A batched ``tf.data.Dataset`` of padded detection feature dicts (:func:`pad_objects`).
 
     The detection counterpart of ``kerasnn.data.load`` (same arguments and defaults for
-    shuffling, caching and augmentation; ``augment`` moves the images only). Datasets whose
+    shuffling, caching and augmentation; a geometric ``augment`` moves the boxes with the
+    images, ``kerasnn.data.augment.with_boxes``: clipped, and dropped when they leave the image,
+    ``num_objects`` recounted). Datasets whose
     images differ in size (VOC) need ``image_size`` to batch.
 
     Example: ``load("kerasnn_shapes/detect", "train", max_boxes=3)`` gives batches with
