@@ -491,3 +491,89 @@ def rcnn(feature_extractor, num_classes, image_shape, crop_size=32, **kwargs):
         An :class:`RCNN` called on ``{"image", "proposals"}``; compile it with an optimizer.
     """
     return RCNN(feature_extractor, num_classes, image_shape, crop_size, **kwargs)
+
+
+def window_classifier(window_size, num_classes, filters=(16, 32), units=64):
+    """A fully convolutional window classifier for sliding-window detection ("Sliding Window").
+
+    ``[3x3 conv -> ReLU -> 2x2 max pooling] x len(filters)`` (``"valid"`` padding), then the
+    "fully connected" layers written as convolutions: one covering the whole remaining
+    window, then a 1x1 convolution to ``num_classes + 1`` logits (class 0 = background).
+    On a ``window_size`` crop it outputs ``(1, 1, num_classes + 1)``; on a larger image it
+    outputs the logits of *every* window at a stride of ``2 ** len(filters)`` pixels in one pass,
+    the same numbers as cropping each window and classifying it on its own (the convolutional
+    implementation of sliding windows, as OverFeat).
+
+    Args:
+        window_size: side of the square windows in pixels.
+        num_classes: object classes (background excluded).
+        filters: filters of each conv block.
+        units: width of the convolutional "fully connected" layer.
+
+    Returns:
+        A ``keras.Model`` from ``(batch, height, width, channels)`` images (any size at least
+        ``window_size``) to ``(batch, rows, cols, num_classes + 1)`` logits.
+    """
+    window_size = arguments.positive_int("window_size", window_size)
+    size = window_size
+    for _ in filters:
+        size = (size - 2) // 2
+    if size < 1 or window_size != _window_of(size, len(filters)):
+        arguments.fail("window_size", "a size that the conv blocks divide exactly (e.g. 18, 22, "
+                       "26 with 2 blocks)", window_size)
+    inputs = keras.Input((None, None, 3))
+    x = inputs
+    for width in filters:
+        x = keras.layers.Conv2D(width, 3, activation="relu")(x)
+        x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Conv2D(units, size, activation="relu", name="fc_as_conv")(x)
+    outputs = keras.layers.Conv2D(num_classes + 1, 1, name="class_logits")(x)
+    return keras.Model(inputs, outputs, name="window_classifier")
+
+
+def _window_of(size, blocks):
+    for _ in range(blocks):
+        size = size * 2 + 2
+    return size
+
+
+def sliding_window_scores(classifier, images, window_size, window_sizes):
+    """Every multi-scale window of ``images`` with its class probabilities, by one
+    convolutional pass of ``classifier`` per scale (an image pyramid).
+
+    For a window size ``s`` the images are resized by ``window_size / s``, so that a
+    ``window_size`` window of the resized image is an ``s`` window of the original; the
+    classifier's stride ``t`` (``2 ** blocks``) becomes ``t * s / window_size`` pixels.
+
+    Args:
+        classifier: a :func:`window_classifier`.
+        images: ``(batch, height, width, channels)``.
+        window_size: the classifier's window side.
+        window_sizes: the window sides to detect, in original pixels.
+
+    Returns:
+        ``(boxes, probabilities)``: ``(batch, N, 4)`` pixel windows and ``(batch, N,
+        num_classes + 1)`` softmax probabilities (class 0 = background).
+    """
+    images = ops.convert_to_tensor(images, "float32")
+    height, width = images.shape[1], images.shape[2]
+    stride = 2 ** sum(isinstance(layer, keras.layers.MaxPooling2D)
+                      for layer in classifier.layers)
+    all_boxes, all_probabilities = [], []
+    for size in window_sizes:
+        factor = window_size / size
+        shape = (max(window_size, round(height * factor)), max(window_size, round(width * factor)))
+        resized = ops.image.resize(images, shape) if shape != (height, width) else images
+        logits = classifier(resized)
+        rows, cols = logits.shape[1], logits.shape[2]
+        step_y, step_x = stride * height / shape[0], stride * width / shape[1]
+        y1 = ops.arange(rows, dtype="float32") * step_y
+        x1 = ops.arange(cols, dtype="float32") * step_x
+        grid_y, grid_x = ops.meshgrid(y1, x1, indexing="ij")
+        side_y, side_x = window_size * height / shape[0], window_size * width / shape[1]
+        boxes = ops.stack([grid_y, grid_x, grid_y + side_y, grid_x + side_x], axis=-1)
+        batch = ops.shape(logits)[0]
+        all_boxes.append(ops.broadcast_to(ops.reshape(boxes, (1, -1, 4)),
+                                          (batch, rows * cols, 4)))
+        all_probabilities.append(ops.softmax(ops.reshape(logits, (batch, rows * cols, -1))))
+    return ops.concatenate(all_boxes, axis=1), ops.concatenate(all_probabilities, axis=1)
