@@ -236,10 +236,11 @@ def main(argv=None):
     order = np.random.default_rng(args.seed).permutation(len(windows))
     counts = [n for n in RECALL_COUNTS if n <= len(windows)] + [len(windows)]
     recall = {"RPN": [], "sliding windows (random subset)": []}
+    # NMS keeps proposals in score order: the best n of the largest count are the best n.
+    boxes, _, found = (np.asarray(x) for x in models["Faster R-CNN"].propose(images, counts[-1]))
     for count in counts:
-        boxes, _, found = models["Faster R-CNN"].propose(images, count)
         recall["RPN"].append(metrics.proposal_recall(
-            [b[:n] for b, n in zip(np.asarray(boxes), np.asarray(found))], truths))
+            [b[:min(n, count)] for b, n in zip(boxes, found)], truths))
         recall["sliding windows (random subset)"].append(
             metrics.proposal_recall([windows[order[:count]]] * len(images), truths))
     plots.plot_lines(counts, recall, run.plot_path("proposal_recall"), log_x=True,
