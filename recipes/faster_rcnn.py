@@ -43,7 +43,7 @@ ASPECT_RATIOS = {"1:2,1:1,2:1": (0.5, 1.0, 2.0), "1:1": (1.0,)}
 def flags(parser):
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--steps-per-epoch", type=int, default=100)
-    parser.add_argument("--rcnn-epochs", type=int, default=6,
+    parser.add_argument("--rcnn-epochs", type=int, default=12,
                         help="epochs of R-CNN and Fast R-CNN (--epochs is Faster R-CNN's)")
     parser.add_argument("--image-size", type=int, default=None,
                         help="resize images to this square size (needed by voc/2007)")
