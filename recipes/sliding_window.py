@@ -61,15 +61,15 @@ def sample_windows(boxes, labels, image_side, rng, positives=4, negatives=6):
                 c = centre + rng.uniform(-0.1, 0.1, 2) * side
                 s = side * rng.uniform(0.9, 1.1)
                 rows.append((np.concatenate([c - s / 2, c + s / 2]), label + 1))
-        found = 0
-        while found < negatives:
-            s = rng.uniform(10, 40)
-            y, x = rng.uniform(0, image_side - s, 2)
-            window = np.array([y, x, y + s, x + s], "float32")
-            if not len(real) or np.asarray(box_ops.pairwise_iou(window[None], real)).max() <= (
-                    BACKGROUND_IOU):
-                rows.append((window, 0))
-                found += 1
+        while True:  # candidates in bulk; the first `negatives` with IoU about 0 are kept
+            sides = rng.uniform(10, 40, (8 * negatives, 1))
+            corners = rng.uniform(0, 1, (8 * negatives, 2)) * (image_side - sides)
+            candidates = np.concatenate([corners, corners + sides], axis=1)
+            if len(real):
+                candidates = candidates[metrics.box_iou(candidates, real).max(1) <= BACKGROUND_IOU]
+            if len(candidates) >= negatives:
+                break
+        rows += [(window, 0) for window in candidates[:negatives]]
         windows.append(np.stack([r[0] for r in rows]).astype("float32"))
         classes.append(np.array([r[1] for r in rows], "int32"))
     count = max(len(w) for w in windows)  # padded to one count per image, -1 ignored

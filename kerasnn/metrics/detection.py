@@ -33,10 +33,11 @@ from kerasnn import arguments
 COCO_IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # 0.50, 0.55, ..., 0.95
 
 
-def _pairwise_iou(boxes1, boxes2):
-    """``kerasnn.ops.boxes.pairwise_iou`` (same formula: inverted boxes are empty, IoU 0 when
-    the union is 0) in NumPy: metrics loop over images, and one eager TensorFlow call per image
-    made the mAP of a few hundred images take seconds."""
+def box_iou(boxes1, boxes2):
+    """``kerasnn.ops.boxes.pairwise_iou`` of ``(N, 4)`` and ``(M, 4)`` boxes in NumPy: ``(N, M)``
+    (same formula: inverted boxes are empty, IoU 0 when the union is 0). For loops over images
+    in NumPy code (metrics, sampling), where one eager TensorFlow call per image costs more
+    than the arithmetic."""
     a = np.asarray(boxes1, np.float64).reshape(-1, 1, 4)
     b = np.asarray(boxes2, np.float64).reshape(1, -1, 4)
     inter_h = np.maximum(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0)
@@ -142,7 +143,7 @@ def _match(predictions, ground_truths, iou_thresholds):
             continue
         iou = np.zeros((len(pred_boxes), len(gt_boxes)))
         if len(gt_boxes):
-            iou = _pairwise_iou(pred_boxes, gt_boxes)
+            iou = box_iou(pred_boxes, gt_boxes)
         for cls in np.unique(pred_classes):
             record = per_class.setdefault(int(cls), {"scores": [], "tp": [], "num_gt": 0})
             detections = np.flatnonzero(pred_classes == cls)
@@ -271,7 +272,7 @@ def proposal_recall(proposals, ground_truths, iou_threshold=0.5):
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         total += len(gt_boxes)
         if len(gt_boxes) and len(boxes):
-            iou = _pairwise_iou(boxes, gt_boxes)
+            iou = box_iou(boxes, gt_boxes)
             found += int(np.sum(iou.max(axis=0) >= iou_threshold))
     return found / total if total else float("nan")
 
@@ -305,7 +306,7 @@ def duplicate_detections(predictions, ground_truths, iou_threshold=0.5, score_th
         boxes, classes = boxes[keep], classes[keep]
         total += len(gt_boxes)
         if len(gt_boxes) and len(boxes):
-            iou = _pairwise_iou(boxes, gt_boxes)
+            iou = box_iou(boxes, gt_boxes)
             hits = (iou >= iou_threshold) & (classes[:, None] == gt_classes[None, :])
             duplicates += int(np.sum(np.maximum(hits.sum(axis=0) - 1, 0)))
     return duplicates / total if total else float("nan")

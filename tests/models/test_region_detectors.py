@@ -197,15 +197,15 @@ def test_proposal_recall_and_duplicates_by_hand():
 
 
 def test_the_metrics_numpy_iou_is_the_box_ops_one():
-    from kerasnn.metrics.detection import _pairwise_iou
+    from kerasnn.metrics.detection import box_iou
     from kerasnn.ops import boxes as box_ops
 
     rng = np.random.default_rng(1)
     first, second = rng.uniform(0, 20, (7, 4)), rng.uniform(0, 20, (5, 4))  # some inverted
     second[0] = first[0]
-    np.testing.assert_allclose(_pairwise_iou(first, second),
+    np.testing.assert_allclose(box_iou(first, second),
                                np.asarray(box_ops.pairwise_iou(first, second)), atol=1e-6)
-    assert _pairwise_iou(first, second)[0, 0] == 1.0 or first[0, 2] < first[0, 0] or (
+    assert box_iou(first, second)[0, 0] == 1.0 or first[0, 2] < first[0, 0] or (
         first[0, 3] < first[0, 1])
 
 
