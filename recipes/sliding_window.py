@@ -96,14 +96,21 @@ def window_crops(split, rng):
 # ## Detection: the convolutional pass, then the per-window loop
 
 
-def detect(classifier, images, score_threshold):
-    boxes, probabilities = detectors.sliding_window_scores(classifier, images, WINDOW,
-                                                           WINDOW_SIZES)
-    scores = np.asarray(probabilities)[..., 1:]  # background dropped
-    out = box_ops.non_max_suppression(boxes, scores, max_detections_per_class=10,
-                                      max_detections=10, iou_threshold=0.3,
-                                      score_threshold=score_threshold)
-    return np.asarray(boxes), scores, {k: np.asarray(v) for k, v in out.items()}
+def conv_scores(classifier, images, chunk=50):
+    """All windows and their probabilities, one convolutional pass per scale and chunk."""
+    parts = [detectors.sliding_window_scores(classifier, images[i:i + chunk], WINDOW,
+                                             WINDOW_SIZES) for i in range(0, len(images), chunk)]
+    return (np.concatenate([np.asarray(part[0]) for part in parts]),
+            np.concatenate([np.asarray(part[1]) for part in parts]))
+
+
+def suppress(windows, scores, score_threshold, chunk=50):
+    """Per-class NMS (IoU > 0.3) of the 50 best windows of each class, per image."""
+    parts = [box_ops.non_max_suppression(
+        windows[i:i + chunk], scores[i:i + chunk], max_detections_per_class=10,
+        max_detections=10, iou_threshold=0.3, score_threshold=score_threshold,
+        max_candidates_per_class=50) for i in range(0, len(windows), chunk)]
+    return {k: np.concatenate([np.asarray(part[k]) for part in parts]) for k in parts[0]}
 
 
 def loop_scores(classifier, image):
@@ -158,10 +165,12 @@ def main(argv=None):
     images = np.concatenate([b["image"].numpy() for b in test])
     truths = [{"boxes": b[lab >= 0], "classes": lab[lab >= 0]} for batch in test
               for b, lab in zip(batch["boxes"].numpy(), batch["labels"].numpy())]
-    detect(classifier, images[:1], args.score_threshold)  # traced before the clock starts
+    conv_scores(classifier, images[:1])  # traced before the clock starts
     start = time.perf_counter()
-    windows, scores, found = detect(classifier, images, args.score_threshold)
+    windows, probabilities = conv_scores(classifier, images)
     conv_ms = 1000 * (time.perf_counter() - start) / len(images)
+    scores = probabilities[..., 1:]  # background dropped
+    found = suppress(windows, scores, args.score_threshold)
     predictions = [{k: v[i] for k, v in found.items()} for i in range(len(images))]
     map50 = metrics.mean_average_precision(predictions, truths)
     coco_map = metrics.coco_mean_average_precision(predictions, truths)
@@ -170,9 +179,7 @@ def main(argv=None):
     start = time.perf_counter()
     looped = [loop_scores(classifier, image) for image in images[:args.loop_images]]
     loop_ms = 1000 * (time.perf_counter() - start) / args.loop_images
-    _, conv_probabilities = detectors.sliding_window_scores(
-        classifier, images[:args.loop_images], WINDOW, WINDOW_SIZES)
-    difference = float(np.max(np.abs(np.stack(looped) - np.asarray(conv_probabilities))))
+    difference = float(np.max(np.abs(np.stack(looped) - probabilities[:args.loop_images])))
 
     # ## Duplicates per true box before and after NMS
     classes = np.broadcast_to(np.arange(scores.shape[-1]), scores.shape)
