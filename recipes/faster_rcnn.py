@@ -103,7 +103,7 @@ def build_rcnn(image_shape, num_classes, crop_size=24):
 
 
 def truths_of(batch):
-    labels, boxes = batch["labels"].numpy(), batch["boxes"].numpy()
+    labels, boxes = np.asarray(batch["labels"]), np.asarray(batch["boxes"])
     return [{"boxes": box[label >= 0], "classes": label[label >= 0]}
             for box, label in zip(boxes, labels)]
 
@@ -134,11 +134,12 @@ def evaluate(model, dataset, proposals=None):
 
 
 class ValidationMAP(keras.callbacks.Callback):
-    """`val_map50` in each epoch's logs: the tuner's objective."""
+    """`val_map50` in each epoch's logs: the tuner's objective (NumPy batches: the tuner
+    deep-copies its callbacks, which a tf.data pipeline does not allow)."""
 
     def __init__(self, dataset):
         super().__init__()
-        self.dataset = dataset
+        self.dataset = [{k: np.asarray(v) for k, v in batch.items()} for batch in dataset]
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
