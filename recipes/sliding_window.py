@@ -5,9 +5,10 @@ Description: A window classifier (the object classes plus a background class) is
 crops: each true box squared and jittered, and background windows whose IoU with every true box is
 about 0. Detection slides it over the image at several window sizes (an image pyramid), keeps the
 windows whose best class beats background and removes duplicates with per-class NMS. The
-classifier is fully convolutional, so it runs two ways with the same scores: a Python loop that
-classifies every window on its own, and one convolutional pass per scale that scores all windows
-at once (OverFeat); the recipe compares their scores and speed. Reports test mAP@0.5, COCO mAP,
+classifier (conv blocks, Flatten, Dense) runs two ways with the same scores: a Python loop that
+classifies every window crop on its own, and its convolutionalized copy (Dense layers as k x k and
+1 x 1 convolutions, `kerasnn.models.convolutionalize`) that scores all windows of a scale in one
+pass (OverFeat); the recipe compares their scores and speed. Reports test mAP@0.5, COCO mAP,
 the window classifier's accuracy on held-out crops and duplicates before and after NMS.
 How to run:
     python recipes/sliding_window.py              # kerasnn_shapes/detect, offline
@@ -25,6 +26,7 @@ from kerasnn import cli, metrics, plots, recipe
 from kerasnn.data import detection
 from kerasnn.layers import RoIAlign
 from kerasnn.models import detection as detectors
+from kerasnn.models import segmentation
 from kerasnn.ops import boxes as box_ops
 
 WINDOW = 18  # the classifier's window (two conv blocks divide it exactly)
@@ -113,7 +115,7 @@ def suppress(windows, scores, score_threshold, chunk=50):
     return {k: np.concatenate([np.asarray(part[k]) for part in parts]) for k in parts[0]}
 
 
-def loop_scores(classifier, image):
+def loop_scores(classifier, fully_convolutional, image):
     """Every window of every scale classified on its own: crop, then one call per window."""
     probabilities = []
     side = image.shape[0]
@@ -121,12 +123,12 @@ def loop_scores(classifier, image):
         shape = max(WINDOW, round(side * WINDOW / size))
         resized = np.asarray(keras.ops.image.resize(image[None], (shape, shape)))[0] if (
             shape != side) else image
-        rows = (np.asarray(classifier(resized[None])).shape[1])  # grid size of this scale
+        rows = np.asarray(fully_convolutional(resized[None])).shape[1]  # this scale's grid
         for i in range(rows):
             for j in range(rows):
                 crop = resized[4 * i:4 * i + WINDOW, 4 * j:4 * j + WINDOW]
                 logits = classifier(crop[None], training=False)
-                probabilities.append(np.asarray(keras.ops.softmax(logits[0, 0, 0])))
+                probabilities.append(np.asarray(keras.ops.softmax(logits[0])))
     return np.stack(probabilities)
 
 
@@ -156,18 +158,19 @@ def main(argv=None):
     # ## The window classifier
     classifier = detectors.window_classifier(WINDOW, len(class_names))
     recipe.compile_classifier(classifier, args.learning_rate, from_logits=True)
-    run.fit("window_classifier", classifier, x_train, y=y_train[:, None, None],
-            batch_size=args.batch_size, validation_data=(x_val, y_val[:, None, None]))
-    crop_accuracy = float(np.mean(np.argmax(np.asarray(
-        classifier.predict(x_val, verbose=0))[:, 0, 0], -1) == y_val))
+    run.fit("window_classifier", classifier, x_train, y=y_train, batch_size=args.batch_size,
+            validation_data=(x_val, y_val))
+    crop_accuracy = float(np.mean(np.argmax(classifier.predict(x_val, verbose=0), -1) == y_val))
+    # Its Dense layers as k x k and 1 x 1 convolutions: all windows of an image in one pass.
+    fully_convolutional = segmentation.convolutionalize(classifier)
 
     # ## Multi-scale detection on the test images, one convolutional pass per scale
     images = np.concatenate([b["image"].numpy() for b in test])
     truths = [{"boxes": b[lab >= 0], "classes": lab[lab >= 0]} for batch in test
               for b, lab in zip(batch["boxes"].numpy(), batch["labels"].numpy())]
-    conv_scores(classifier, images[:1])  # traced before the clock starts
+    conv_scores(fully_convolutional, images[:1])  # traced before the clock starts
     start = time.perf_counter()
-    windows, probabilities = conv_scores(classifier, images)
+    windows, probabilities = conv_scores(fully_convolutional, images)
     conv_ms = 1000 * (time.perf_counter() - start) / len(images)
     scores = probabilities[..., 1:]  # background dropped
     found = suppress(windows, scores, args.score_threshold)
@@ -177,7 +180,8 @@ def main(argv=None):
 
     # ## The same windows, one at a time (a few images: it is slow)
     start = time.perf_counter()
-    looped = [loop_scores(classifier, image) for image in images[:args.loop_images]]
+    looped = [loop_scores(classifier, fully_convolutional, image)
+              for image in images[:args.loop_images]]
     loop_ms = 1000 * (time.perf_counter() - start) / args.loop_images
     difference = float(np.max(np.abs(np.stack(looped) - probabilities[:args.loop_images])))
 

@@ -494,25 +494,25 @@ def rcnn(feature_extractor, num_classes, image_shape, crop_size=32, **kwargs):
 
 
 def window_classifier(window_size, num_classes, filters=(16, 32), units=64):
-    """A fully convolutional window classifier for sliding-window detection ("Sliding Window").
+    """A window classifier for sliding-window detection ("Sliding Window").
 
-    ``[3x3 conv -> ReLU -> 2x2 max pooling] x len(filters)`` (``"valid"`` padding), then the
-    "fully connected" layers written as convolutions: one covering the whole remaining
-    window, then a 1x1 convolution to ``num_classes + 1`` logits (class 0 = background).
-    On a ``window_size`` crop it outputs ``(1, 1, num_classes + 1)``; on a larger image it
-    outputs the logits of *every* window at a stride of ``2 ** len(filters)`` pixels in one pass,
-    the same numbers as cropping each window and classifying it on its own (the convolutional
-    implementation of sliding windows, as OverFeat).
+    ``[3x3 conv ("valid") -> ReLU -> 2x2 max pooling] x len(filters) -> Flatten -> Dense(units,
+    ReLU) -> Dense(num_classes + 1)`` logits (class 0 = background) of one ``window_size`` crop.
+    Run it on every crop for the per-window loop; ``kerasnn.models.convolutionalize`` of it
+    scores *every* window of a larger image in one pass, at a stride of ``2 ** len(filters)``
+    pixels, with the same numbers (the convolutional implementation of sliding windows, as
+    OverFeat); :func:`sliding_window_scores` does that over an image pyramid.
 
     Args:
-        window_size: side of the square windows in pixels.
+        window_size: side of the square windows in pixels; the conv blocks must divide it
+            exactly (18, 22, 26, ... with two blocks), so that windows sit on the pooling grid.
         num_classes: object classes (background excluded).
         filters: filters of each conv block.
-        units: width of the convolutional "fully connected" layer.
+        units: width of the hidden dense layer.
 
     Returns:
-        A ``keras.Model`` from ``(batch, height, width, channels)`` images (any size at least
-        ``window_size``) to ``(batch, rows, cols, num_classes + 1)`` logits.
+        A ``keras.Model`` from ``(batch, window_size, window_size, 3)`` crops to
+        ``(batch, num_classes + 1)`` logits.
     """
     window_size = arguments.positive_int("window_size", window_size)
     size = window_size
@@ -521,14 +521,12 @@ def window_classifier(window_size, num_classes, filters=(16, 32), units=64):
     if size < 1 or window_size != _window_of(size, len(filters)):
         arguments.fail("window_size", "a size that the conv blocks divide exactly (e.g. 18, 22, "
                        "26 with 2 blocks)", window_size)
-    inputs = keras.Input((None, None, 3))
-    x = inputs
+    layers = [keras.Input((window_size, window_size, 3))]
     for width in filters:
-        x = keras.layers.Conv2D(width, 3, activation="relu")(x)
-        x = keras.layers.MaxPooling2D()(x)
-    x = keras.layers.Conv2D(units, size, activation="relu", name="fc_as_conv")(x)
-    outputs = keras.layers.Conv2D(num_classes + 1, 1, name="class_logits")(x)
-    return keras.Model(inputs, outputs, name="window_classifier")
+        layers += [keras.layers.Conv2D(width, 3, activation="relu"), keras.layers.MaxPooling2D()]
+    layers += [keras.layers.Flatten(), keras.layers.Dense(units, activation="relu"),
+               keras.layers.Dense(num_classes + 1, name="class_logits")]
+    return keras.Sequential(layers, name="window_classifier")
 
 
 def _window_of(size, blocks):
@@ -546,7 +544,8 @@ def sliding_window_scores(classifier, images, window_size, window_sizes):
     classifier's stride ``t`` (``2 ** blocks``) becomes ``t * s / window_size`` pixels.
 
     Args:
-        classifier: a :func:`window_classifier`.
+        classifier: a fully convolutional window classifier: ``convolutionalize`` of a
+            :func:`window_classifier`.
         images: ``(batch, height, width, channels)``.
         window_size: the classifier's window side.
         window_sizes: the window sides to detect, in original pixels.

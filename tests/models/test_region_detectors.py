@@ -144,18 +144,20 @@ def test_before_nms_holds_every_proposal_class_candidate():
 
 
 def test_window_classifier_conv_pass_equals_classifying_each_window():
+    from kerasnn.models import segmentation
+
     classifier = detection.window_classifier(18, 3)
+    fully_convolutional = segmentation.convolutionalize(classifier)
     rng = np.random.default_rng(0)
     image = rng.uniform(size=(1, 30, 26, 3)).astype("float32")
-    full = np.asarray(classifier(image))[0]  # (rows, cols, 4) at a stride of 4 pixels
+    full = np.asarray(fully_convolutional(image))[0]  # (rows, cols, 4) at a stride of 4 pixels
     assert full.shape == (4, 3, 4)
     for i in range(4):
         for j in range(3):
             crop = image[:, 4 * i:4 * i + 18, 4 * j:4 * j + 18]
-            np.testing.assert_allclose(np.asarray(classifier(crop))[0, 0, 0], full[i, j],
-                                       atol=1e-5)
-    boxes, probabilities = detection.sliding_window_scores(classifier, image[:, :26, :26], 18,
-                                                           (18, 26))
+            np.testing.assert_allclose(np.asarray(classifier(crop))[0], full[i, j], atol=1e-5)
+    boxes, probabilities = detection.sliding_window_scores(fully_convolutional,
+                                                           image[:, :26, :26], 18, (18, 26))
     # 18-px windows: 3 x 3 at stride 4; 26-px: the image resized to 18 x 18, one window.
     assert boxes.shape == (1, 9 + 1, 4) and probabilities.shape == (1, 10, 4)
     np.testing.assert_allclose(np.asarray(boxes)[0, [0, 1, 3, 9]],
