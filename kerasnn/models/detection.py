@@ -255,6 +255,7 @@ class FastRCNN(_Detector):
                                  data["boxes"], data["labels"], training)
 
     def example_inputs(self, batch=1):
+        """Zero inputs of ``batch`` images in the layout ``call`` takes (to build the model)."""
         return {"image": ops.zeros((batch,) + self.image_shape + (3,)),
                 "proposals": ops.zeros((batch, 1, 4))}
 
@@ -342,6 +343,7 @@ class FasterRCNN(FastRCNN):
         return self.compute_losses(data["image"], data["boxes"], data["labels"], training)
 
     def example_inputs(self, batch=1):
+        """Zero inputs of ``batch`` images in the layout ``call`` takes (to build the model)."""
         return ops.zeros((batch,) + self.image_shape + (3,))
 
     def get_config(self):
@@ -423,6 +425,7 @@ class RCNN(_Detector):
         }
 
     def example_inputs(self, batch=1):
+        """Zero inputs of ``batch`` images in the layout ``call`` takes (to build the model)."""
         return {"image": ops.zeros((batch,) + self.image_shape + (3,)),
                 "proposals": ops.zeros((batch, 1, 4))}
 
