@@ -3,15 +3,12 @@ Title: R-CNN, Fast R-CNN and Faster R-CNN on embedded shapes
 Course section: "Region Proposal", "R-CNN", "Fast R-CNN", "Faster R-CNN", "First stage:",
 "Second stage", "At test time"
 Description: The chapter's three region-based detectors on one table. R-CNN warps every
-proposal out of the image and runs the CNN on each crop, then a linear SVM per class (multiclass
-hinge) and box regression; Fast R-CNN runs the CNN once per image and pools the same proposals
-from its feature map (RoIAlign); both take sliding windows as external proposals. Faster R-CNN
-learns its proposals with a region proposal network on the shared feature map (approximate joint
-training of the four losses). Reports test mAP@0.5 (VOC), COCO mAP@[.5:.95], milliseconds per
-image and training time; the proposal recall of the RPN against sliding windows for a growing
-number of proposals; duplicate detections before and after NMS; detections drawn on test images.
-The tuner (--tuner random|bayesian|...) searches Faster R-CNN's anchor scales and ratios, RoIs per
-image and learning rate on validation mAP@0.5.
+proposal out of the image through the CNN, then linear SVMs (multiclass hinge) and box
+regression; Fast R-CNN runs the CNN once per image and pools the same proposals (sliding windows)
+from its feature map; Faster R-CNN learns its proposals with an RPN (approximate joint training).
+Reports test mAP@0.5, COCO mAP, ms per image, training time; proposal recall of the RPN against
+sliding windows; duplicates before and after NMS; drawn detections. --tuner searches anchor
+scales and ratios, RoIs per image and learning rate on validation mAP@0.5.
 How to run:
     python recipes/faster_rcnn.py                 # kerasnn_shapes/detect, offline
     python recipes/faster_rcnn.py --smoke         # seconds-long end-to-end check
@@ -96,41 +93,15 @@ def build_rcnn(image_shape, num_classes, crop_size=24):
                           crop_size=crop_size, rois_per_image=32, max_detections=10)
 
 
-# ## Scoring
-#
-# Detections are padded like `kerasnn.ops.boxes.non_max_suppression`'s; `kerasnn.metrics` reads
-# the first `num_detections` and ignores the -1 padding of the true labels.
-
-
-def truths_of(batch):
-    labels, boxes = np.asarray(batch["labels"]), np.asarray(batch["boxes"])
-    return [{"boxes": box[label >= 0], "classes": label[label >= 0]}
-            for box, label in zip(boxes, labels)]
-
-
-def model_inputs(batch, proposals):
-    return batch["image"] if proposals is None else {"image": batch["image"],
-                                                     "proposals": batch["proposals"]}
+# ## Scoring: padded detections; `kerasnn.metrics` ignores the -1 padding of the true labels
 
 
 def evaluate(model, dataset, proposals=None):
-    predictions, truths, seconds, traced = [], [], 0.0, set()
-    for batch in (detection.with_proposals(dataset, proposals) if proposals is not None
-                  else dataset):
-        inputs = model_inputs(batch, proposals)
-        if len(batch["image"]) not in traced:  # each batch size traced before the clock starts
-            traced.add(len(batch["image"]))
-            model.predict_on_batch(inputs)
-        start = time.perf_counter()
-        out = model.predict_on_batch(inputs)
-        seconds += time.perf_counter() - start
-        predictions += [{k: np.asarray(v[i]) for k, v in out.items()}
-                        for i in range(len(batch["image"]))]
-        truths += truths_of(batch)
-    return {"map50": metrics.mean_average_precision(predictions, truths),
-            "coco_map": metrics.coco_mean_average_precision(predictions, truths),
-            "ms_per_image": 1000.0 * seconds / max(len(truths), 1),
-            "predictions": predictions, "truths": truths}
+    if proposals is None:
+        return metrics.evaluate_detector(model.predict_on_batch, dataset)
+    return metrics.evaluate_detector(model.predict_on_batch,
+                                     detection.with_proposals(dataset, proposals),
+                                     input_keys=("image", "proposals"))
 
 
 class ValidationMAP(keras.callbacks.Callback):
@@ -157,10 +128,8 @@ def load_splits(run, args, max_boxes):
         class_names = detection.object_class_names(args.dataset, args.data_dir)
     except ValueError as error:
         raise cli.UserError(f"--dataset {args.dataset}: {error}") from None
-    image_shape = tuple(loaded[0].element_spec["image"].shape[1:3])
-    if None in image_shape:
-        raise cli.UserError(f"--dataset {args.dataset}: images of different sizes; pass "
-                            "--image-size to resize them.")
+    if None in (image_shape := tuple(loaded[0].element_spec["image"].shape[1:3])):
+        raise cli.UserError(f"--dataset {args.dataset}: images differ in size; pass --image-size")
     return loaded, class_names, image_shape
 
 
@@ -170,16 +139,14 @@ def main(argv=None):
                      batch_size=8, tuner="none", max_trials=4, flags=flags, smoke=smoke,
                      smoke_examples=32)
     args = run.args
-    if args.learning_rate <= 0 or min(args.steps_per_epoch, args.rcnn_epochs) <= 0:
-        raise cli.UserError("--learning-rate, --steps-per-epoch and --rcnn-epochs must be "
-                            "positive.")
-    if (args.image_size or 64) < 32 or (args.max_boxes or 1) <= 0:
-        raise cli.UserError("--image-size must be at least 32 and --max-boxes positive.")
+    if min(args.learning_rate, args.steps_per_epoch, args.rcnn_epochs, args.max_boxes or 1) <= 0 \
+            or (args.image_size or 64) < 32:
+        raise cli.UserError("--learning-rate, --steps-per-epoch, --rcnn-epochs and --max-boxes "
+                            "must be positive, --image-size at least 32.")
     embedded = args.dataset.startswith("kerasnn_shapes")
     max_boxes = args.max_boxes or (MAX_BOXES if embedded else detection.DEFAULT_MAX_BOXES)
     (train, validation, test), class_names, image_shape = load_splits(run, args, max_boxes)
-    num_classes = len(class_names)
-    side = image_shape[0]
+    num_classes, side = len(class_names), image_shape[0]
     windows = detectors.sliding_windows(image_shape, [s * side for s in WINDOW_SIZES],
                                         stride=WINDOW_STRIDE * side)
     run.open()
@@ -229,7 +196,6 @@ def main(argv=None):
     recipe.table(rows)
     faster, rcnn = results["Faster R-CNN"], results["R-CNN"]
     speedup = rcnn["ms_per_image"] / faster["ms_per_image"]
-    print(f"Faster R-CNN is {speedup:.1f}x faster per image than R-CNN")
 
     # ## Proposal recall (IoU >= 0.5) against the number of proposals: RPN vs sliding windows
     images = np.concatenate([b["image"].numpy() for b in test])
@@ -253,12 +219,10 @@ def main(argv=None):
     raw = models["Faster R-CNN"].before_nms(images[:100])
     before = [{k: np.asarray(v[i]) for k, v in raw.items()} for i in range(len(raw["scores"]))]
     duplicates = {"before_nms": metrics.duplicate_detections(before, truths[:100]),
-                  "after_nms": metrics.duplicate_detections(
-                      [{k: v[:int(p["num_detections"])] for k, v in p.items()
-                        if k != "num_detections"} for p in faster["predictions"][:100]],
-                      truths[:100])}
-    print(f"duplicates per true box: {duplicates['before_nms']:.2f} before NMS, "
-          f"{duplicates['after_nms']:.2f} after")
+                  "after_nms": metrics.duplicate_detections(faster["predictions"][:100],
+                                                            truths[:100])}
+    print(f"Faster R-CNN {speedup:.1f}x faster per image than R-CNN; duplicates per true box "
+          f"{duplicates['before_nms']:.2f} before NMS, {duplicates['after_nms']:.2f} after")
     for name in models:
         plots.plot_detections(images[:8], results[name]["predictions"][:8],
                               run.plot_path(f"detections_{name.lower().replace(' ', '_')}"),
@@ -272,7 +236,7 @@ def main(argv=None):
               "ms_per_image_faster_rcnn": faster["ms_per_image"],
               "ms_per_image_rcnn": rcnn["ms_per_image"]},
         model=models["Faster R-CNN"], curves=losses,
-        table=[{k: v for k, v in row.items()} for row in rows],
+        table=rows,
         speedup_over_rcnn=speedup, proposal_recall={"counts": counts, **recall},
         duplicates_per_box=duplicates, num_sliding_windows=len(windows),
         train_seconds={key[n]: r["train_seconds"] for n, r in results.items()},

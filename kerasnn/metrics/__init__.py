@@ -19,6 +19,7 @@ from kerasnn.metrics.detection import (
     box_iou,
     coco_mean_average_precision,
     duplicate_detections,
+    evaluate_detector,
     mean_average_precision,
     proposal_recall,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "confusion_matrix",
     "distance_matrix",
     "duplicate_detections",
+    "evaluate_detector",
     "edit_distance",
     "exact_match",
     "identify",
