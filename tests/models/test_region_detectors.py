@@ -226,3 +226,25 @@ def test_degenerate_truths_give_finite_losses_and_a_wrong_format_a_clear_error()
         model.compute_losses(data["image"], data["boxes"][..., :3], data["labels"])
     with pytest.raises(ValueError, match="Inputs must be a dict with `image`"):
         _detectors()["fast"](data["image"])
+
+
+def test_evaluate_detector_scores_a_perfect_and_a_shifted_predictor():
+    data = _data()
+    batches = [{k: data[k] for k in ("image", "boxes", "labels")}]
+    calls = []
+
+    def perfect(images):
+        calls.append(len(images))
+        return {"boxes": data["boxes"], "scores": np.ones((2, 2), "float32"),
+                "classes": data["labels"], "num_detections": np.array([1, 2], "int32")}
+
+    result = metrics.evaluate_detector(perfect, batches)
+    assert result["map50"] == 1.0 and result["coco_map"] == 1.0
+    assert calls == [2, 2]  # one untimed call per batch size, then the timed one
+    assert result["ms_per_image"] >= 0 and len(result["truths"]) == 2
+
+    def shifted(images):  # every box moved by its own size: IoU 0, nothing found
+        out = perfect(images)
+        return {**out, "boxes": out["boxes"] + 40.0}
+
+    assert metrics.evaluate_detector(shifted, batches)["map50"] == 0.0
