@@ -176,7 +176,7 @@ def plot_embeddings_2d(panels, labels, path, *, class_names=None, title=None):
 
 
 def plot_detections(images, detections, path, *, truths=None, class_names=None, columns=4,
-                    title=None):
+                    min_score=0.0, title=None):
     """Save a grid of images with their detections drawn (and the true boxes, dashed).
 
     Args:
@@ -186,6 +186,7 @@ def plot_detections(images, detections, path, *, truths=None, class_names=None, 
             ``kerasnn.ops.boxes.non_max_suppression``).
         truths: optional per-image dicts with ``"boxes"`` and ``"classes"`` (dashed white).
         class_names: names of the class ids (default: the ids).
+        min_score: detections scoring below it are not drawn.
     """
     plt = pyplot()
     images = np.asarray(images, dtype=np.float32)
@@ -208,6 +209,8 @@ def plot_detections(images, detections, path, *, truths=None, class_names=None, 
         count = int(found.get("num_detections", len(found["scores"])))
         for box, score, cls in list(zip(found["boxes"], found["scores"], found["classes"]))[
                 :count]:
+            if float(score) < min_score:
+                continue
             y1, x1, y2, x2 = np.asarray(box, np.float32)
             colour = colours(int(cls) % 10)
             axis.add_patch(plt.Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False,

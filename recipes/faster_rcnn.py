@@ -226,7 +226,7 @@ def main(argv=None):
     for name in models:
         plots.plot_detections(images[:8], results[name]["predictions"][:8],
                               run.plot_path(f"detections_{name.lower().replace(' ', '_')}"),
-                              truths=truths[:8], class_names=class_names, title=name)
+                              truths=truths[:8], class_names=class_names, min_score=0.5, title=name)
 
     key = {"R-CNN": "rcnn", "Fast R-CNN": "fast_rcnn", "Faster R-CNN": "faster_rcnn"}
     losses = ("loss",) + detectors.LOSS_NAMES
