@@ -173,3 +173,68 @@ def plot_embeddings_2d(panels, labels, path, *, class_names=None, title=None):
     if title:
         figure.suptitle(title)
     return save_figure(figure, path)
+
+
+def plot_detections(images, detections, path, *, truths=None, class_names=None, columns=4,
+                    min_score=0.0, title=None):
+    """Save a grid of images with their detections drawn (and the true boxes, dashed).
+
+    Args:
+        images: ``(N, height, width, channels)`` in [0, 1].
+        detections: one dict per image with ``"boxes"`` pixel ``[y1, x1, y2, x2]``,
+            ``"scores"``, ``"classes"`` and optionally ``"num_detections"`` (the padded layout of
+            ``kerasnn.ops.boxes.non_max_suppression``).
+        truths: optional per-image dicts with ``"boxes"`` and ``"classes"`` (dashed white).
+        class_names: names of the class ids (default: the ids).
+        min_score: detections scoring below it are not drawn.
+    """
+    plt = pyplot()
+    images = np.asarray(images, dtype=np.float32)
+    columns = min(columns, len(images))
+    rows = int(np.ceil(len(images) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(2.4 * columns, 2.4 * rows), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index >= len(images):
+            continue
+        axis.imshow(np.clip(images[index], 0, 1))
+        for box in np.asarray((truths or [{}] * len(images))[index].get("boxes", []),
+                              np.float32).reshape(-1, 4):
+            y1, x1, y2, x2 = box
+            if y2 > y1 and x2 > x1:
+                axis.add_patch(plt.Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False,
+                                             edgecolor="white", linestyle="--", linewidth=1))
+        found = detections[index]
+        count = int(found.get("num_detections", len(found["scores"])))
+        for box, score, cls in list(zip(found["boxes"], found["scores"], found["classes"]))[
+                :count]:
+            if float(score) < min_score:
+                continue
+            y1, x1, y2, x2 = np.asarray(box, np.float32)
+            colour = colours(int(cls) % 10)
+            axis.add_patch(plt.Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False,
+                                         edgecolor=colour, linewidth=1.5))
+            name = class_names[int(cls)] if class_names else str(int(cls))
+            axis.text(x1, y1 - 1, f"{name} {float(score):.2f}", color="white", fontsize=6,
+                      backgroundcolor=colour, va="bottom")
+    if title:
+        figure.suptitle(title)
+    return save_figure(figure, path)
+
+
+def plot_lines(x, series, path, *, xlabel, ylabel, title=None, log_x=False):
+    """Save line plots of ``{legend: y values}`` against ``x`` on one set of axes."""
+    plt = pyplot()
+    figure, axis = plt.subplots(figsize=(5, 3.5))
+    for label, values in series.items():
+        axis.plot(x[:len(values)], values, marker="o", label=label)
+    if log_x:
+        axis.set_xscale("log")
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    if title:
+        axis.set_title(title)
+    return save_figure(figure, path)

@@ -152,7 +152,10 @@ class Run:
         """``data.describe`` of ``--dataset`` (shape, classes, split sizes)."""
         return data.describe(self.args.dataset, self.args.data_dir)
 
-    def _split_names(self, names):
+    def split_names(self, names=("train", "validation", "test")):
+        """tfds split strings of ``--dataset``'s standard splits (``data.standard_splits``), the
+        first few examples of each under ``--smoke``: for recipes that load the data their own
+        way (``kerasnn.data.detection.load``)."""
         standard = data.standard_splits(self.args.dataset, self.args.data_dir)
         if not self.args.smoke:
             return [standard[name] for name in names]
@@ -161,7 +164,7 @@ class Run:
 
     def training_examples(self):
         """Examples in the training split this run uses (``--smoke`` limit included)."""
-        split = self._split_names(["train"])[0]
+        split = self.split_names(["train"])[0]
         builder = data.get_builder(self.args.dataset, self.args.data_dir)
         return builder.info.splits[split].num_examples
 
@@ -209,14 +212,14 @@ class Run:
         load_kwargs.setdefault("batch_size", self.args.batch_size)
         return [data.load(self.args.dataset, split, data_dir=self.args.data_dir,
                           seed=self.args.seed, **load_kwargs)
-                for split in self._split_names(names)]
+                for split in self.split_names(names)]
 
     def arrays(self, names=("train", "validation", "test"), **load_kwargs):
         """``[(x, y), ...]`` NumPy arrays of the standard splits (``data.load_arrays``)."""
         self.check_inputs()
         return [data.load_arrays(self.args.dataset, split, data_dir=self.args.data_dir,
                                  **load_kwargs)
-                for split in self._split_names(names)]
+                for split in self.split_names(names)]
 
     def localization_arrays(self, names=("train", "validation", "test"), **load_kwargs):
         """Each split as NumPy arrays ``{"image", "label", "box", "mask"}``
