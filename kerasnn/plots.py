@@ -173,3 +173,12 @@ def plot_embeddings_2d(panels, labels, path, *, class_names=None, title=None):
     if title:
         figure.suptitle(title)
     return save_figure(figure, path)
+
+
+def grey_images(maps, top=None):
+    """Maps ``(..., height, width)`` divided by ``top`` (default: their maximum) as grey RGB
+    images ``(..., height, width, 3)``, to sit in one ``plot_image_grid`` with colour images;
+    label maps use ``top = num_classes - 1`` so that a class keeps its grey in every panel."""
+    maps = np.asarray(maps, dtype="float32")
+    top = max(float(maps.max() if top is None else top), 1e-6)
+    return np.repeat((maps / top)[..., None], 3, axis=-1)

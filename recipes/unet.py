@@ -87,14 +87,6 @@ def evaluate(model, images, masks, instances, raw, num_classes, radius):
     return predictions, metrics.mean_iou(confusion), band_iou, separated, pairs
 
 
-def _scaled(maps, top=None):
-    """A map divided by ``top`` (default: its maximum) as a grey RGB image, to sit in one grid
-    with the images; label maps use ``top = num_classes - 1`` so a class keeps its grey."""
-    maps = np.asarray(maps, dtype="float32")
-    top = max(float(maps.max() if top is None else top), 1e-6)
-    return np.repeat((maps / top)[..., None], 3, axis=-1)
-
-
 @cli.recipe_main
 def main(argv=None):
     # The search (depth, filters, learning rate) is opt-in: --tuner random --max-trials 4.
@@ -145,9 +137,9 @@ def main(argv=None):
     for index in range(min(6, len(x_test))):
         w = weights(i_test[index], y_test[index], args.w0)
         top = num_classes - 1
-        panels += [x_test[index], _scaled(y_test[index], top), _scaled(w),
-                   _scaled(trained["unweighted"][1][index], top),
-                   _scaled(trained["weighted"][1][index], top)]
+        panels += [x_test[index], plots.grey_images(y_test[index], top), plots.grey_images(w),
+                   plots.grey_images(trained["unweighted"][1][index], top),
+                   plots.grey_images(trained["weighted"][1][index], top)]
         titles += ["image", "truth", "w(x)", "w0 = 0", f"w0 = {args.w0:g}"]
     plots.plot_image_grid(panels, run.plot_path("predictions"), titles=titles, columns=5,
                           title="U-Net: weight map and predictions")
