@@ -21,6 +21,7 @@ How to run:
 import kerasnn.quiet  # noqa: F401  (before keras: TensorFlow starts without its notices)
 
 import keras
+import keras_tuner
 import numpy as np
 
 from kerasnn import cli, data, losses, metrics, plots, recipe
@@ -58,7 +59,9 @@ def make_build_model(input_shape, num_classes, variant="8s", upsampling="transpo
         backbone = segmentation.fcn_backbone(input_shape, (width, 2 * width, *[4 * width] * 3))
         model = segmentation.fcn(backbone, num_classes, variant, upsampling)
         model.compile(keras.optimizers.Adam(learning_rate),
-                      loss=losses.PixelwiseWeightedCrossentropy(), weighted_metrics=["accuracy"])
+                      loss=losses.PixelwiseWeightedCrossentropy(), weighted_metrics=["accuracy"],
+                      metrics=[keras.metrics.MeanIoU(num_classes, sparse_y_pred=False,
+                                                     name="miou")])
         return model
 
     return build_model
@@ -139,7 +142,8 @@ def main(argv=None):
     train = dict(x=x_train, y=y_train, sample_weight=class_weights[y_train],
                  validation_data=(x_val, y_val, class_weights[y_val]), batch_size=args.batch_size)
     input_shape = x_train.shape[1:]
-    hp = run.search(make_build_model(input_shape, num_classes), train.pop("x"), **train)
+    hp = run.search(make_build_model(input_shape, num_classes), train.pop("x"), **train,
+                    objective=keras_tuner.Objective("val_miou", "max"))
     train["x"] = x_train
     predictions, previous = {}, None
     for variant in segmentation.FCN_VARIANTS:
