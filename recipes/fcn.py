@@ -35,8 +35,8 @@ def flags(parser):
     parser.add_argument("--image-size", type=cli.positive_int, default=None,
                         help="resize images and masks to this side, a multiple of 32 (default: "
                              "the dataset's, 64 where sizes vary)")
-    parser.add_argument("--classifier-epochs", type=cli.positive_int, default=3,
-                        help="epochs of the 32x32 classifier and of its patch fine-tuning")
+    parser.add_argument("--classifier-epochs", type=cli.positive_int, default=8,
+                        help="epochs of the 32x32 shapes classifier")
     parser.add_argument("--patches-per-image", type=cli.positive_int, default=6,
                         help="patches cropped from each training image for patch-based training")
 
@@ -56,7 +56,8 @@ def make_build_model(input_shape, num_classes, variant="8s", upsampling="transpo
     def build_model(hp):
         width = hp.Choice("filters", [8, 16], default=16)
         learning_rate = hp.Float("learning_rate", 1e-3, 5e-3, sampling="log", default=3e-3)
-        backbone = segmentation.fcn_backbone(input_shape, (width, 2 * width, *[4 * width] * 3))
+        backbone = segmentation.fcn_backbone(input_shape, (width, 2 * width, *[4 * width] * 3),
+                                               batch_norm=True)
         model = segmentation.fcn(backbone, num_classes, variant, upsampling)
         model.compile(keras.optimizers.Adam(learning_rate),
                       loss=losses.PixelwiseWeightedCrossentropy(), weighted_metrics=["accuracy"],
@@ -124,7 +125,7 @@ def main(argv=None):
     recipe.compile_classifier(patch_classifier, 1e-3)
     v_patches, v_labels = segmentation_data.center_patches(x_val, y_val, patch, len(x_val) * 2)
     run.fit("patches", patch_classifier, patches, y=labels,
-            validation_data=(v_patches, v_labels), epochs=args.classifier_epochs, batch_size=64)
+            validation_data=(v_patches, v_labels), batch_size=64)
     patch_net = segmentation.convolutionalize(patch_classifier)
     stride = 2 ** sum(isinstance(layer, keras.layers.MaxPooling2D)
                       for layer in patch_classifier.layers)

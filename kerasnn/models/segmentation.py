@@ -269,10 +269,11 @@ def fcn(backbone, num_classes, variant="8s", upsampling="transpose", name=None):
     return keras.Model(backbone.inputs[0], outputs, name=name or f"fcn{variant}_{upsampling}")
 
 
-def patch_classifier(input_shape, num_classes, filters=(16, 32), units=64, batch_norm=True,
-                     name="classifier"):
-    """A small CNN classifier ``[3x3 conv (valid) (+ batch normalization) + ReLU -> 2x2 max
-    pooling] x len(filters) -> Flatten -> Dense(units, ReLU) -> Dense(num_classes, softmax)``
+def patch_classifier(input_shape, num_classes, filters=(16, 32), units=64, convs_per_block=2,
+                     batch_norm=True, name="classifier"):
+    """A small CNN classifier ``[[3x3 conv (valid) (+ batch normalization) + ReLU] x
+    convs_per_block -> 2x2 max pooling] x len(filters) -> Flatten -> Dense(units, ReLU) ->
+    Dense(num_classes, softmax)``
     ("Patch Based", steps 1-3); ``kerasnn.layers.BatchNormalization`` unless ``batch_norm`` is
     ``False`` (at inference a per-channel affine map, so sliding stays exact).
 
@@ -284,12 +285,14 @@ def patch_classifier(input_shape, num_classes, filters=(16, 32), units=64, batch
     num_classes = arguments.positive_int("num_classes", num_classes)
     filters = arguments.positive_ints("filters", filters)
     units = arguments.positive_int("units", units)
+    convs_per_block = arguments.positive_int("convs_per_block", convs_per_block)
     model = keras.Sequential([keras.Input(input_shape)], name=name)
     for block, width in enumerate(filters, start=1):
-        model.add(keras.layers.Conv2D(width, 3, name=f"block{block}_conv"))
-        if batch_norm:
-            model.add(BatchNormalization(name=f"block{block}_bn"))
-        model.add(keras.layers.Activation("relu", name=f"block{block}_relu"))
+        for index in range(1, convs_per_block + 1):
+            model.add(keras.layers.Conv2D(width, 3, name=f"block{block}_conv{index}"))
+            if batch_norm:
+                model.add(BatchNormalization(name=f"block{block}_bn{index}"))
+            model.add(keras.layers.Activation("relu", name=f"block{block}_relu{index}"))
         model.add(keras.layers.MaxPooling2D(2, name=f"block{block}_pool"))
     model.add(keras.layers.Flatten(name="flatten"))
     model.add(keras.layers.Dense(units, activation="relu", name="fc"))

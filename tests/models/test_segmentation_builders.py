@@ -175,7 +175,7 @@ def test_patch_classifier_convolutionalized_and_stitched_classifies_every_pixel(
     # patch-based segmentation: the classifier on the patch centred on each pixel (reflect
     # padding) equals shift-and-stitch of its convolutionalized version on the padded image
     classifier = segmentation.patch_classifier((8, 8, 2), 3, filters=(3,), units=5)
-    assert classifier.get_layer("flatten").output.shape == (None, 27)  # (8 - 2) // 2 = 3
+    assert classifier.get_layer("flatten").output.shape == (None, 12)  # (8 - 2 - 2) // 2 = 2
     images = np.random.default_rng(4).random((1, 6, 7, 2)).astype("float32")
     padded = segmentation_data.pad_for_patches(images, 8)
     dense = segmentation.shift_and_stitch(segmentation.convolutionalize(classifier), padded, 2)
