@@ -74,16 +74,12 @@ def main(argv=None):
                      batch_size=16, tuner="none", max_trials=4, flags=flags, smoke=smoke)
     args = run.args
     # ## Data: images and per-pixel classes (oxford_iiit_pet: its trimap), 32x32 shapes
-    try:
-        class_names = segmentation_data.class_names(args.dataset, args.data_dir)
+    try:  # 5 poolings: a multiple of 32
+        class_names, size, resize = segmentation_data.resolve(
+            args.dataset, args.image_size, 32, args.data_dir)
     except ValueError as error:
         raise cli.UserError(f"--dataset {args.dataset}: {error}") from None
-    stored = run.spec.input_shape[0]
-    size = args.image_size or stored or 64
-    if size % 32:
-        raise cli.UserError(f"--image-size {size}: FCN needs a multiple of 32")
     parts = run.splits(supervised=False, shuffle=False, batch_size=1)
-    resize = None if size == stored else size
     (x_train, y_train, _), (x_val, y_val, _), (x_test, y_test, _) = [
         segmentation_data.arrays(part, resize) for part in parts]
     num_classes = len(class_names)

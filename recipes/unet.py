@@ -127,15 +127,12 @@ def main(argv=None):
         metrics.boundary_band(np.zeros((2, 2), int), args.band_radius)
     except ValueError as error:
         raise cli.UserError(str(error)) from None
-    try:
-        class_names = segmentation_data.class_names(args.dataset, args.data_dir)
+    try:  # depth 3: a multiple of 8
+        class_names, size, resize = segmentation_data.resolve(
+            args.dataset, args.image_size, 8, args.data_dir)
     except ValueError as error:
         raise cli.UserError(f"--dataset {args.dataset}: {error}") from None
-    stored = run.spec.input_shape[0]
-    size = args.image_size or stored or 64
-    if size % 8:
-        raise cli.UserError(f"--image-size {size}: the U-Net of depth 3 needs a multiple of 8")
-    arrays, raws = segmentation_arrays(run, None if size == stored else size)
+    arrays, raws = segmentation_arrays(run, resize)
     (x_train, y_train, i_train), (x_val, y_val, i_val), (x_test, y_test, i_test) = arrays
     num_classes = len(class_names)
     run.open()

@@ -34,6 +34,24 @@ def class_names(name, data_dir=None):
                    received=f"{name!r} with features {', '.join(sorted(features))}")
 
 
+def resolve(name, image_size=None, multiple=1, data_dir=None, default_size=64):
+    """What a segmentation recipe needs to know before reading dataset ``name``: its classes
+    (``class_names``) and the image side, ``image_size`` if given, else the dataset's stored
+    side, else ``default_size`` (images of different sizes). ``ValueError`` when the dataset has
+    no mask or the side is not a multiple of ``multiple`` (what the network can take).
+
+    Returns:
+        ``(class_names, size, resize)``: ``resize`` is ``size``, or ``None`` when the stored
+        images already have it (``arrays(dataset, resize)``).
+    """
+    names = class_names(name, data_dir)
+    stored = data_module.describe(name, data_dir).input_shape[0]
+    size = image_size or stored or default_size
+    if size % multiple:
+        arguments.fail("image_size", f"a multiple of {multiple}", size)
+    return names, size, None if size == stored else size
+
+
 def arrays(dataset, image_size=None):
     """``(images, masks, instances)`` NumPy arrays of a dataset of feature dicts
     (``data.load(..., supervised=False)``, any batch size; batches of one for images of
