@@ -45,9 +45,22 @@ def smoke(args):
     args.max_trials, args.classifier_epochs = 1, 1
 
 
+def predict_labels(model, images):
+    """Per-pixel argmax of ``model`` on ``images``, called eagerly in batches (no prediction
+    function to trace for each of the many models)."""
+    return np.concatenate([keras.ops.convert_to_numpy(model(images[i:i + 64], training=False))
+                           .argmax(-1) for i in range(0, len(images), 64)])
+
+
 def mean_iou(labels, predictions, num_classes):
     return metrics.mean_iou(metrics.segmentation_confusion_matrix(labels, predictions,
                                                                   num_classes))
+
+
+def nearest_cells(size, stride, offset, cells):
+    """For each of ``size`` pixels, the heatmap cell whose window centre (``offset + i stride``)
+    is nearest ("Direct Heatmap Prediction": a cell's label goes to the pixels around it)."""
+    return np.clip((np.arange(size) - offset + stride // 2) // stride, 0, cells - 1)
 
 
 def make_build_model(input_shape, num_classes, variant="8s", upsampling="transpose"):
@@ -99,13 +112,17 @@ def main(argv=None):
     convolutional = segmentation.convolutionalize(classifier)
     scores = classifier.predict(c_test, verbose=0)
     conv_scores = convolutional.predict(c_test, verbose=0)[:, 0, 0]
+    # bitwise equality may miss by float32 rounding: a k x k convolution sums in another order
     equality = {"exactly_equal": bool(np.array_equal(scores, conv_scores)),
-                "max_abs_difference": float(np.abs(scores - conv_scores).max())}
+                "max_abs_difference": float(np.abs(scores - conv_scores).max()),
+                "same_predictions": bool(np.array_equal(scores.argmax(-1),
+                                                        conv_scores.argmax(-1)))}
     print(f"classifier accuracy {classifier_accuracy:.3f}; convolutionalized on 32x32: {equality}")
-    image = x_test[:1]
+    image, patch = x_test[:1], c_train.shape[1]
+    stride = 2 ** sum(isinstance(layer, keras.layers.MaxPooling2D) for layer in classifier.layers)
     heatmaps = convolutional.predict(image, verbose=0)[0]  # (9, 9, classes) on 64x64
-    overlays = keras.ops.convert_to_numpy(keras.ops.image.resize(
-        np.moveaxis(heatmaps, -1, 0)[..., None], image.shape[1:3]))[..., 0]
+    cells = nearest_cells(size, stride, patch // 2, len(heatmaps))  # windows centred at 16 + 4i
+    overlays = np.moveaxis(heatmaps[cells][:, cells], -1, 0)
     plots.plot_heatmap_overlays(
         np.repeat(image, len(shape_names), 0), overlays, run.plot_path("heatmaps"),
         titles=[f"{n} (max {heatmaps[..., k].max():.2f})" for k, n in enumerate(shape_names)],
@@ -113,7 +130,6 @@ def main(argv=None):
                          f"{heatmaps.shape[1]} heatmaps of a {size}x{size} image")
 
     # ## Patch-based training: patches labelled by their centre, then heatmaps ("Patch Based")
-    patch = c_train.shape[1]
     patches, labels = segmentation_data.center_patches(
         x_train, y_train, patch, len(x_train) * args.patches_per_image, seed=args.seed)
     patch_classifier = segmentation.patch_classifier(patches.shape[1:], num_classes)
@@ -123,12 +139,10 @@ def main(argv=None):
     run.fit("patches", patch_classifier, patches, y=labels,
             validation_data=(v_patches, v_labels), batch_size=64)
     patch_net = segmentation.convolutionalize(patch_classifier)
-    stride = 2 ** sum(isinstance(layer, keras.layers.MaxPooling2D)
-                      for layer in patch_classifier.layers)
     padded = segmentation_data.pad_for_patches(x_test, patch)
-    coarse = patch_net.predict(padded, verbose=0).argmax(-1)  # cell (i, j): pixel (i f, j f)
-    nearest_cell = (np.arange(size) + stride // 2) // stride  # "Direct Heatmap Prediction"
-    coarse = coarse[:, nearest_cell][:, :, nearest_cell]
+    coarse = predict_labels(patch_net, padded)  # cell (i, j): pixel (i f, j f)
+    cells = nearest_cells(size, stride, 0, coarse.shape[1])
+    coarse = coarse[:, cells][:, :, cells]
     stitched = segmentation.shift_and_stitch(patch_net, padded, stride)[:, :size, :size]
     stitched = stitched.argmax(-1)
     test = {"miou_patch_coarse": mean_iou(y_test, coarse, num_classes),
@@ -149,7 +163,7 @@ def main(argv=None):
         if previous is not None:
             segmentation.initialize_from(previous, model)
         run.fit(f"fcn{variant}", model, **train)
-        predictions[variant] = model.predict(x_test, verbose=0, batch_size=64).argmax(-1)
+        predictions[variant] = predict_labels(model, x_test)
         test[f"miou_fcn{variant}"] = mean_iou(y_test, predictions[variant], num_classes)
         previous = model
     fcn8s = previous
@@ -160,7 +174,7 @@ def main(argv=None):
         keras.utils.set_random_seed(args.seed)
         model = make_build_model(input_shape, num_classes, "8s", upsampling)(hp)
         history = run.fit(f"upsampling_{upsampling}", model, **train)
-        output = model.predict(x_test, verbose=0, batch_size=64).argmax(-1)
+        output = predict_labels(model, x_test)
         test[f"miou_{upsampling}"] = mean_iou(y_test, output, num_classes)
         rows.append({"upsampling": upsampling, "test_miou": test[f"miou_{upsampling}"],
                      "params": model.count_params(),

@@ -71,9 +71,8 @@ class WeightedUNet(keras_tuner.HyperModel):
     The map belongs to the data, so ``fit`` computes it for the trial's w0 and sigma. Trials are
     compared on the validation mean IoU, which does not depend on the weights."""
 
-    def __init__(self, input_shape, num_classes, class_weights, w0, sigma, steps):
+    def __init__(self, input_shape, num_classes, class_weights, w0, sigma):
         super().__init__()
-        self.steps = steps  # of the whole training: the rate decays to 5% over them (cosine)
         self.input_shape, self.num_classes, self.class_weights = (input_shape, num_classes,
                                                                   class_weights)
         self.w0, self.sigma = w0, sigma
@@ -84,10 +83,8 @@ class WeightedUNet(keras_tuner.HyperModel):
         learning_rate = hp.Float("learning_rate", 3e-4, 3e-3, sampling="log", default=2e-3)
         hp.Choice("w0", sorted({5.0, 10.0, 20.0, self.w0}), default=self.w0)
         hp.Choice("sigma", sorted({3.0, 5.0, 8.0, self.sigma}), default=self.sigma)
-        model = models.unet(self.input_shape, self.num_classes, depth=depth, filters=filters,
-                            batch_norm=True)
-        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, self.steps, alpha=0.05)
-        model.compile(keras.optimizers.Adam(schedule),
+        model = models.unet(self.input_shape, self.num_classes, depth=depth, filters=filters)
+        model.compile(keras.optimizers.Adam(learning_rate),
                       loss=losses.PixelwiseWeightedCrossentropy(), weighted_metrics=["accuracy"],
                       metrics=[keras.metrics.MeanIoU(self.num_classes, sparse_y_pred=False,
                                                      name="miou")])
@@ -139,9 +136,7 @@ def main(argv=None):
 
     # ## The weight maps: w_c from the training masks, then the border term
     class_weights = losses.class_balance_weights(y_train, num_classes)
-    steps = args.epochs * -(-len(x_train) // args.batch_size)
-    hypermodel = WeightedUNet(x_train.shape[1:], num_classes, class_weights, args.w0, args.sigma,
-                              steps)
+    hypermodel = WeightedUNet(x_train.shape[1:], num_classes, class_weights, args.w0, args.sigma)
     hp = run.search(hypermodel, x_train, y_train, instances=i_train,
                     validation_data=(x_val, y_val, i_val), batch_size=args.batch_size,
                     objective=keras_tuner.Objective("val_miou", "max"))

@@ -342,8 +342,7 @@ def unet_output_size(size, depth, padding="same"):
     return size if size > 0 else None
 
 
-def unet(input_shape, num_classes, depth=3, filters=16, padding="same", batch_norm=False,
-         name="unet"):
+def unet(input_shape, num_classes, depth=3, filters=16, padding="same", name="unet"):
     """The U-Net of "U-NET": ``depth`` contracting blocks [3x3 conv + ReLU] x 2 -> 2x2 max
     pooling, filters doubling; a bottleneck of two convolutions; ``depth`` expanding blocks of a
     2x2 transpose convolution (stride 2, halving the filters), concatenation with the contracting
@@ -362,8 +361,6 @@ def unet(input_shape, num_classes, depth=3, filters=16, padding="same", batch_no
         depth: number of poolings.
         filters: filters of the first block.
         padding: ``"same"`` or ``"valid"``.
-        batch_norm: ``kerasnn.layers.BatchNormalization`` between each 3x3 convolution and its
-            ReLU (not in the paper; it speeds up short trainings).
     """
     input_shape = arguments.image_shape("input_shape", input_shape)
     num_classes = arguments.positive_int("num_classes", num_classes)
@@ -378,12 +375,8 @@ def unet(input_shape, num_classes, depth=3, filters=16, padding="same", batch_no
 
     def double_conv(x, width, prefix):
         for index in (1, 2):
-            x = keras.layers.Conv2D(width, 3, padding=padding,
-                                    activation=None if batch_norm else "relu",
+            x = keras.layers.Conv2D(width, 3, padding=padding, activation="relu",
                                     name=f"{prefix}_conv{index}")(x)
-            if batch_norm:
-                x = BatchNormalization(name=f"{prefix}_bn{index}")(x)
-                x = keras.layers.Activation("relu", name=f"{prefix}_relu{index}")(x)
         return x
 
     inputs = keras.Input(input_shape)

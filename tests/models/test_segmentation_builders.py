@@ -182,3 +182,12 @@ def test_patch_classifier_convolutionalized_and_stitched_classifies_every_pixel(
     windows = np.stack([padded[0, r:r + 8, c:c + 8] for r in range(6) for c in range(7)])
     expected = classifier.predict(windows, verbose=0).reshape(6, 7, 3)
     np.testing.assert_allclose(dense[0, :6, :7], expected, atol=1e-6)
+
+
+def test_fcn_backbone_with_batch_norm_keeps_pools_and_names():
+    backbone = segmentation.fcn_backbone((64, 64, 3), filters=(2, 2, 2, 2, 2), batch_norm=True)
+    names = [layer.name for layer in backbone.layers]
+    assert names.index("block1_conv") < names.index("block1_bn") < names.index("block1_relu")
+    assert backbone.get_layer("block1_conv").activation.__name__ == "linear"
+    model = segmentation.fcn(backbone, 3, "8s", "max_unpooling")
+    assert model.output.shape == (None, 64, 64, 3)

@@ -49,7 +49,7 @@ def test_bad_flags_exit_2(flags, tmp_path, tfds_data_dir):
 def test_the_search_weighs_each_trial_with_its_own_w0_and_sigma():
     import keras_tuner
 
-    hypermodel = recipe.WeightedUNet((16, 16, 3), 3, np.array([0.5, 2.0, 3.0]), 10.0, 5.0, 4)
+    hypermodel = recipe.WeightedUNet((16, 16, 3), 3, np.array([0.5, 2.0, 3.0]), 10.0, 5.0)
     hp = keras_tuner.HyperParameters()
     hypermodel.build(hp)
     assert {"depth", "filters", "learning_rate", "w0", "sigma"} <= set(hp.values)
