@@ -238,3 +238,12 @@ def plot_lines(x, series, path, *, xlabel, ylabel, title=None, log_x=False):
     if title:
         axis.set_title(title)
     return save_figure(figure, path)
+
+
+def grey_images(maps, top=None):
+    """Maps ``(..., height, width)`` divided by ``top`` (default: their maximum) as grey RGB
+    images ``(..., height, width, 3)``, to sit in one ``plot_image_grid`` with colour images;
+    label maps use ``top = num_classes - 1`` so that a class keeps its grey in every panel."""
+    maps = np.asarray(maps, dtype="float32")
+    top = max(float(maps.max() if top is None else top), 1e-6)
+    return np.repeat((maps / top)[..., None], 3, axis=-1)

@@ -23,6 +23,8 @@ from kerasnn.models.segmentation import (
     convolutionalize,
     fcn,
     fcn_backbone,
+    initialize_from,
+    patch_classifier,
     rarefy,
     shift_and_stitch,
     unet,
