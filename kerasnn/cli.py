@@ -4,7 +4,9 @@ A recipe builds its parser with ``recipe_parser(...)``, adds its own flags, and 
 ``main(argv=None)`` with ``@recipe_main`` so that user errors (unknown dataset, offline download,
 unreadable weights, invalid values, an unusable ``--output-dir``, a run directory in use or
 damaged) print ``error: ...`` on one line and exit with status 2, without a traceback and before
-anything is written to the run directory. A search whose every trial failed exits 1, one line.
+anything is written to the run directory. A search whose every trial failed exits 1, one line
+(so does the chief of a distributed search stopped by failed trials). A worker of a distributed
+search ends with one line and exit status 0 once the chief has no trial left for it.
 
 Ctrl-C (SIGINT) or SIGTERM stops the run within seconds: ``interrupted; run the same command to
 resume`` on one line, exit status 130; what the run saved is intact (files are replaced
@@ -27,6 +29,11 @@ TUNERS = ("none", "random", "hyperband", "bayesian", "grid")
 
 class UserError(Exception):
     """Bad input from the person running a recipe: reported in one line, exit status 2."""
+
+
+class WorkerFinished(Exception):
+    """A worker of a distributed search has no trial left: its message is printed (one line)
+    and the recipe returns ``None`` (exit status 0); the chief writes the results."""
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -109,6 +116,14 @@ def recipe_parser(
         default=os.path.join("runs", name),
         help=f"run directory (default: runs/{name})",
     )
+    parser.add_argument(
+        "--distribute",
+        choices=("none", "mirrored", "multi-worker"),
+        default="none",
+        help="tf.distribute strategy: 'mirrored' splits each --batch-size batch (the global "
+        "batch) over this machine's GPUs, 'multi-worker' over the hosts of TF_CONFIG "
+        "(TensorFlow backend; default: none)",
+    )
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: 0)")
     parser.add_argument(
         "--overwrite", action="store_true", help="start over instead of resuming the run directory"
@@ -160,16 +175,22 @@ def _check_writable_directory(flag, path):
         ) from None
 
 
-def run_directory(args):
-    """The run directory of a parsed command line (``--output-dir``, ``--overwrite``).
+def run_settings(args):
+    """The settings of a run: every flag but ``NOT_SETTINGS``."""
+    return {name: value for name, value in vars(args).items() if name not in NOT_SETTINGS}
 
-    It resumes only a run made with the same settings (every flag but ``NOT_SETTINGS``) and
-    otherwise exits 2 before writing anything.
+
+def run_directory(args, path=None):
+    """The run directory of a parsed command line (``--output-dir``, ``--overwrite``), or
+    ``path`` with the same settings and flags.
+
+    It resumes only a run made with the same settings (``run_settings``) and otherwise exits 2
+    before writing anything.
     """
     from kerasnn import reporting
 
-    settings = {name: value for name, value in vars(args).items() if name not in NOT_SETTINGS}
-    return reporting.RunDirectory(args.output_dir, overwrite=args.overwrite, settings=settings)
+    return reporting.RunDirectory(path or args.output_dir, overwrite=args.overwrite,
+                                  settings=run_settings(args))
 
 
 INTERRUPTED_MESSAGE = "interrupted; run the same command to resume"
@@ -217,7 +238,11 @@ def recipe_main(main):
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
         try:
             with _interrupts_raised():
-                result = main(argv)
+                try:
+                    result = main(argv)
+                except WorkerFinished as finished:
+                    print(finished, flush=True)
+                    result = None
                 raise_if_interrupted()
                 return result
         except KeyboardInterrupt:
@@ -230,6 +255,7 @@ def recipe_main(main):
             reporting.RunSettingsMismatch,
             reporting.RunDirectoryBusy,
             reporting.RunDirectoryDamaged,
+            tuning.DistributedSetupError,
         ) as error:
             print(f"error: {error}", file=sys.stderr)
             raise SystemExit(2) from None

@@ -176,7 +176,7 @@ def plot_embeddings_2d(panels, labels, path, *, class_names=None, title=None):
 
 
 def plot_detections(images, detections, path, *, truths=None, class_names=None, columns=6,
-                    title=None, alpha=0.45):
+                    min_score=0.0, title=None, alpha=0.45):
     """Save a grid of images with their detections drawn (boxes, class, score; masks in colour).
 
     Args:
@@ -187,6 +187,7 @@ def plot_detections(images, detections, path, *, truths=None, class_names=None, 
             layout of ``kerasnn.ops.boxes.non_max_suppression``; negative classes are padding).
         truths: optional dicts with ``"boxes"`` (and ``"classes"``), drawn dashed in white.
         class_names: names of the class ids.
+        min_score: detections scoring below it are not drawn.
     """
     plt = pyplot()
     images = np.asarray(images, dtype=np.float32)
@@ -201,14 +202,17 @@ def plot_detections(images, detections, path, *, truths=None, class_names=None, 
         image = images[index]
         axis.imshow(image[..., 0] if image.shape[-1] == 1 else np.clip(image, 0, 1),
                     cmap="gray" if image.shape[-1] == 1 else None)
-        for box in np.asarray((truths[index] if truths else {}).get("boxes", []), np.float32):
+        for box in np.asarray((truths[index] if truths else {}).get("boxes", []),
+                              np.float32).reshape(-1, 4):
             y1, x1, y2, x2 = box
             axis.add_patch(plt.Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False,
                                          edgecolor="white", linestyle="--", linewidth=0.8))
         entry = detections[index]
         classes = np.asarray(entry["classes"]).reshape(-1)
         count = int(entry.get("num_detections", len(classes)))
-        for k in np.flatnonzero((classes >= 0) & (np.arange(len(classes)) < count)):
+        scores = np.asarray(entry["scores"]).reshape(-1)
+        drawn = (classes >= 0) & (np.arange(len(classes)) < count) & (scores >= min_score)
+        for k in np.flatnonzero(drawn):
             colour = palette(k % 10)
             if "masks" in entry:
                 overlay = np.zeros(image.shape[:2] + (4,), np.float32)
@@ -218,7 +222,7 @@ def plot_detections(images, detections, path, *, truths=None, class_names=None, 
             axis.add_patch(plt.Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False,
                                          edgecolor=colour, linewidth=1.2))
             name = class_names[classes[k]] if class_names is not None else str(classes[k])
-            axis.text(x1, y1, f"{name} {float(entry['scores'][k]):.2f}", fontsize=6,
+            axis.text(x1, y1, f"{name} {scores[k]:.2f}", fontsize=6,
                       color="black", backgroundcolor=colour, va="bottom")
     if title:
         figure.suptitle(title)

@@ -34,19 +34,29 @@ What the runner guarantees:
   an uninterrupted one;
 - every phase trained with ``fit`` resumes after an interruption and records its per-epoch
   history and seconds per epoch (``epoch_seconds`` in ``metrics.json``);
+- distributed searches (KerasTuner's ``KERASTUNER_TUNER_ID``, ``KERASTUNER_ORACLE_IP`` and
+  ``KERASTUNER_ORACLE_PORT``; ``tuning.distributed_role``): the chief (``KERASTUNER_TUNER_ID=
+  chief``) owns ``--output-dir`` and runs no trial; a worker shares the chief's ``tuner/``, keeps
+  its own files under ``workers/<id>/``, refuses ``--overwrite`` and settings other than the
+  chief's, and ends in ``search`` with one line (exit 0) once the chief has no trial left;
+- ``--distribute mirrored`` or ``multi-worker`` (``kerasnn.distribute``): every model is built
+  in the strategy's scope (tuner trials included), ``--batch-size`` is the global batch, and
+  under ``multi-worker`` only the chief host writes ``--output-dir`` (the others under
+  ``workers/<task index>/``);
 - ``finish`` writes ``metrics.json`` with ``recipe``, ``dataset``, ``seed``, ``wall_seconds``,
   ``test``, ``best_hyperparameters``, ``trials``, ``epoch_seconds`` and the recipe's extras, plus
   ``history.csv``, the training curves and ``model.keras``.
 """
 
 import functools
+import json
 import math
 import os
 import time
 
 import keras
 
-from kerasnn import cli, data, reporting, tuning
+from kerasnn import cli, data, distribute, reporting, tuning
 
 
 def compile_classifier(model, learning_rate=1e-3, *, optimizer="adam", loss=None,
@@ -104,6 +114,12 @@ class Run:
         if self.args.smoke and smoke is not None:
             smoke(self.args)
         cli.check_paths(self.args)
+        self.role = self._distributed_role()
+        try:
+            self.strategy = distribute.make_strategy(self.args.distribute)
+        except ValueError as error:
+            raise cli.UserError(str(error)) from None
+        distribute.activate(self.strategy)  # every model from here on is built in its scope
         self._inputs_checked = False
         self.name = name
         self.smoke_examples = smoke_examples
@@ -115,6 +131,20 @@ class Run:
         self._directory = None
         keras.utils.set_random_seed(self.args.seed)
 
+    def _distributed_role(self):
+        """This process's part in a distributed search; exit 2 on a setting that cannot work."""
+        try:
+            role = tuning.distributed_role()
+        except tuning.DistributedSetupError as error:
+            raise cli.UserError(str(error)) from None
+        if role.kind != "single" and self.args.tuner == "none":
+            raise cli.UserError(f"KERASTUNER_TUNER_ID={role.tuner_id} asks for a distributed "
+                                "search, but --tuner is none")
+        if role.kind == "worker" and self.args.overwrite:
+            raise cli.UserError(f"--overwrite on worker {role.tuner_id} would delete the search "
+                                "the chief serves; pass it to the chief only")
+        return role
+
     # -- data -------------------------------------------------------------------------------
 
     @functools.cached_property
@@ -122,7 +152,10 @@ class Run:
         """``data.describe`` of ``--dataset`` (shape, classes, split sizes)."""
         return data.describe(self.args.dataset, self.args.data_dir)
 
-    def _split_names(self, names):
+    def split_names(self, names=("train", "validation", "test")):
+        """tfds split strings of ``--dataset``'s standard splits (``data.standard_splits``), the
+        first few examples of each under ``--smoke``: for recipes that load the data their own
+        way (``kerasnn.data.detection.load``)."""
         standard = data.standard_splits(self.args.dataset, self.args.data_dir)
         if not self.args.smoke:
             return [standard[name] for name in names]
@@ -131,7 +164,7 @@ class Run:
 
     def training_examples(self):
         """Examples in the training split this run uses (``--smoke`` limit included)."""
-        split = self._split_names(["train"])[0]
+        split = self.split_names(["train"])[0]
         builder = data.get_builder(self.args.dataset, self.args.data_dir)
         return builder.info.splits[split].num_examples
 
@@ -179,14 +212,14 @@ class Run:
         load_kwargs.setdefault("batch_size", self.args.batch_size)
         return [data.load(self.args.dataset, split, data_dir=self.args.data_dir,
                           seed=self.args.seed, **load_kwargs)
-                for split in self._split_names(names)]
+                for split in self.split_names(names)]
 
     def arrays(self, names=("train", "validation", "test"), **load_kwargs):
         """``[(x, y), ...]`` NumPy arrays of the standard splits (``data.load_arrays``)."""
         self.check_inputs()
         return [data.load_arrays(self.args.dataset, split, data_dir=self.args.data_dir,
                                  **load_kwargs)
-                for split in self._split_names(names)]
+                for split in self.split_names(names)]
 
     def localization_arrays(self, names=("train", "validation", "test"), **load_kwargs):
         """Each split as NumPy arrays ``{"image", "label", "box", "mask"}``
@@ -207,8 +240,31 @@ class Run:
         nothing is written before."""
         if self._directory is None:
             self.check_inputs()
-            self._directory = cli.run_directory(self.args)
+            if self.role.kind == "worker":
+                self._check_chief_settings()
+                self._directory = cli.run_directory(
+                    self.args, os.path.join(self.args.output_dir, "workers", self.role.tuner_id))
+            elif not distribute.is_writer(self.strategy):  # a multi-worker host but the chief
+                self._directory = cli.run_directory(self.args, os.path.join(
+                    self.args.output_dir, "workers", str(distribute.task_id(self.strategy))))
+            else:
+                self._directory = cli.run_directory(self.args)
         return self._directory
+
+    def _check_chief_settings(self):
+        """A worker runs the chief's search: exit 2 when the chief's run has other settings."""
+        path = os.path.join(self.args.output_dir, "settings.json")
+        try:
+            with open(path) as file:
+                chief = json.load(file)
+        except (OSError, ValueError):
+            return  # the chief has not started yet (or its directory is not shared)
+        mine = json.loads(json.dumps(cli.run_settings(self.args)))
+        changed = [f"{key}: {chief.get(key)!r} (chief) -> {mine.get(key)!r}"
+                   for key in sorted(set(chief) | set(mine)) if chief.get(key) != mine.get(key)]
+        if changed:
+            raise cli.UserError(f"worker {self.role.tuner_id} has other settings than the "
+                                f"chief's run in {self.args.output_dir} ({'; '.join(changed)})")
 
     @property
     def directory(self):
@@ -225,9 +281,12 @@ class Run:
                   project_name=None):
         """The KerasTuner tuner of ``--tuner`` (``None`` for ``none``) in the run directory;
         ``num_folds`` gives the k-fold ``tuning.CrossValidationTuner``."""
+        # A worker's tuner shares the chief's project (trial checkpoints, Hyperband's warm starts).
+        directory = (os.path.join(os.path.abspath(self.args.output_dir), "tuner")
+                     if self.role.kind == "worker" else self.directory.tuner_dir)
         settings = dict(objective=objective, max_trials=self.args.max_trials,
                         max_epochs=max_epochs or self.args.epochs,
-                        directory=self.directory.tuner_dir, seed=oracle_seed(self.args.seed))
+                        directory=directory, seed=oracle_seed(self.args.seed))
         if num_folds is not None:
             return tuning.make_cross_validation_tuner(
                 self.args.tuner, hypermodel, num_folds=num_folds,
@@ -239,7 +298,8 @@ class Run:
                **fit_kwargs):
         """Search ``hypermodel``'s hyperparameters with ``--tuner`` (one line per trial, then the
         table) and return the best (the defaults under ``--tuner none``); the Keras session is then
-        fresh and seeded, ready for the final model.
+        fresh and seeded, ready for the final model. On a worker of a distributed search it ends
+        the recipe instead (``cli.WorkerFinished``: one line, exit 0).
 
         Args:
             fit_args, fit_kwargs: what each trial's ``fit`` receives (``epochs`` defaults to
@@ -252,6 +312,11 @@ class Run:
                                     num_folds=num_folds)
         self.hp = tuning.search(self.tuner, hypermodel, *fit_args, epochs=epochs,
                                 seed=self.args.seed, **fit_kwargs)
+        if self.role.kind == "worker":
+            ran = ", ".join(self.tuner.trials_run) or "none"
+            raise cli.WorkerFinished(
+                f"worker {self.role.tuner_id}: the search is over (this worker ran trials: "
+                f"{ran}); the chief writes the results to {self.args.output_dir}")
         return self.hp
 
     def fit(self, phase, model, x, *, epochs=None, **fit_kwargs):

@@ -12,18 +12,31 @@ checkpoints: a tuner whose ``run_trial`` or ``fit`` is customised saves none.
 Trials are independent of one another: each starts from ``keras.utils.set_random_seed(
 trial_seed(seed, trial_id))`` and iterates a ``kerasnn.data`` pipeline reshuffled from that seed,
 so a trial scores the same whether it runs after other trials in one process or first in a
-resumed run.
+resumed run, or on another machine of a distributed search.
+
+Distributed searches (KerasTuner's chief and workers over gRPC) take their role from
+KerasTuner's environment variables (``distributed_role``): ``KERASTUNER_TUNER_ID`` (``chief``,
+or a worker's name), ``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT`` (where the chief
+listens). The chief runs no trial: it serves the oracle (``serve``) until every worker has been
+told that the search is over, then reports as a single process would. A worker runs the trials
+the chief hands out, prints each one's score as the chief recorded it, and ``search`` returns
+``None`` on it. With a non-zero oracle seed the trials of a random or Hyperband search (and of the
+k-fold tuner) get the same ids, values and scores as in one process; a Bayesian search differs,
+because which results its model has seen depends on which trials have ended.
 """
 
 import functools
 import glob
 import json
 import os
+import time
+from typing import NamedTuple
 
 import keras
 import keras_tuner
 import numpy as np
 from keras_tuner.src import utils as keras_tuner_utils
+from keras_tuner.src.engine import trial as trial_module
 
 from kerasnn import arguments, cli
 from kerasnn.reporting import (
@@ -70,7 +83,215 @@ def check_project(directory, project_name):
 
 
 class SearchFailed(RuntimeError):
-    """Every trial of a search failed: there are no tuned hyperparameters to report."""
+    """Every trial of a search failed, or so many in a row that the search stopped."""
+
+
+# --- Distributed searches -------------------------------------------------------------------------
+
+CHIEF = "chief"
+ROLE_VARIABLES = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
+
+
+class DistributedSetupError(ValueError):
+    """KerasTuner's environment variables do not describe a usable chief or worker."""
+
+
+class Role(NamedTuple):
+    """This process's part in a search: ``kind`` is ``"single"``, ``"chief"`` or ``"worker"``;
+    ``tuner_id`` and ``address`` (``ip:port`` of the chief) are ``None`` for ``"single"``."""
+
+    kind: str
+    tuner_id: str = None
+    address: str = None
+
+
+def distributed_role(environ=None):
+    """This process's ``Role`` from KerasTuner's environment variables (``ROLE_VARIABLES``).
+
+    None set: a single-process search. Otherwise all three must be set; the chief's id is exactly
+    ``chief`` (KerasTuner tests for the substring, so a worker named ``chief2`` would start a
+    second server: refused).
+
+    Raises:
+        DistributedSetupError: a variable missing, a port that is no port, an id containing
+            ``chief`` that is not ``chief``.
+    """
+    environ = os.environ if environ is None else environ
+    values = {name: environ.get(name, "") for name in ROLE_VARIABLES}
+    if not any(values.values()):
+        return Role("single")
+    missing = [name for name, value in values.items() if not value]
+    if missing:
+        raise DistributedSetupError(
+            f"a distributed search needs {', '.join(ROLE_VARIABLES)}; {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not set"
+        )
+    tuner_id, ip, port = values.values()
+    if not (port.isdigit() and 0 < int(port) < 65536):
+        raise DistributedSetupError(
+            f"KERASTUNER_ORACLE_PORT must be a port number (1-65535), received {port!r}"
+        )
+    if tuner_id != CHIEF and CHIEF in tuner_id:
+        raise DistributedSetupError(
+            f"KERASTUNER_TUNER_ID {tuner_id!r} contains {CHIEF!r}, which KerasTuner takes for "
+            f"a second chief; name the chief exactly {CHIEF!r} and workers without it "
+            "(e.g. worker0)"
+        )
+    return Role(CHIEF if tuner_id == CHIEF else "worker", tuner_id, f"{ip}:{port}")
+
+
+class _ReliableOracle:
+    """What every oracle of ``make_oracle`` adds to KerasTuner 1.4.8's, for resumed and
+    distributed searches:
+
+    - it saves its state *after* ending a trial (upstream saves before removing the trial from
+      ``ongoing_trials``, and a distributed chief never saves again, so a resumed search ran the
+      last trial again);
+    - it remembers that it answered ``STOPPED`` (``is_over``), so a chief resuming a finished
+      search reports at once instead of serving workers that will never come, and a worker
+      started after the end exits;
+    - ``max_consecutive_failed_trials`` failed trials in a row stop the search (every later
+      ``create_trial`` answers ``STOPPED``; ``failure`` says why) instead of raising inside the
+      chief's server, where it left the chief waiting forever;
+    - it counts its ``IDLE`` answers (``idle_answers``; Hyperband waits for a round to end).
+    """
+
+    failure = None
+    idle_answers = 0
+    announce = False  # print one line per ended trial (the chief: workers run the trials)
+    _stopped_at = None  # {"max_trials": ...} once create_trial answered STOPPED
+
+    @keras_tuner.synchronized
+    def create_trial(self, tuner_id):
+        status = trial_module.TrialStatus
+        if self.failure is not None:
+            self.tuner_ids.discard(tuner_id)
+            return trial_module.Trial(self.get_space(), status=status.STOPPED)
+        trial = super().create_trial(tuner_id)
+        if trial.status == status.IDLE:
+            self.idle_answers += 1
+        elif trial.status == status.STOPPED and self._stopped_at is None:
+            self._stopped_at = {"max_trials": self.max_trials}
+            self.save()
+        return trial
+
+    @keras_tuner.synchronized
+    def end_trial(self, trial):
+        try:
+            super().end_trial(trial)
+        except RuntimeError as error:
+            if "consecutive failures" not in str(error):
+                raise
+            # Upstream raised before saving the trial and releasing its tuner.
+            self.failure = str(error).strip().splitlines()[0]
+            self._save_trial(self.trials[trial.trial_id])
+            for tuner_id, ongoing in list(self.ongoing_trials.items()):
+                if ongoing.trial_id == trial.trial_id:
+                    self.ongoing_trials.pop(tuner_id)
+        self.save()
+        if self.announce:
+            print(_trial_line(self.trials[trial.trial_id]), flush=True)
+
+    def is_over(self):
+        """Whether the search has no trial left to hand out (a resumed search included)."""
+        if self.failure is not None:
+            return True
+        return (
+            self._stopped_at is not None
+            and self._stopped_at["max_trials"] == self.max_trials
+            and not self.ongoing_trials
+            and not self._retry_queue
+        )
+
+    def get_state(self):
+        return {
+            **super().get_state(),
+            "kerasnn": {"stopped_at": self._stopped_at, "failure": self.failure,
+                        "idle_answers": self.idle_answers},
+        }
+
+    def set_state(self, state):
+        super().set_state(state)
+        extra = state.get("kerasnn") or {}
+        self._stopped_at = extra.get("stopped_at")
+        self.failure = extra.get("failure")
+        self.idle_answers = extra.get("idle_answers", 0)
+
+
+def _state_is_over(path, max_trials):
+    """``_ReliableOracle.is_over`` of the oracle state saved at ``path`` (a worker reads the
+    chief's ``oracle.json``); False when it cannot be read."""
+    try:
+        with open(path) as file:
+            state = json.load(file)
+        extra = state.get("kerasnn") or {}
+        if extra.get("failure") is not None:
+            return True
+        stopped = extra.get("stopped_at")
+        return (stopped is not None and stopped.get("max_trials") == max_trials
+                and not state["ongoing_trials"] and not state["retry_queue"])
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):
+        return False
+
+
+IDLE_BACKOFF_SECONDS = (0.05, 1.0)  # first and longest wait after an IDLE answer
+# A worker waiting for its chief checks the shared state this often. A request that a busy chief
+# answers later is harmless: asked again, the chief hands the same tuner id the same trial.
+CONNECT_POLL_SECONDS = 2.0
+
+
+def idle_delays():
+    """The waits of a worker between ``IDLE`` answers: doubling from the first to the longest
+    of ``IDLE_BACKOFF_SECONDS`` (KerasTuner asks again at once: 1,533 requests in 4 s)."""
+    delay, longest = IDLE_BACKOFF_SECONDS
+    while True:
+        yield delay
+        delay = min(2 * delay, longest)
+
+
+def _connect_worker(tuner, role):
+    """Make a worker's ``OracleClient`` wait politely: back off on ``IDLE``; while no chief
+    answers, check every ``CONNECT_POLL_SECONDS`` whether the shared ``oracle.json`` says the
+    search is over (a worker started or restarted after the end then stops, rather than wait
+    an hour for a chief that has gone)."""
+    import grpc  # only workers talk gRPC themselves
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute import oracle_client
+
+    client = tuner.oracle
+    oracle_path = os.path.join(tuner.project_dir, "oracle.json")
+    stopped = trial_module.Trial(
+        keras_tuner.HyperParameters(), status=trial_module.TrialStatus.STOPPED)
+
+    def ask(tuner_id):
+        request = protos.get_service().CreateTrialRequest(tuner_id=tuner_id)
+        waited = 0.0
+        while True:
+            try:
+                response = client.stub.CreateTrial(
+                    request, wait_for_ready=True, timeout=CONNECT_POLL_SECONDS)
+                return trial_module.Trial.from_proto(response.trial)
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise
+            cli.raise_if_interrupted()
+            if _state_is_over(oracle_path, client.max_trials):
+                return stopped
+            waited += CONNECT_POLL_SECONDS
+            if waited >= oracle_client.TIMEOUT:
+                raise SearchFailed(
+                    f"worker {role.tuner_id}: no chief answered on {role.address} for "
+                    f"{waited / 60:.0f} minutes")
+
+    def create_trial(tuner_id):
+        delays = idle_delays()
+        while True:
+            trial = ask(tuner_id)
+            if trial.status != trial_module.TrialStatus.IDLE:
+                return trial
+            time.sleep(next(delays))
+
+    client.create_trial = create_trial
 
 
 def trial_seed(seed, trial_id):
@@ -140,7 +361,43 @@ class ResumableGridSearchOracle(keras_tuner.oracles.GridSearchOracle):
         self._populate_next = list(self.end_order)
 
 
+class OrderedHyperbandOracle(keras_tuner.oracles.HyperbandOracle):
+    """``HyperbandOracle`` that hands out a round's trials only once the round before has ended.
+
+    KerasTuner's picks the next round's models from the trials finished *so far* and starts new
+    brackets while a round runs, so a distributed search depends on which worker was faster. This
+    one answers ``IDLE`` instead, so the trials (ids, values, budgets, warm starts) are those of a
+    single-process search; the first round of each bracket still runs in parallel.
+    """
+
+    def populate_space(self, trial_id):
+        self._remove_completed_brackets()
+        ongoing = {trial.trial_id for trial in self.ongoing_trials.values()}
+        ongoing.update(self._retry_queue)
+        for bracket in self._brackets:
+            rounds = bracket["rounds"]
+            if len(rounds[0]) < self._get_size(bracket["bracket_num"], 0):
+                break  # a random first-round trial: it needs no result
+            for round_num in range(1, len(rounds)):
+                if len(rounds[round_num]) < self._get_size(bracket["bracket_num"], round_num):
+                    if any(info["id"] in ongoing for info in rounds[round_num - 1]):
+                        return {"status": "IDLE"}
+                    break
+            break
+        return super().populate_space(trial_id)
+
+
 KINDS = ("random", "bayesian", "grid", "hyperband")
+
+_ORACLE_CLASSES = {
+    kind: type(base.__name__, (_ReliableOracle, base), {"__doc__": base.__doc__})
+    for kind, base in (
+        ("random", keras_tuner.oracles.RandomSearchOracle),
+        ("bayesian", keras_tuner.oracles.BayesianOptimizationOracle),
+        ("grid", ResumableGridSearchOracle),
+        ("hyperband", OrderedHyperbandOracle),
+    )
+}
 
 
 def make_oracle(kind, *, objective="val_accuracy", max_trials=5, max_epochs=10, seed=0):
@@ -154,15 +411,11 @@ def make_oracle(kind, *, objective="val_accuracy", max_trials=5, max_epochs=10, 
     """
     if kind not in KINDS:
         arguments.fail("kind", "one of " + ", ".join(map(repr, ("none",) + KINDS)), kind)
+    oracle_class = _ORACLE_CLASSES[kind]
     if kind == "hyperband":
-        return keras_tuner.oracles.HyperbandOracle(
+        return oracle_class(
             objective, max_epochs=max_epochs, factor=3, hyperband_iterations=1, seed=seed
         )
-    oracle_class = {
-        "random": keras_tuner.oracles.RandomSearchOracle,
-        "bayesian": keras_tuner.oracles.BayesianOptimizationOracle,
-        "grid": ResumableGridSearchOracle,
-    }[kind]
     return oracle_class(objective=objective, max_trials=max_trials, seed=seed)
 
 
@@ -213,8 +466,16 @@ def make_tuner(
         overwrite=overwrite,
         **kwargs,
     )
+    return _prepare(tuner)
+
+
+def _prepare(tuner):
+    """Seed each trial, print one line per trial, and make a worker wait politely."""
     _seed_each_trial(tuner)
     _print_each_trial(tuner)
+    role = distributed_role()
+    if role.kind == "worker":
+        _connect_worker(tuner, role)
     return tuner
 
 
@@ -235,16 +496,37 @@ def search(tuner, hypermodel, *fit_args, seed=0, **fit_kwargs):
     hyperparameters (the defaults without a tuner). Leaves a fresh Keras session seeded with
     ``seed``, ready to build the final model.
 
+    In a distributed search (``distributed_role``) the chief serves the oracle (``serve``) and
+    then reports like a single process; a worker runs trials until the chief has none left and
+    returns ``None`` (the results are the chief's).
+
     Raises:
-        SearchFailed: no trial completed (each failed trial's error is in its ``trial.json``).
+        SearchFailed: no trial completed (each failed trial's error is in its ``trial.json``), or,
+            on a chief, ``max_consecutive_failed_trials`` trials failed in a row.
     """
     if tuner is not None:
-        try:
+        role = distributed_role()
+        if role.kind == "worker":
             tuner.search(*fit_args, verbose=0, **fit_kwargs)
-        except RuntimeError as error:  # KerasTuner gives up after consecutive failed trials
-            if "consecutive failures" not in str(error):
-                raise
+            return None
+        is_over = getattr(tuner.oracle, "is_over", None)
+        if role.kind == CHIEF:
+            if not (is_over and is_over()):
+                serve(tuner, role)
+        else:
+            try:
+                tuner.search(*fit_args, verbose=0, **fit_kwargs)
+            except RuntimeError as error:  # an oracle not of make_oracle gives up this way
+                if "consecutive failures" not in str(error):
+                    raise
         print(summary(tuner))
+        failure = getattr(tuner.oracle, "failure", None)
+        if role.kind == CHIEF and failure is not None:
+            # KerasTuner's protocol does not carry a trial's error: it is in the worker's output.
+            raise SearchFailed(
+                f"the search stopped: {failure[0].lower()}{failure[1:].rstrip('.')}; the "
+                "failed trials' errors are in their workers' output"
+            )
         statuses = [trial.status for trial in tuner.oracle.trials.values()]
         if statuses and "COMPLETED" not in statuses:
             raise SearchFailed(
@@ -257,27 +539,83 @@ def search(tuner, hypermodel, *fit_args, seed=0, **fit_kwargs):
     return hp
 
 
+def serve(tuner, role, poll_seconds=0.1):
+    """Serve ``tuner``'s oracle to the workers at ``role.address`` until the search is over and
+    every worker that asked for a trial has been told so (KerasTuner's ``start_server``, which
+    checks every 20 s once a worker has stopped and never stops its server).
+
+    Raises:
+        DistributedSetupError: the chief cannot listen on ``role.address``.
+    """
+    from concurrent import futures
+
+    import grpc  # only a chief serves
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute import oracle_chief
+
+    oracle = tuner.oracle
+    oracle.verbose = 0  # KerasTuner's display; the chief prints one line per trial instead
+    tuner.save()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    servicer = oracle_chief.OracleServicer(oracle)
+    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+    try:
+        bound = server.add_insecure_port(role.address)
+    except RuntimeError:
+        bound = 0
+    if not bound:
+        raise DistributedSetupError(
+            f"the chief cannot listen on {role.address} (is KERASTUNER_ORACLE_PORT in use?)")
+    server.start()
+    oracle.announce = True
+    print(f"chief: serving the search on {role.address}; the workers run the trials", flush=True)
+    try:
+        while not (servicer.stop_triggered and oracle_chief.exit_chief(oracle)):
+            cli.raise_if_interrupted()
+            time.sleep(poll_seconds)
+    finally:
+        oracle.announce = False
+        server.stop(grace=1).wait()
+
+
 def _last_error(tuner):
     """The last line of the last failed trial's traceback (its error)."""
     messages = [trial.message for trial in tuner.oracle.trials.values()
                 if getattr(trial, "message", None)]
-    lines = messages[-1].strip().splitlines() if messages else []
+    return _error_line(messages[-1] if messages else "")
+
+
+def _error_line(message):
+    """The last line of a trial's traceback: its error."""
+    lines = message.strip().splitlines()
     return lines[-1] if lines else "no error recorded"
 
 
+def _trial_line(trial):
+    """``trial <id>: <score> (<hyperparameter values>)``; ``failed`` without a score."""
+    score = "failed" if trial.score is None else f"{trial.score:.4g}"
+    values = ", ".join(
+        f"{name}={value:.3g}" if isinstance(value, float) else f"{name}={value}"
+        for name, value in trial.hyperparameters.values.items()
+        if not name.startswith("tuner/")
+    )
+    return f"trial {trial.trial_id}: {score} ({values})"
+
+
 def _print_each_trial(tuner):
-    """One line per finished trial, so a quiet (``verbose=0``) search still shows progress."""
+    """One line per finished trial, so a quiet (``verbose=0``) search still shows progress. The
+    score is the oracle's (on a worker: the chief's, which alone scores trials); the ids are kept
+    in ``tuner.trials_run``."""
     on_trial_end = tuner.on_trial_end
+    tuner.trials_run = []
 
     def on_trial_end_with_progress(trial):
         on_trial_end(trial)
-        score = "failed" if trial.score is None else f"{trial.score:.4g}"
-        values = ", ".join(
-            f"{name}={value:.3g}" if isinstance(value, float) else f"{name}={value}"
-            for name, value in trial.hyperparameters.values.items()
-            if not name.startswith("tuner/")
-        )
-        print(f"trial {trial.trial_id}: {score} ({values})", flush=True)
+        tuner.trials_run.append(trial.trial_id)
+        line = _trial_line(tuner.oracle.get_trial(trial.trial_id))
+        if trial.message:  # on a worker, the chief does not receive the error: show it here
+            line += f": {_error_line(trial.message)}"
+        print(line, flush=True)
 
     tuner.on_trial_end = on_trial_end_with_progress
 
@@ -532,7 +870,7 @@ def make_cross_validation_tuner(
     oracle = make_oracle(
         kind, objective=objective, max_trials=max_trials, max_epochs=max_epochs, seed=seed
     )
-    return CrossValidationTuner(
+    return _prepare(CrossValidationTuner(
         oracle,
         hypermodel,
         num_folds=num_folds,
@@ -541,4 +879,4 @@ def make_cross_validation_tuner(
         directory=directory,
         project_name=project_name,
         overwrite=overwrite,
-    )
+    ))

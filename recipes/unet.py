@@ -12,16 +12,19 @@ objects of one class come out as separate blobs.
 How to run:
     python recipes/unet.py                  # kerasnn_shapes/segment, offline
     python recipes/unet.py --w0 5 --sigma 3
-    python recipes/unet.py --tuner random --max-trials 4   # search depth, filters, rate
+    python recipes/unet.py --tuner random --max-trials 4   # depth, filters, rate, w0, sigma
+    python recipes/unet.py --dataset oxford_iiit_pet  # online: trimaps, images resized to 64
     python recipes/unet.py --smoke          # seconds-long end-to-end check
 """
 
 import kerasnn.quiet  # noqa: F401  (before keras: TensorFlow starts without its notices)
 
 import keras
+import keras_tuner
 import numpy as np
 
-from kerasnn import cli, data, losses, metrics, models, plots, recipe
+from kerasnn import cli, losses, metrics, models, plots, recipe
+from kerasnn.data import segmentation as segmentation_data
 
 
 def flags(parser):
@@ -29,6 +32,9 @@ def flags(parser):
                         help="height of the border term (default: the paper's 10)")
     parser.add_argument("--sigma", type=float, default=losses.UNET_SIGMA,
                         help="width of the border term in pixels (default: the paper's 5)")
+    parser.add_argument("--image-size", type=cli.positive_int, default=None,
+                        help="resize images and masks to this side, a multiple of 8 (default: "
+                             "the dataset's, 64 where sizes vary)")
     parser.add_argument("--band-radius", type=float, default=2.0,
                         help="half-width in pixels of the boundary band of the boundary IoU")
 
@@ -46,35 +52,55 @@ def smoke(args):
 # separating them. The test figures are measured against these targets.
 
 
-def segmentation_arrays(run):
-    # batches of one: the `objects` sequences differ in length from image to image
+def segmentation_arrays(run, image_size):
+    # batches of one: the `objects` sequences (and oxford_iiit_pet's image sizes) differ
     parts = run.splits(supervised=False, shuffle=False, batch_size=1)
     arrays, raws = [], []
     for part in parts:
-        features = data.feature_arrays(part, keys=("image", "mask", "instances"))
-        if "instances" not in features or "mask" not in features:
-            raise cli.UserError(f"--dataset {run.args.dataset}: needs `mask` and `instances` "
-                                "features (kerasnn_shapes/segment has them)")
-        raw = (features["instances"][..., 0].astype("int32"), features["mask"][..., 0])
-        instances, masks = losses.separate_touching(*raw)
-        arrays.append((features["image"].astype("float32"), masks.astype("int32"), instances))
-        raws.append(raw)
+        images, masks, instances = segmentation_data.arrays(part, image_size)
+        if instances is None:
+            raise cli.UserError(f"--dataset {run.args.dataset}: needs instance ids (an "
+                                "`instances` mask as kerasnn_shapes/segment's, or a pet trimap)")
+        arrays.append((images, *reversed(losses.separate_touching(instances, masks))))
+        raws.append((instances, masks))
     return arrays, raws
 
 
-def make_build_model(input_shape, num_classes):
-    """The hypermodel: depth, base filters and learning rate are searched."""
+class WeightedUNet(keras_tuner.HyperModel):
+    """The hypermodel: depth, base filters, learning rate, and the weight map's w0 and sigma.
+    The map belongs to the data, so ``fit`` computes it for the trial's w0 and sigma. Trials are
+    compared on the validation mean IoU, which does not depend on the weights."""
 
-    def build_model(hp):
+    def __init__(self, input_shape, num_classes, class_weights, w0, sigma):
+        super().__init__()
+        self.input_shape, self.num_classes, self.class_weights = (input_shape, num_classes,
+                                                                  class_weights)
+        self.w0, self.sigma = w0, sigma
+
+    def build(self, hp):
         depth = hp.Choice("depth", [2, 3], default=3)
         filters = hp.Choice("filters", [8, 16], default=8)
         learning_rate = hp.Float("learning_rate", 3e-4, 3e-3, sampling="log", default=2e-3)
-        model = models.unet(input_shape, num_classes, depth=depth, filters=filters)
+        hp.Choice("w0", sorted({5.0, 10.0, 20.0, self.w0}), default=self.w0)
+        hp.Choice("sigma", sorted({3.0, 5.0, 8.0, self.sigma}), default=self.sigma)
+        model = models.unet(self.input_shape, self.num_classes, depth=depth, filters=filters)
         model.compile(keras.optimizers.Adam(learning_rate),
-                      loss=losses.PixelwiseWeightedCrossentropy(), weighted_metrics=["accuracy"])
+                      loss=losses.PixelwiseWeightedCrossentropy(), weighted_metrics=["accuracy"],
+                      metrics=[keras.metrics.MeanIoU(self.num_classes, sparse_y_pred=False,
+                                                     name="miou")])
         return model
 
-    return build_model
+    def weights(self, instances, masks, w0, sigma):
+        return losses.unet_weight_map(instances, masks, self.class_weights, w0=w0, sigma=sigma)
+
+    def fit(self, hp, model, x, y, instances, validation_data, **kwargs):
+        """``fit`` with the weight maps of the trial's w0 and sigma; ``validation_data`` is
+        ``(images, masks, instances)``."""
+        w0, sigma = hp["w0"], hp["sigma"]
+        x_val, y_val, i_val = validation_data
+        return model.fit(x, y, sample_weight=self.weights(instances, y, w0, sigma),
+                         validation_data=(x_val, y_val, self.weights(i_val, y_val, w0, sigma)),
+                         **kwargs)
 
 
 def evaluate(model, images, masks, instances, raw, num_classes, radius):
@@ -87,17 +113,9 @@ def evaluate(model, images, masks, instances, raw, num_classes, radius):
     return predictions, metrics.mean_iou(confusion), band_iou, separated, pairs
 
 
-def _scaled(maps, top=None):
-    """A map divided by ``top`` (default: its maximum) as a grey RGB image, to sit in one grid
-    with the images; label maps use ``top = num_classes - 1`` so a class keeps its grey."""
-    maps = np.asarray(maps, dtype="float32")
-    top = max(float(maps.max() if top is None else top), 1e-6)
-    return np.repeat((maps / top)[..., None], 3, axis=-1)
-
-
 @cli.recipe_main
 def main(argv=None):
-    # The search (depth, filters, learning rate) is opt-in: --tuner random --max-trials 4.
+    # The search (depth, filters, rate, w0, sigma) is opt-in: --tuner random --max-trials 4.
     run = recipe.Run("unet", __doc__, argv, dataset="kerasnn_shapes/segment", epochs=12,
                      batch_size=16, tuner="none", max_trials=4, flags=flags, smoke=smoke)
     args = run.args
@@ -106,27 +124,31 @@ def main(argv=None):
         metrics.boundary_band(np.zeros((2, 2), int), args.band_radius)
     except ValueError as error:
         raise cli.UserError(str(error)) from None
-    arrays, raws = segmentation_arrays(run)
+    try:  # depth 3: a multiple of 8
+        class_names, size, resize = segmentation_data.resolve(
+            args.dataset, args.image_size, 8, args.data_dir)
+    except ValueError as error:
+        raise cli.UserError(f"--dataset {args.dataset}: {error}") from None
+    arrays, raws = segmentation_arrays(run, resize)
     (x_train, y_train, i_train), (x_val, y_val, i_val), (x_test, y_test, i_test) = arrays
-    num_classes = run.spec.num_classes + 1  # the classes and the background
+    num_classes = len(class_names)
     run.open()
 
     # ## The weight maps: w_c from the training masks, then the border term
     class_weights = losses.class_balance_weights(y_train, num_classes)
+    hypermodel = WeightedUNet(x_train.shape[1:], num_classes, class_weights, args.w0, args.sigma)
+    hp = run.search(hypermodel, x_train, y_train, instances=i_train,
+                    validation_data=(x_val, y_val, i_val), batch_size=args.batch_size,
+                    objective=keras_tuner.Objective("val_miou", "max"))
+    sigma = hp["sigma"]
 
     def weights(instances, masks, w0):
-        return losses.unet_weight_map(instances, masks, class_weights, w0=w0, sigma=args.sigma)
-
-    build_model = make_build_model(x_train.shape[1:], num_classes)
-    weighted_train = weights(i_train, y_train, args.w0)
-    weighted_val = (x_val, y_val, weights(i_val, y_val, args.w0))
-    hp = run.search(build_model, x_train, y_train, sample_weight=weighted_train,
-                    validation_data=weighted_val, batch_size=args.batch_size)
+        return hypermodel.weights(instances, masks, w0, sigma)
 
     rows, test, trained = [], {}, {}
-    for variant, w0 in (("unweighted", 0.0), ("weighted", args.w0)):
+    for variant, w0 in (("unweighted", 0.0), ("weighted", hp["w0"])):
         keras.utils.set_random_seed(args.seed)
-        model = build_model(hp)
+        model = hypermodel.build(hp)
         run.fit(variant, model, x_train, y=y_train, sample_weight=weights(i_train, y_train, w0),
                 validation_data=(x_val, y_val, weights(i_val, y_val, w0)),
                 batch_size=args.batch_size)
@@ -135,7 +157,7 @@ def main(argv=None):
         test[f"miou_{variant}"], test[f"boundary_iou_{variant}"] = miou, band_iou
         test[f"separated_{variant}"] = separated
         trained[variant] = (model, predictions)
-        rows.append({"loss": variant, "w0": w0, "sigma": args.sigma, "test_miou": miou,
+        rows.append({"loss": variant, "w0": w0, "sigma": sigma, "test_miou": miou,
                      "boundary_band_iou": band_iou, "separated": f"{separated}/{pairs}",
                      "params": model.count_params()})
     recipe.table(rows)
@@ -143,17 +165,17 @@ def main(argv=None):
     # ## Plots: image, ground truth, weight map, both predictions
     panels, titles = [], []
     for index in range(min(6, len(x_test))):
-        w = weights(i_test[index], y_test[index], args.w0)
+        w = weights(i_test[index], y_test[index], hp["w0"])
         top = num_classes - 1
-        panels += [x_test[index], _scaled(y_test[index], top), _scaled(w),
-                   _scaled(trained["unweighted"][1][index], top),
-                   _scaled(trained["weighted"][1][index], top)]
-        titles += ["image", "truth", "w(x)", "w0 = 0", f"w0 = {args.w0:g}"]
+        panels += [x_test[index], plots.grey_images(y_test[index], top), plots.grey_images(w),
+                   plots.grey_images(trained["unweighted"][1][index], top),
+                   plots.grey_images(trained["weighted"][1][index], top)]
+        titles += ["image", "truth", "w(x)", "w0 = 0", f"w0 = {hp['w0']:g}"]
     plots.plot_image_grid(panels, run.plot_path("predictions"), titles=titles, columns=5,
                           title="U-Net: weight map and predictions")
     return run.finish(test=test, model=trained["weighted"][0], curves=("loss", "accuracy"),
                       table=rows, touching_pairs=pairs, class_weights=class_weights.tolist(),
-                      w0=args.w0, sigma=args.sigma, band_radius=args.band_radius)
+                      w0=hp["w0"], sigma=sigma, band_radius=args.band_radius)
 
 
 if __name__ == "__main__":

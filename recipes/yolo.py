@@ -111,7 +111,8 @@ class ValidationMAP(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs["val_map50"] = metrics.evaluate_detector(self.model, self.dataset, 1)["map50"]
+            logs["val_map50"] = metrics.evaluate_detector(self.model.predict_on_batch,
+                                                          self.dataset)["map50"]
 
 
 def make_build_model(image_shape, num_classes, sizes, args):
@@ -159,12 +160,14 @@ def main(argv=None):
     started = time.perf_counter()
     run.fit("yolo", model, train.repeat(), steps_per_epoch=args.steps_per_epoch)
     train_seconds = time.perf_counter() - started
-    predictions, truths, seconds = metrics.detections_of(model, test)
+    predictions, truths, seconds = metrics.detections_of(model.predict_on_batch, test,
+                                                         timing_repeats=3)
     scores = metrics.detection_scores(predictions, truths, seconds)
     # the faster_rcnn recipe's detector, untrained: timing only (its fixed-size work, proposals
     # and NMS included, does not depend on the weights)
-    reference = metrics.evaluate_detector(faster_rcnn.build_detector(image_shape, num_classes),
-                                          test)
+    reference = metrics.evaluate_detector(
+        faster_rcnn.build_faster_rcnn(image_shape, num_classes).predict_on_batch, test,
+        timing_repeats=3)
     rows = [{"detector": f"YOLO {hp['grid_size']}x{hp['grid_size']}, B={hp['num_anchors']}",
              "test_map50": scores["map50"], "test_coco_map": scores["coco_map"],
              "ms_per_image": scores["ms_per_image"]},
@@ -191,7 +194,8 @@ def main(argv=None):
         run.fit(f"grid{variant_grid}_anchors{variant_anchors}", variant, train.repeat(),
                 steps_per_epoch=args.steps_per_epoch, epochs=args.study_epochs)
         study.append({"grid": f"{variant_grid}x{variant_grid}", "anchors": variant_anchors,
-                      "val_map50": metrics.evaluate_detector(variant, validation, 1)["map50"]})
+                      "val_map50": metrics.evaluate_detector(variant.predict_on_batch,
+                                                             validation)["map50"]})
     recipe.table(study)
 
     # ## Detections drawn (dashed white: the true boxes)

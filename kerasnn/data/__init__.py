@@ -407,7 +407,17 @@ def _epoch_seed(seed, epoch):
 
 def _augment_images(augment, batch):
     if len(batch) == 1 and isinstance(batch[0], dict):
-        return {**batch[0], "image": augment(batch[0]["image"], training=True)}
+        features = batch[0]
+        if "boxes" in features and "labels" in features:  # detection batches: boxes move too
+            from kerasnn.data import augment as augment_module
+
+            image, boxes, labels = augment_module.with_boxes(
+                augment, features["image"], features["boxes"], features["labels"])
+            moved = {"image": image, "boxes": boxes, "labels": labels}
+            if "num_objects" in features:
+                moved["num_objects"] = tf.reduce_sum(tf.cast(labels >= 0, tf.int32), axis=-1)
+            return {**features, **moved}
+        return {**features, "image": augment(features["image"], training=True)}
     return (augment(batch[0], training=True), *batch[1:])
 
 

@@ -146,18 +146,78 @@ def with_masks(augmentation, images, *masks, training=True):
     Returns:
         ``(images, *masks)``, each mask with its input's shape and dtype.
     """
+    images, moved_masks, _ = _transform(augmentation, images, masks, None, training)
+    return (images, *moved_masks)
+
+
+def with_boxes(augmentation, images, boxes, labels, *masks, training=True, min_size=1.0):
+    """Apply a ``geometric`` augmentation to ``images``, their object ``boxes`` and any
+    ``masks`` with the *same* random parameters (detection targets move with the image).
+
+    The boxes go through Keras' ``bounding_boxes`` path of each preprocessing layer (flips,
+    shifts, zooms, rotations and shears move the corners; a rotated or sheared box becomes the
+    box around its moved corners), the same geometry as :func:`with_masks`. Then every box is
+    clipped to the image, and a box whose clipped height or width is below ``min_size`` pixels
+    (it left the image) is **dropped**: label ``-1`` and box ``0``, the padding of
+    ``kerasnn.data.detection``. Padding rows (label ``< 0``) stay padding.
+
+    Args:
+        augmentation: a ``geometric`` pipeline (each layer's ``bounding_box_format`` is set to
+            pixel ``"yxyx"`` when it has none).
+        images: ``(batch, H, W, C)`` floats.
+        boxes: ``(batch, max_boxes, 4)`` pixel ``[y1, x1, y2, x2]``.
+        labels: ``(batch, max_boxes)`` integer class ids, ``-1`` for padding.
+        masks: optional ``(batch, H, W)`` or ``(batch, H, W, 1)`` integer maps.
+        training: ``False`` returns the inputs unchanged.
+        min_size: smallest height and width, in pixels, of a box that is kept.
+
+    Returns:
+        ``(images, boxes, labels, *masks)`` with the inputs' shapes and dtypes.
+    """
+    boxes = keras.ops.convert_to_tensor(boxes, "float32")
+    labels = keras.ops.convert_to_tensor(labels)
+    if len(boxes.shape) != 3 or boxes.shape[-1] != 4:
+        arguments.shape_error("boxes", "(batch, max_boxes, 4)", boxes.shape)
+    if tuple(labels.shape) != tuple(boxes.shape[:2]):
+        arguments.shape_error("labels", f"{tuple(boxes.shape[:2])}", labels.shape)
+    arguments.non_negative_number("min_size", min_size)
+    for layer in getattr(augmentation, "layers", [augmentation]):
+        if getattr(layer, "bounding_box_format", "yxyx") is None:
+            layer.bounding_box_format = "yxyx"
+    images, moved_masks, moved = _transform(
+        augmentation, images, masks, {"boxes": boxes, "labels": labels}, training)
+    height, width = images.shape[1], images.shape[2]
+    if height is None or width is None:  # dynamic image size (inside tf.data)
+        height, width = keras.ops.shape(images)[1], keras.ops.shape(images)[2]
+    limits = keras.ops.cast(keras.ops.stack([height, width, height, width]), "float32")
+    moved_boxes = keras.ops.clip(moved["boxes"], 0.0, limits)
+    keep = keras.ops.logical_and(
+        labels >= 0,
+        keras.ops.logical_and(moved_boxes[..., 2] - moved_boxes[..., 0] >= min_size,
+                              moved_boxes[..., 3] - moved_boxes[..., 1] >= min_size))
+    moved_boxes = keras.ops.where(keep[..., None], moved_boxes, 0.0)
+    moved_labels = keras.ops.cast(keras.ops.where(keep, labels, -1), labels.dtype)
+    return (images, moved_boxes, moved_labels, *moved_masks)
+
+
+def _transform(augmentation, images, masks, bounding_boxes, training):
+    """The one geometric path of images, masks and boxes (Keras' preprocessing-layer dict)."""
     images = keras.ops.convert_to_tensor(images, "float32")
     arrays = [keras.ops.convert_to_tensor(mask) for mask in masks]
     for mask in arrays:
         if tuple(mask.shape[:3]) != tuple(images.shape[:3]):
             arguments.shape_error("masks", f"{tuple(images.shape[:3])} (+ (1,))", mask.shape)
-    stacked = keras.ops.concatenate(
-        [keras.ops.reshape(keras.ops.cast(m, "float32"), (*images.shape[:3], 1)) for m in arrays],
-        axis=-1,
-    )
-    outputs = augmentation({"images": images, "segmentation_masks": stacked}, training=training)
-    moved = keras.ops.round(outputs["segmentation_masks"])
-    return (outputs["images"], *(
-        keras.ops.cast(keras.ops.reshape(moved[..., i], mask.shape), mask.dtype)
-        for i, mask in enumerate(arrays)
-    ))
+    inputs = {"images": images}
+    if arrays:
+        inputs["segmentation_masks"] = keras.ops.concatenate(
+            [keras.ops.reshape(keras.ops.cast(m, "float32"), (*images.shape[:3], 1))
+             for m in arrays], axis=-1)
+    if bounding_boxes is not None:
+        inputs["bounding_boxes"] = bounding_boxes
+    outputs = augmentation(inputs, training=training)
+    moved_masks = []
+    if arrays:
+        moved = keras.ops.round(outputs["segmentation_masks"])
+        moved_masks = [keras.ops.cast(keras.ops.reshape(moved[..., i], mask.shape), mask.dtype)
+                       for i, mask in enumerate(arrays)]
+    return outputs["images"], moved_masks, outputs.get("bounding_boxes")

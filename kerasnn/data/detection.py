@@ -94,7 +94,9 @@ def load(
     """A batched ``tf.data.Dataset`` of padded detection feature dicts (:func:`pad_objects`).
 
     The detection counterpart of ``kerasnn.data.load`` (same arguments and defaults for
-    shuffling, caching and augmentation; ``augment`` moves the images only). Datasets whose
+    shuffling, caching and augmentation; a geometric ``augment`` moves the boxes with the
+    images, ``kerasnn.data.augment.with_boxes``: clipped, and dropped when they leave the image,
+    ``num_objects`` recounted). Datasets whose
     images differ in size (VOC) need ``image_size`` to batch.
 
     Example: ``load("kerasnn_shapes/detect", "train", max_boxes=3)`` gives batches with
@@ -120,3 +122,29 @@ def load(
     if shuffle is None:
         shuffle = split == "train" or split.startswith("train[:")
     return data_module.batch(dataset, batch_size, shuffle=shuffle, augment=augment, seed=seed)
+
+
+def with_proposals(dataset, proposals):
+    """Add the same ``"proposals"`` ``(batch, P, 4)`` to every batch of a detection dataset:
+    image-independent proposals (sliding windows) for R-CNN and Fast R-CNN.
+
+    Args:
+        dataset: batches of :func:`load`.
+        proposals: ``(P, 4)`` pixel boxes ``[y1, x1, y2, x2]``.
+    """
+    proposals = tf.convert_to_tensor(proposals, tf.float32)
+    if proposals.shape.rank != 2 or proposals.shape[-1] != 4:
+        arguments.shape_error("proposals", "(num_proposals, 4)", proposals.shape)
+
+    def add(batch):
+        count = tf.shape(batch["image"])[0]
+        return {**batch, "proposals": tf.tile(proposals[None], [count, 1, 1])}
+
+    return dataset.map(add, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def object_class_names(name, data_dir=None):
+    """The names of a detection dataset's object classes (``objects/label``), e.g. VOC's 20."""
+    builder = data_module.get_builder(name, data_dir)
+    _check_detection_features(name, builder.info.features)
+    return tuple(builder.info.features["objects"]["label"].names)

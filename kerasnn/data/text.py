@@ -122,3 +122,21 @@ def _text_lines(builder, split, limit):
         if limit is not None and len(lines) >= limit:
             return lines[:limit]
     return lines
+
+
+def load_dialogues(name="kerasnn_dialogues", split="train", *, data_dir=None, limit=None):
+    """The examples of a dialogue split (``kerasnn_dialogues``) as a list of dicts of Python
+    values (texts as ``str``, lists of texts as lists), in order; ``limit`` keeps the first."""
+    dataset = get_builder(name, data_dir).as_dataset(split=split, shuffle_files=False)
+    if limit is not None:
+        dataset = dataset.take(limit)
+    return [{key: _python(value) for key, value in example.items()}
+            for example in dataset.as_numpy_iterator()]
+
+
+def _python(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return [_python(item) for item in value.tolist()]
+    return value.item() if isinstance(value, np.generic) else value

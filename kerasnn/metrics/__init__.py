@@ -2,7 +2,7 @@
 
 - ``classification``: the exact confusion matrix, ROC AUC;
 - ``detection``: VOC all-point and COCO mAP@[.5:.95];
-- ``instances``: a detector run over a data set, mask IoU, mask AP (COCO matching on mask IoU);
+- ``instances``: mask IoU, mask AP (COCO matching on mask IoU), a detector's box and mask figures;
 - ``localization``: matched box IoU, localization accuracy;
 - ``segmentation``: per-class and mean IoU, boundary-band IoU, touching objects separated;
 - ``retrieval``: identification and verification against templates (siamese networks);
@@ -17,14 +17,17 @@ from kerasnn.metrics.detection import (
     COCO_IOU_THRESHOLDS,
     average_precision,
     average_precision_per_class,
+    box_iou,
     coco_mean_average_precision,
+    detections_of,
+    duplicate_detections,
+    evaluate_detector,
     mean_average_precision,
+    proposal_recall,
 )
 from kerasnn.metrics.instances import (
     coco_mask_average_precision,
     detection_scores,
-    detections_of,
-    evaluate_detector,
     mask_average_precision,
     mask_average_precision_per_class,
     mask_iou,
@@ -70,10 +73,13 @@ __all__ = [
     "average_precision",
     "average_precision_per_class",
     "balanced_accuracy",
+    "box_iou",
     "choose_threshold",
     "coco_mean_average_precision",
     "confusion_matrix",
     "distance_matrix",
+    "duplicate_detections",
+    "evaluate_detector",
     "edit_distance",
     "exact_match",
     "identify",
@@ -83,6 +89,7 @@ __all__ = [
     "mean_average_precision",
     "neighbor_precision_at_k",
     "perplexity",
+    "proposal_recall",
     "roc_auc",
     "spearman_correlation",
     "token_accuracy",
@@ -97,7 +104,6 @@ __all__ = [
     "coco_mask_average_precision",
     "detection_scores",
     "detections_of",
-    "evaluate_detector",
     "mask_average_precision",
     "mask_average_precision_per_class",
     "mask_iou",

@@ -29,9 +29,27 @@ positive). No "difficult" / "crowd" flags, area ranges or per-image detection ca
 import numpy as np
 
 from kerasnn import arguments
-from kerasnn.ops import boxes as box_ops
 
 COCO_IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # 0.50, 0.55, ..., 0.95
+
+
+def box_iou(boxes1, boxes2):
+    """``kerasnn.ops.boxes.pairwise_iou`` of ``(N, 4)`` and ``(M, 4)`` boxes in NumPy: ``(N, M)``
+    (same formula: inverted boxes are empty, IoU 0 when the union is 0). For loops over images
+    in NumPy code (metrics, sampling), where one eager TensorFlow call per image costs more
+    than the arithmetic."""
+    a = np.asarray(boxes1, np.float64).reshape(-1, 1, 4)
+    b = np.asarray(boxes2, np.float64).reshape(1, -1, 4)
+    inter_h = np.maximum(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0)
+    inter_w = np.maximum(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0)
+    intersection = inter_h * inter_w
+
+    def area(boxes):
+        return (np.maximum(boxes[..., 2] - boxes[..., 0], 0)
+                * np.maximum(boxes[..., 3] - boxes[..., 1], 0))
+
+    union = area(a) + area(b) - intersection
+    return np.where(union > 0, intersection / np.where(union > 0, union, 1.0), 0.0)
 
 
 def average_precision(recall, precision, method="all_points"):
@@ -113,8 +131,8 @@ def _match(predictions, ground_truths, iou_thresholds, region="boxes", overlap=N
     """Per class and threshold: scores, true-positive flags and the number of ground truths.
 
     ``overlap(predicted, true)`` is the pairwise IoU of two sets of regions (default: boxes'
-    ``pairwise_iou``)."""
-    overlap = overlap or (lambda a, b: np.asarray(box_ops.pairwise_iou(a, b)))
+    ``box_iou``)."""
+    overlap = overlap or box_iou
     if len(predictions) != len(ground_truths):
         arguments.fail(
             "predictions",
@@ -236,3 +254,133 @@ def coco_mean_average_precision(
     if not results or not results[0]:
         return float("nan")
     return float(np.mean([np.mean(list(result.values())) for result in results]))
+
+
+def proposal_recall(proposals, ground_truths, iou_threshold=0.5):
+    """Fraction of the true boxes that some proposal covers with IoU ``>= iou_threshold``
+    (course notes, "Region Proposal": proposals must find every object, with few boxes).
+
+    Args:
+        proposals: list of per-image ``(P, 4)`` pixel boxes (empty boxes, padding, never match).
+        ground_truths: list of per-image ground-truth dicts (``"boxes"``, ``"classes"``; classes
+            below 0 are padding).
+        iou_threshold: IoU in ``(0, 1]``.
+
+    Returns:
+        A float in ``[0, 1]``; NaN when there is no true box.
+
+    Example:
+
+    >>> proposal_recall([[[0, 0, 10, 10], [20, 20, 30, 30]]],
+    ...                 [{"boxes": [[0, 0, 10, 9], [40, 40, 50, 50]], "classes": [0, 1]}])
+    0.5
+    """
+    arguments.number_in("iou_threshold", iou_threshold, 0.0, 1.0, low_inclusive=False)
+    found, total = 0, 0
+    for index, (boxes, truth) in enumerate(zip(proposals, ground_truths)):
+        gt_boxes, _, _ = _image_entries(truth, index, "ground_truths", False)
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        total += len(gt_boxes)
+        if len(gt_boxes) and len(boxes):
+            iou = box_iou(boxes, gt_boxes)
+            found += int(np.sum(iou.max(axis=0) >= iou_threshold))
+    return found / total if total else float("nan")
+
+
+def duplicate_detections(predictions, ground_truths, iou_threshold=0.5, score_threshold=0.5):
+    """Detections beyond the first on the same true box, per true box (what NMS removes).
+
+    A detection with score ``>= score_threshold`` lands on every true box of its class it
+    overlaps with IoU ``>= iou_threshold``; a box hit ``n > 0`` times counts ``n - 1``
+    duplicates. Takes every row of a prediction, or its first ``num_detections`` when it has
+    that key, so raw candidates before NMS and padded NMS outputs can both be counted.
+
+    Returns:
+        Mean duplicates per true box (NaN without true boxes).
+
+    Example:
+
+    >>> truth = [{"boxes": [[0, 0, 10, 10]], "classes": [0]}]
+    >>> twice = [{"boxes": [[0, 0, 10, 10], [0, 0, 10, 9]], "scores": [0.9, 0.8],
+    ...           "classes": [0, 0]}]
+    >>> duplicate_detections(twice, truth)
+    1.0
+    """
+    duplicates, total = 0, 0
+    for index, (prediction, truth) in enumerate(zip(predictions, ground_truths)):
+        gt_boxes, gt_classes, _ = _image_entries(truth, index, "ground_truths", False)
+        boxes = np.asarray(prediction["boxes"], np.float32).reshape(-1, 4)
+        scores = np.asarray(prediction["scores"], np.float32).reshape(-1)
+        classes = np.asarray(prediction["classes"]).reshape(-1)
+        keep = scores >= score_threshold
+        if "num_detections" in prediction:
+            keep &= np.arange(len(scores)) < int(prediction["num_detections"])
+        boxes, classes = boxes[keep], classes[keep]
+        total += len(gt_boxes)
+        if len(gt_boxes) and len(boxes):
+            iou = box_iou(boxes, gt_boxes)
+            hits = (iou >= iou_threshold) & (classes[:, None] == gt_classes[None, :])
+            duplicates += int(np.sum(np.maximum(hits.sum(axis=0) - 1, 0)))
+    return duplicates / total if total else float("nan")
+
+
+def detections_of(predict, batches, input_keys=("image",), timing_repeats=1):
+    """Run a detector over padded detection batches.
+
+    Args:
+        predict: e.g. ``model.predict_on_batch``; returns padded detections (``"boxes"``,
+            ``"scores"``, ``"classes"``, ``"num_detections"``, and ``"masks"`` for an instance
+            segmenter), the layout of ``kerasnn.ops.boxes.non_max_suppression``.
+        batches: iterable of dicts with pixel ``"boxes"``, ``"labels"`` (``-1`` padding) and
+            the ``input_keys`` (``kerasnn.data.detection.load`` batches; ``"masks"``
+            ``(G, height, width)`` per image from ``kerasnn.data.instances.load`` are carried into
+            the ground truths).
+        input_keys: what ``predict`` receives: one key gives that array, several a dict.
+        timing_repeats: positive int; each batch is predicted this many times and the fastest
+            counts (the least disturbed by other processes on a shared machine).
+
+    Returns:
+        ``(predictions, ground_truths, seconds)``: per-image dicts in this module's layout and
+        the seconds spent in ``predict`` alone (each batch size is run once before the clock
+        starts, so tracing is not timed).
+    """
+    import time
+
+    timing_repeats = arguments.positive_int("timing_repeats", timing_repeats)
+    predictions, truths, seconds, traced = [], [], 0.0, set()
+    for batch in batches:
+        inputs = ({key: batch[key] for key in input_keys} if len(input_keys) > 1
+                  else batch[input_keys[0]])
+        size = len(batch["labels"])
+        if size not in traced:
+            traced.add(size)
+            predict(inputs)
+        times = []
+        for _ in range(timing_repeats):
+            start = time.perf_counter()
+            out = predict(inputs)
+            times.append(time.perf_counter() - start)
+        seconds += min(times)
+        predictions += [{k: np.asarray(v[i]) for k, v in out.items()} for i in range(size)]
+        labels, boxes = np.asarray(batch["labels"]), np.asarray(batch["boxes"])
+        for i in range(size):
+            keep = labels[i] >= 0
+            truth = {"boxes": boxes[i][keep], "classes": labels[i][keep]}
+            if "masks" in batch:
+                truth["masks"] = np.asarray(batch["masks"][i])[keep]
+            truths.append(truth)
+    return predictions, truths, seconds
+
+
+def evaluate_detector(predict, batches, input_keys=("image",), timing_repeats=1):
+    """Run a detector over detection batches (:func:`detections_of`) and score it.
+
+    Returns:
+        dict: ``"map50"`` (VOC mAP@0.5), ``"coco_map"`` (COCO mAP@[.5:.95]), ``"ms_per_image"``
+        (of ``predict`` alone), and the per-image ``"predictions"`` and ``"truths"`` dicts.
+    """
+    predictions, truths, seconds = detections_of(predict, batches, input_keys, timing_repeats)
+    return {"map50": mean_average_precision(predictions, truths),
+            "coco_map": coco_mean_average_precision(predictions, truths),
+            "ms_per_image": 1000.0 * seconds / max(len(truths), 1),
+            "predictions": predictions, "truths": truths}

@@ -1,4 +1,4 @@
-"""Instance-level evaluation: a detector run over a data set, mask IoU and mask AP.
+"""Instance-level evaluation: mask IoU, mask AP, and a detector's box and mask figures.
 
 Course notes, "Instance Segmentation" and the output format ``{(x, y, h, w, l, S)_i}`` of "CNN
 for Object Detection": each instance has a box, a label and ``S``, the set of its pixels. Mask AP
@@ -9,8 +9,6 @@ the boxes. In NumPy, once over an evaluation set.
 Layout: as ``kerasnn.metrics.detection``, with ``"masks"`` ``(n, height, width)`` per image
 (binary, or probabilities thresholded at 0.5) in place of (or beside) ``"boxes"``.
 """
-
-import time
 
 import numpy as np
 
@@ -100,58 +98,11 @@ def coco_mask_average_precision(predictions, ground_truths,
     return float(np.mean([np.mean(list(result.values())) for result in results]))
 
 
-def detections_of(model, dataset, timing_repeats=3):
-    """Run a detector over a data set of padded detection batches.
-
-    Args:
-        model: a model whose ``predict_on_batch(images)`` returns padded detections
-            (``kerasnn.ops.boxes.non_max_suppression``'s dict, with ``"masks"`` for an instance
-            segmenter), e.g. ``FasterRCNN``, ``YOLO``, ``MaskRCNN``.
-        dataset: batches with ``"image"``, pixel ``"boxes"`` and ``"labels"`` (``-1`` padding),
-            as ``kerasnn.data.detection.load`` (and ``"masks"`` ``(G, height, width)`` per image,
-            as ``kerasnn.data.instances.load``).
-
-        timing_repeats: positive int; each batch is predicted this many times and the fastest
-            counts (the least disturbed by other processes on a shared machine).
-
-    Returns:
-        ``(predictions, ground_truths, seconds)``: per-image dicts in this module's layout and
-        the seconds spent in ``predict_on_batch`` (the detector's time, not the pipeline's; the
-        first batch is predicted once before it is timed, so tracing is not counted).
-    """
-    timing_repeats = arguments.positive_int("timing_repeats", timing_repeats)
-    predictions, ground_truths, seconds = [], [], 0.0
-    for index, batch in enumerate(dataset):
-        if index == 0:
-            model.predict_on_batch(batch["image"])
-        times = []
-        for _ in range(timing_repeats):
-            start = time.perf_counter()
-            out = model.predict_on_batch(batch["image"])
-            times.append(time.perf_counter() - start)
-        seconds += min(times)
-        for i in range(len(batch["image"])):
-            predictions.append({key: np.asarray(value[i]) for key, value in out.items()})
-            labels = np.asarray(batch["labels"][i])
-            truth = {"boxes": np.asarray(batch["boxes"][i])[labels >= 0],
-                     "classes": labels[labels >= 0]}
-            if "masks" in batch:
-                truth["masks"] = np.asarray(batch["masks"][i])[labels >= 0]
-            ground_truths.append(truth)
-    return predictions, ground_truths, seconds
-
-
-def evaluate_detector(model, dataset, timing_repeats=3):
-    """A detector's figures on a data set (:func:`detections_of`): ``"map50"`` (VOC mAP@0.5),
-    ``"coco_map"`` (COCO mAP@[.5:.95]), ``"ms_per_image"`` (milliseconds of
-    ``predict_on_batch`` per image, the fastest of ``timing_repeats``), and ``"mask_map50"``,
-    ``"coco_mask_map"`` when the model predicts masks and the data has them."""
-    return detection_scores(*detections_of(model, dataset, timing_repeats))
-
-
 def detection_scores(predictions, ground_truths, seconds=None):
-    """:func:`evaluate_detector`'s figures from :func:`detections_of`'s output (``ms_per_image``
-    only when ``seconds`` is given)."""
+    """A detector's figures from ``kerasnn.metrics.detection.detections_of``'s output:
+    ``"map50"`` (VOC mAP@0.5), ``"coco_map"`` (COCO mAP@[.5:.95]), ``"ms_per_image"`` when
+    ``seconds`` is given, and ``"mask_map50"``, ``"coco_mask_map"`` when the model predicts masks
+    and the data has them."""
     scores = {
         "map50": detection.mean_average_precision(predictions, ground_truths),
         "coco_map": detection.coco_mean_average_precision(predictions, ground_truths),

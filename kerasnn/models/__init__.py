@@ -3,10 +3,11 @@
 One module per task family: ``linear`` (linear classifier, k-NN), ``mlp``, ``cnn`` (LeNet-5,
 VGG, Inception), ``transfer``, ``perceptron``, ``localization``, ``language`` (NNLM, RNN LM,
 word2vec), ``sequence`` (recurrent networks), ``siamese``, ``autoencoders``, ``gan`` (GAN, BiGAN,
-anomaly scores), ``seq2seq``. Modules with classes of their own
-word2vec), ``gan`` (GAN, BiGAN, anomaly scores), ``seq2seq``, ``segmentation`` (FCN, U-Net,
-convolutionalization, shift-and-stitch). Modules with classes of their own
-(``gan``, ``seq2seq``) are imported as modules: ``from kerasnn.models import gan``.
+anomaly scores), ``seq2seq``, ``segmentation`` (FCN, U-Net, convolutionalization,
+shift-and-stitch), ``detection`` (R-CNN, Fast R-CNN, Faster R-CNN, sliding windows), ``yolo``,
+``instance_segmentation`` (a Mask R-CNN-style mask branch), ``transformer``, ``chatbot`` (dual and
+hierarchical encoders). Modules with classes of their own (``gan``, ``seq2seq``, ``detection``,
+``yolo``, ``instance_segmentation``) are imported as modules: ``from kerasnn.models import gan``.
 """
 
 import kerasnn
@@ -23,6 +24,8 @@ from kerasnn.models.segmentation import (
     convolutionalize,
     fcn,
     fcn_backbone,
+    initialize_from,
+    patch_classifier,
     rarefy,
     shift_and_stitch,
     unet,

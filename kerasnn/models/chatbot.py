@@ -27,28 +27,48 @@ def _tower(vocabulary_size, embedding_dim, units, name):
     return keras.Model(tokens, keras.layers.Dense(units, name="projection")(x), name=name)
 
 
+@keras.saving.register_keras_serializable(package="kerasnn")
+def in_batch_accuracy(y_true, y_pred):
+    """The fraction of a batch's questions whose own answer is the most similar (cosine) of the
+    batch's answers: a dual encoder's in-batch recall@1, whatever the loss' temperature (what a
+    search over temperatures compares). ``y_pred`` is ``[question, answer]`` vectors side by
+    side, as for ``InBatchNegatives``; ``y_true`` is ignored. A tie goes to the first answer."""
+    del y_true
+    half = ops.shape(y_pred)[-1] // 2
+    questions = ops.normalize(y_pred[:, :half], axis=-1)
+    answers = ops.normalize(y_pred[:, half:], axis=-1)
+    best = ops.argmax(ops.matmul(questions, ops.transpose(answers)), axis=-1)
+    return ops.mean(ops.cast(ops.equal(best, ops.arange(ops.shape(best)[0])), "float32"))
+
+
 def dual_encoder(vocabulary_size, *, embedding_dim=64, units=64, temperature=0.1,
-                 learning_rate=3e-3):
+                 learning_rate=3e-3, question_encoder=None):
     """A question tower and an answer tower trained so that a question is nearest its answer.
 
     Returns:
         ``(model, question_encoder, answer_encoder)``: ``model`` maps ``[questions, answers]``
         (token ids, 0 is padding) to the two towers' vectors side by side and is compiled with
-        ``InBatchNegatives(temperature)``; fit it on shuffled aligned pairs with any ``y`` of
-        the batch size. The encoders map tokens to ``(batch, units)`` vectors; similarity is
-        their cosine.
+        ``InBatchNegatives(temperature)`` and the metric ``in_batch_accuracy``; fit it on
+        shuffled aligned pairs with any ``y`` of the batch size. The encoders map tokens to
+        ``(batch, units)`` vectors; similarity is their cosine.
+
+    ``question_encoder``: a model of the question side other than the default tower (e.g. a
+    ``hierarchical_encoder`` of the dialogue's turns) with ``units`` outputs; ``model`` then
+    takes its input shape for the questions.
     """
     arguments.positive_int("vocabulary_size", vocabulary_size)
     arguments.positive_int("embedding_dim", embedding_dim)
     arguments.positive_int("units", units)
-    question_encoder = _tower(vocabulary_size, embedding_dim, units, "question_encoder")
+    if question_encoder is None:
+        question_encoder = _tower(vocabulary_size, embedding_dim, units, "question_encoder")
     answer_encoder = _tower(vocabulary_size, embedding_dim, units, "answer_encoder")
-    questions = keras.Input((None,), dtype="int32", name="questions")
+    questions = keras.Input(question_encoder.input_shape[1:], dtype="int32", name="questions")
     answers = keras.Input((None,), dtype="int32", name="answers")
     pair = keras.layers.Concatenate(name="towers")(
         [question_encoder(questions), answer_encoder(answers)])
     model = keras.Model([questions, answers], pair, name="dual_encoder")
-    model.compile(keras.optimizers.Adam(learning_rate), losses.InBatchNegatives(temperature))
+    model.compile(keras.optimizers.Adam(learning_rate), losses.InBatchNegatives(temperature),
+                  metrics=[in_batch_accuracy])
     return model, question_encoder, answer_encoder
 
 

@@ -9,13 +9,16 @@
   stride and with dilated ("rarefied") later filters;
 - ``fcn_backbone`` and ``fcn``: FCN-32s/16s/8s with the notes' skip connections and one of the
   four upsamplings of "Upsampling";
-- ``unet``: the U-Net of "U-NET".
+- ``unet``: the U-Net of "U-NET";
+- ``patch_classifier``: the small classifier of patch-based training ("Patch Based"), ready for
+  ``convolutionalize``; ``initialize_from``: FCN-16s from FCN-32s, FCN-8s from FCN-16s.
 """
 
 import keras
 import numpy as np
 
 from kerasnn import arguments
+from kerasnn.layers.normalization import BatchNormalization
 from kerasnn.layers.pooling import MaxPoolingWithArgmax2D
 from kerasnn.layers.upsampling import BedOfNailsUpsampling2D, MaxUnpooling2D
 
@@ -153,10 +156,12 @@ def rarefy(model):
     return _model_with_weights(inputs, x, f"{model.name}_rarefied", pairs)
 
 
-def fcn_backbone(input_shape, filters=(16, 32, 64, 64, 64), name="fcn_backbone"):
-    """Five blocks of 3x3 conv + ReLU and 2x2 max pooling with indices (``pool1``..``pool5``,
-    ``MaxPoolingWithArgmax2D``: the values of ``MaxPooling2D``, plus the indices that max
-    unpooling needs); total stride 32. Outputs ``pool5``'s values.
+def fcn_backbone(input_shape, filters=(16, 32, 64, 64, 64), batch_norm=False,
+                 name="fcn_backbone"):
+    """Five blocks of 3x3 conv (+ ``kerasnn.layers.BatchNormalization`` with ``batch_norm``) +
+    ReLU and 2x2 max pooling with indices (``pool1``..``pool5``, ``MaxPoolingWithArgmax2D``: the
+    values of ``MaxPooling2D``, plus the indices that max unpooling needs); total stride 32.
+    Outputs ``pool5``'s values.
     """
     input_shape = arguments.image_shape("input_shape", input_shape)
     filters = arguments.positive_ints("filters", filters)
@@ -165,8 +170,11 @@ def fcn_backbone(input_shape, filters=(16, 32, 64, 64, 64), name="fcn_backbone")
     inputs = keras.Input(input_shape)
     x = inputs
     for block, width in enumerate(filters, start=1):
-        x = keras.layers.Conv2D(width, 3, padding="same", activation="relu",
-                                name=f"block{block}_conv")(x)
+        x = keras.layers.Conv2D(width, 3, padding="same", activation=None if batch_norm else
+                                "relu", name=f"block{block}_conv")(x)
+        if batch_norm:
+            x = BatchNormalization(name=f"block{block}_bn")(x)
+            x = keras.layers.Activation("relu", name=f"block{block}_relu")(x)
         x, _ = MaxPoolingWithArgmax2D(name=f"pool{block}")(x)
     return keras.Model(inputs, x, name=name)
 
@@ -259,6 +267,58 @@ def fcn(backbone, num_classes, variant="8s", upsampling="transpose", name=None):
         x = _upsample(x, 2 ** (5 - len(skips)), upsampling, name="upsample")
     outputs = keras.layers.Softmax(name="segmentation")(x)
     return keras.Model(backbone.inputs[0], outputs, name=name or f"fcn{variant}_{upsampling}")
+
+
+def patch_classifier(input_shape, num_classes, filters=(16, 32), units=64, convs_per_block=2,
+                     batch_norm=True, name="classifier"):
+    """A small CNN classifier ``[[3x3 conv (valid) (+ batch normalization) + ReLU] x
+    convs_per_block -> 2x2 max pooling] x len(filters) -> Flatten -> Dense(units, ReLU) ->
+    Dense(num_classes, softmax)``
+    ("Patch Based", steps 1-3); ``kerasnn.layers.BatchNormalization`` unless ``batch_norm`` is
+    ``False`` (at inference a per-channel affine map, so sliding stays exact).
+
+    Unpadded convolutions make ``convolutionalize(model)`` slide it exactly: on a larger image,
+    heatmap cell ``(i, j)`` is the classifier on the window whose top-left corner is at
+    ``(i f, j f)``, ``f = 2**len(filters)`` the total stride.
+    """
+    input_shape = arguments.image_shape("input_shape", input_shape)
+    num_classes = arguments.positive_int("num_classes", num_classes)
+    filters = arguments.positive_ints("filters", filters)
+    units = arguments.positive_int("units", units)
+    convs_per_block = arguments.positive_int("convs_per_block", convs_per_block)
+    model = keras.Sequential([keras.Input(input_shape)], name=name)
+    for block, width in enumerate(filters, start=1):
+        for index in range(1, convs_per_block + 1):
+            model.add(keras.layers.Conv2D(width, 3, name=f"block{block}_conv{index}"))
+            if batch_norm:
+                model.add(BatchNormalization(name=f"block{block}_bn{index}"))
+            model.add(keras.layers.Activation("relu", name=f"block{block}_relu{index}"))
+        model.add(keras.layers.MaxPooling2D(2, name=f"block{block}_pool"))
+    model.add(keras.layers.Flatten(name="flatten"))
+    model.add(keras.layers.Dense(units, activation="relu", name="fc"))
+    model.add(keras.layers.Dense(num_classes, activation="softmax", name="scores"))
+    return model
+
+
+def initialize_from(source, target):
+    """Initialize FCN ``target`` from the coarser FCN ``source`` ("Skip Connections": FCN-16s
+    from FCN-32s, then FCN-8s from FCN-16s): every layer of ``target`` whose name and weight
+    shapes match a layer of ``source`` takes its weights; the skip layers ``target`` adds
+    (``score_pool4``, ``score_pool3``) start at zero, as in the FCN paper, so that ``target``
+    starts from the coarser net's scores. Returns the names of the copied layers."""
+    copied = []
+    for layer in target.layers:
+        weights = layer.get_weights()
+        try:
+            before = source.get_layer(layer.name).get_weights()
+        except ValueError:
+            before = None
+        if before is not None and [w.shape for w in before] == [w.shape for w in weights]:
+            layer.set_weights(before)
+            copied.append(layer.name)
+        elif before is None and layer.name.startswith("score_pool"):
+            layer.set_weights([np.zeros_like(w) for w in weights])
+    return copied
 
 
 def _center_crop(features, target):

@@ -72,14 +72,17 @@ class RetrievalChatbot:
         questions, answers: the knowledge base, aligned lists of texts.
         encode: ``texts -> (n, d)`` vectors (a fitted ``TfidfEncoder``, a dual encoder's
             question tower, ...); similarity is the cosine of the encoded vectors.
+        encode_keys: the encoder of the base's ``questions`` when it is not ``encode``: a dual
+            encoder searches its answers directly (``questions=answers``, ``encode_keys`` the
+            answer tower).
     """
 
-    def __init__(self, questions, answers, encode):
+    def __init__(self, questions, answers, encode, encode_keys=None):
         if len(questions) != len(answers) or not questions:
             raise ValueError("The knowledge base needs as many answers as questions, at least "
                              f"one. Received: {len(questions)} questions, {len(answers)} answers")
         self.questions, self.answers, self.encode = list(questions), list(answers), encode
-        self.keys = _unit(self.encode(self.questions))
+        self.keys = _unit((encode_keys or encode)(self.questions))
 
     def top_k(self, questions, k=1):
         """``(indices, similarities)``, each ``(len(questions), k)``, best first."""

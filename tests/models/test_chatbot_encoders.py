@@ -43,3 +43,28 @@ def test_hierarchical_encoder_shapes_and_mask_over_turns():
     assert np.abs(context[3] - context[0]).max() > 1e-4
     with pytest.raises(ValueError, match="`max_turns` must be a positive integer"):
         chatbot.hierarchical_encoder(20, max_turns=0, max_words=4)
+
+
+def test_in_batch_accuracy_against_numpy():
+    rng = np.random.default_rng(1)
+    questions, answers = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
+    answers[:3] = 2.5 * questions[:3]  # same direction: the first three pick their own answer
+    q = questions / np.linalg.norm(questions, axis=1, keepdims=True)
+    a = answers / np.linalg.norm(answers, axis=1, keepdims=True)
+    expected = np.mean(np.argmax(q @ a.T, axis=1) == np.arange(6))
+    value = chatbot.in_batch_accuracy(np.zeros(6), np.concatenate([questions, answers], 1))
+    assert float(value) == pytest.approx(expected) and expected >= 0.5
+
+
+def test_dual_encoder_with_a_hierarchical_question_side():
+    keras.utils.set_random_seed(0)
+    encoder = chatbot.hierarchical_encoder(20, max_turns=3, max_words=4, embedding_dim=8,
+                                           units=6)
+    model, ask, reply = chatbot.dual_encoder(20, embedding_dim=8, units=6,
+                                             question_encoder=encoder)
+    assert ask is encoder and tuple(model.inputs[0].shape) == (None, 3, 4)
+    dialogues = np.array([[[3, 4, 0, 0], [5, 0, 0, 0], [0, 0, 0, 0]]] * 2)
+    answers = np.array([[6, 7, 0, 0], [8, 0, 0, 0]])
+    pair = keras.ops.convert_to_numpy(model([dialogues, answers]))
+    np.testing.assert_allclose(pair[:, :6], encoder(dialogues), atol=1e-6)
+    np.testing.assert_allclose(pair[:, 6:], reply(answers), atol=1e-6)

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from kerasnn.data import segmentation as segmentation_data
 from kerasnn.models import segmentation
 
 
@@ -150,3 +151,43 @@ def test_fcn_keras_round_trip(upsampling, tmp_path):
     loaded = keras.saving.load_model(path)
     np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0),
                                atol=1e-6)
+
+
+def test_initialize_from_starts_from_the_coarser_scores():
+    # nearest upsampling: with the new skip scores at zero, upsample 2x then 16x equals 32x, so
+    # FCN-16s initialized from FCN-32s gives exactly its outputs (and FCN-8s those of 16s)
+    images = np.random.default_rng(3).random((2, 64, 64, 3)).astype("float32")
+    coarse = segmentation.fcn(segmentation.fcn_backbone((64, 64, 3), filters=(2, 2, 4, 4, 4)),
+                              3, "32s", "nearest")
+    expected = coarse.predict(images, verbose=0)
+    for variant in ("16s", "8s"):
+        keras.utils.set_random_seed(7)  # fresh weights, different from the source's
+        finer = segmentation.fcn(
+            segmentation.fcn_backbone((64, 64, 3), filters=(2, 2, 4, 4, 4)), 3, variant,
+            "nearest")
+        copied = segmentation.initialize_from(coarse, finer)
+        assert {"block1_conv", "block5_conv", "score_pool5"} <= set(copied)
+        np.testing.assert_allclose(finer.predict(images, verbose=0), expected, atol=1e-6)
+        coarse = finer
+
+
+def test_patch_classifier_convolutionalized_and_stitched_classifies_every_pixel():
+    # patch-based segmentation: the classifier on the patch centred on each pixel (reflect
+    # padding) equals shift-and-stitch of its convolutionalized version on the padded image
+    classifier = segmentation.patch_classifier((8, 8, 2), 3, filters=(3,), units=5)
+    assert classifier.get_layer("flatten").output.shape == (None, 12)  # (8 - 2 - 2) // 2 = 2
+    images = np.random.default_rng(4).random((1, 6, 7, 2)).astype("float32")
+    padded = segmentation_data.pad_for_patches(images, 8)
+    dense = segmentation.shift_and_stitch(segmentation.convolutionalize(classifier), padded, 2)
+    windows = np.stack([padded[0, r:r + 8, c:c + 8] for r in range(6) for c in range(7)])
+    expected = classifier.predict(windows, verbose=0).reshape(6, 7, 3)
+    np.testing.assert_allclose(dense[0, :6, :7], expected, atol=1e-6)
+
+
+def test_fcn_backbone_with_batch_norm_keeps_pools_and_names():
+    backbone = segmentation.fcn_backbone((64, 64, 3), filters=(2, 2, 2, 2, 2), batch_norm=True)
+    names = [layer.name for layer in backbone.layers]
+    assert names.index("block1_conv") < names.index("block1_bn") < names.index("block1_relu")
+    assert backbone.get_layer("block1_conv").activation.__name__ == "linear"
+    model = segmentation.fcn(backbone, 3, "8s", "max_unpooling")
+    assert model.output.shape == (None, 64, 64, 3)

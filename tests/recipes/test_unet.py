@@ -44,3 +44,30 @@ def test_smoke_run_figures_follow_from_the_saved_model(tmp_path, tfds_data_dir):
 @pytest.mark.parametrize("flags", [["--sigma", "0"], ["--band-radius", "-1"]])
 def test_bad_flags_exit_2(flags, tmp_path, tfds_data_dir):
     assert_exits_2(recipe.main, flags, tfds_data_dir, tmp_path / "bad")
+
+
+def test_the_search_weighs_each_trial_with_its_own_w0_and_sigma():
+    import keras_tuner
+
+    hypermodel = recipe.WeightedUNet((16, 16, 3), 3, np.array([0.5, 2.0, 3.0]), 10.0, 5.0)
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)
+    assert {"depth", "filters", "learning_rate", "w0", "sigma"} <= set(hp.values)
+    assert (hp["w0"], hp["sigma"]) == (10.0, 5.0)  # the defaults are the flags (the paper's)
+    hp.values.update(w0=20.0, sigma=3.0)  # a trial's values
+
+    class Recorder:
+        def fit(self, x, y, **kwargs):
+            self.kwargs = kwargs
+
+    instances = np.zeros((2, 16, 16), int)
+    instances[:, 2:6, 2:6], instances[:, 2:6, 7:11] = 1, 2  # two objects, a 1-pixel gap
+    masks = (instances > 0).astype(int)
+    model = Recorder()
+    hypermodel.fit(hp, model, np.zeros((2, 16, 16, 3)), masks, instances,
+                   validation_data=(np.zeros((2, 16, 16, 3)), masks, instances), epochs=1)
+    expected = losses.unet_weight_map(instances, masks, np.array([0.5, 2.0, 3.0]), w0=20.0,
+                                      sigma=3.0)
+    np.testing.assert_allclose(model.kwargs["sample_weight"], expected)
+    np.testing.assert_allclose(model.kwargs["validation_data"][2], expected)
+    assert expected[0, 4, 6] > 10  # the gap between the objects carries the trial's w0 = 20

@@ -80,3 +80,15 @@ def test_in_batch_negatives_loss_against_numpy():
     np.testing.assert_allclose(float(value), expected.mean(), rtol=1e-5)
     restored = losses.InBatchNegatives.from_config(loss.get_config())
     assert restored.temperature == 0.1
+
+
+def test_a_base_searched_with_its_own_key_encoder():
+    # a dual encoder searches answers with its answer tower: here a key encoder that reads
+    # the answers' last word, against questions read by their first word
+    vectors = {"rome": [1.0, 0.0], "paris": [0.0, 1.0]}
+    answers = ["sunny in rome", "table booked in paris"]
+    bot = retrieval.RetrievalChatbot(
+        answers, answers, lambda texts: np.array([vectors[t.split()[0]] for t in texts]),
+        lambda texts: np.array([vectors[t.split()[-1]] for t in texts]))
+    assert bot.reply("paris please") == "table booked in paris"
+    assert bot.reply("rome today") == "sunny in rome"
