@@ -227,3 +227,29 @@ def plot_detections(images, detections, path, *, truths=None, class_names=None, 
     if title:
         figure.suptitle(title)
     return save_figure(figure, path)
+
+
+def plot_lines(x, series, path, *, xlabel, ylabel, title=None, log_x=False):
+    """Save line plots of ``{legend: y values}`` against ``x`` on one set of axes."""
+    plt = pyplot()
+    figure, axis = plt.subplots(figsize=(5, 3.5))
+    for label, values in series.items():
+        axis.plot(x[:len(values)], values, marker="o", label=label)
+    if log_x:
+        axis.set_xscale("log")
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    if title:
+        axis.set_title(title)
+    return save_figure(figure, path)
+
+
+def grey_images(maps, top=None):
+    """Maps ``(..., height, width)`` divided by ``top`` (default: their maximum) as grey RGB
+    images ``(..., height, width, 3)``, to sit in one ``plot_image_grid`` with colour images;
+    label maps use ``top = num_classes - 1`` so that a class keeps its grey in every panel."""
+    maps = np.asarray(maps, dtype="float32")
+    top = max(float(maps.max() if top is None else top), 1e-6)
+    return np.repeat((maps / top)[..., None], 3, axis=-1)

@@ -56,7 +56,7 @@ def load_splits(run):
     args = run.args
     try:
         (train, test), image_shape = instances.load_splits(
-            args.dataset, run._split_names(("train", "test")), masks=True,
+            args.dataset, run.split_names(("train", "test")), masks=True,
             data_dir=args.data_dir, batch_size=args.batch_size, image_size=args.image_size,
             seed=args.seed)
     except ValueError as error:

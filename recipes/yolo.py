@@ -73,7 +73,7 @@ def load_splits(run):
     args = run.args
     try:
         (train, validation, test), image_shape = instances.load_splits(
-            args.dataset, run._split_names(("train", "validation", "test")), masks=False,
+            args.dataset, run.split_names(("train", "validation", "test")), masks=False,
             data_dir=args.data_dir, batch_size=args.batch_size, image_size=args.image_size,
             max_boxes=EMBEDDED_MAX_BOXES if args.dataset.startswith("kerasnn_") else None,
             seed=args.seed)
