@@ -9,8 +9,7 @@ from kerasnn.layers.attention import (
     MultiplicativeAttention,
     ScaledDotProductAttention,
 )
-from kerasnn.layers.detection import ProposalLayer, RPNHead
-from kerasnn.layers.instance_segmentation import MaskHead
+from kerasnn.layers.detection import MaskHead, ProposalLayer, RPNHead, YOLOHead
 from kerasnn.layers.memory import NTMCell
 from kerasnn.layers.neighbors import NearestNeighbors
 from kerasnn.layers.normalization import (
@@ -38,7 +37,6 @@ from kerasnn.layers.transformer import (
     TransformerEncoderBlock,
 )
 from kerasnn.layers.upsampling import BedOfNailsUpsampling2D, MaxUnpooling2D
-from kerasnn.layers.yolo import YOLOHead
 
 # Finish the Keras registration that importing this package may have had to postpone.
 kerasnn._finish_registration()

@@ -17,8 +17,7 @@ import keras
 from keras import ops
 
 from kerasnn import arguments, losses
-from kerasnn.layers.detection import ProposalLayer, RPNHead
-from kerasnn.layers.instance_segmentation import MaskHead
+from kerasnn.layers.detection import MaskHead, ProposalLayer, RPNHead
 from kerasnn.layers.roi import RoIAlign, RoIPooling
 from kerasnn.models.detection import HEAD_VARIANCES, LOSS_NAMES
 from kerasnn.ops import boxes as box_ops

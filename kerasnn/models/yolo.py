@@ -10,7 +10,7 @@ import numpy as np
 from keras import ops
 
 from kerasnn import arguments, losses
-from kerasnn.layers.yolo import YOLOHead
+from kerasnn.layers.detection import YOLOHead
 from kerasnn.models.localization import convolutional_base
 from kerasnn.ops import yolo as yolo_ops
 
