@@ -88,7 +88,7 @@ def build_model(image_shape, num_classes, args):
 @cli.recipe_main
 def main(argv=None):
     run = recipe.Run("instance_segmentation", __doc__, argv, dataset="kerasnn_shapes/segment",
-                     epochs=16, batch_size=8, tuner="none", flags=flags, smoke=smoke,
+                     epochs=8, batch_size=8, tuner="none", flags=flags, smoke=smoke,
                      smoke_examples=32)
     args = run.args
     for name in ("learning_rate", "steps_per_epoch", "mask_roi_size"):
