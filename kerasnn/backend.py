@@ -2,9 +2,9 @@
 
 ``keras.ops`` has no gradient operator, so whatever differentiates outside ``fit`` goes through
 this module, and only through it: Grad-CAM's ``dy^c / df_k`` (``intermediate_gradients``), a
-custom ``train_step``'s variable gradients (``loss_and_gradients``, the GANs). Recipes,
-``kerasnn.explain`` and the models stay backend-agnostic. This is the only module besides
-``kerasnn.data`` that imports a backend library (lazily).
+custom ``train_step``'s variable gradients (``loss_and_gradients``, the GANs; ``minimize``, the
+detectors). Recipes, ``kerasnn.explain`` and the models stay backend-agnostic. This is the only
+module besides ``kerasnn.data`` that imports a backend library (lazily).
 """
 
 import keras
@@ -33,6 +33,28 @@ def loss_and_gradients(loss_function, variables):
         gradients = torch.autograd.grad(loss, [v.value for v in variables], allow_unused=True)
         return loss, list(gradients)
     raise NotImplementedError(f"No variable-gradient helper for the {name!r} backend.")
+
+
+def minimize(model, loss_function):
+    """One step of ``model.optimizer`` on the scalar ``loss_function()``; returns the loss.
+
+    ``model.trainable_variables`` are read after the loss has run, so the variables of
+    sublayers that build on their first call are in the first step too; variables the loss does
+    not read (gradient ``None``, e.g. a branch used only at inference) are left out of the update.
+    """
+    variables = []
+
+    def loss_then_variables():
+        loss = loss_function()
+        variables.extend(model.trainable_variables)
+        return loss
+
+    loss, gradients = loss_and_gradients(loss_then_variables, variables)
+    model.optimizer.apply_gradients(
+        [(g, v) for g, v in zip(gradients, variables) if g is not None])
+    return loss
+
+
 def intermediate_gradients(model, inputs, target):
     """Outputs of a two-output model and the gradient of a scalar target with respect to the first.
 

@@ -25,7 +25,7 @@ with -1; R-CNN and Fast R-CNN also take ``"proposals"``) and save to ``.keras``.
 import keras
 from keras import ops
 
-from kerasnn import arguments, losses
+from kerasnn import arguments, backend, losses
 from kerasnn.layers.detection import ProposalLayer, RPNHead
 from kerasnn.layers.roi import RoIAlign
 from kerasnn.ops import boxes as box_ops
@@ -124,25 +124,21 @@ class _Detector(keras.Model):
         raise NotImplementedError
 
     def train_step(self, data):
-        # TensorFlow's tape: keras.ops has no backend-neutral gradient (DESIGN.md allows it here
-        # the same way kerasnn.backend does).
-        import tensorflow as tf
+        values = {}
 
-        with tf.GradientTape() as tape:
-            values = self._detector_losses(data, training=True)
-            total = sum(values.values())
-        variables = self.trainable_variables
-        gradients = tape.gradient(total, variables)
-        self.optimizer.apply_gradients(
-            [(g, v) for g, v in zip(gradients, variables) if g is not None])
-        values["loss"] = total
-        for name, value in values.items():
-            self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        def total_loss():  # the separate losses are kept for the logs
+            values.update(self._detector_losses(data, training=True))
+            return sum(values.values())
+
+        values["loss"] = backend.minimize(self, total_loss)
+        return self._record(values)
 
     def test_step(self, data):
         values = self._detector_losses(data, training=False)
         values["loss"] = sum(values.values())
+        return self._record(values)
+
+    def _record(self, values):
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}

@@ -16,7 +16,7 @@ the four detection losses and the mask losses, summed.
 import keras
 from keras import ops
 
-from kerasnn import arguments, losses
+from kerasnn import arguments, backend, losses
 from kerasnn.layers.detection import MaskHead, ProposalLayer, RPNHead
 from kerasnn.layers.roi import RoIAlign, RoIPooling
 from kerasnn.models.detection import HEAD_VARIANCES, LOSS_NAMES
@@ -177,17 +177,13 @@ class MaskRCNN(keras.Model):
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     def train_step(self, data):
-        # TensorFlow's tape, as kerasnn.models.detection.FasterRCNN: keras.ops has no
-        # backend-neutral gradient.
-        import tensorflow as tf
+        values = {}
 
-        with tf.GradientTape() as tape:
-            values = self._losses_of(data, training=True)
-            total = sum(values.values())
-        variables = self.trainable_variables
-        gradients = tape.gradient(total, variables)
-        self.optimizer.apply_gradients(
-            [(g, v) for g, v in zip(gradients, variables) if g is not None])
+        def total_loss():  # the separate losses are kept for the logs
+            values.update(self._losses_of(data, training=True))
+            return sum(values.values())
+
+        backend.minimize(self, total_loss)
         return self._track(values)
 
     def test_step(self, data):

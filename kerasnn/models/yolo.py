@@ -9,7 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasnn import arguments, losses
+from kerasnn import arguments, backend, losses
 from kerasnn.layers.detection import YOLOHead
 from kerasnn.models.localization import convolutional_base
 from kerasnn.ops import yolo as yolo_ops
@@ -71,16 +71,8 @@ class YOLO(keras.Model):
                                          self.lambda_noobj))
 
     def train_step(self, data):
-        # TensorFlow's tape, as kerasnn.models.detection.FasterRCNN: keras.ops has no
-        # backend-neutral gradient.
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            loss = self.compute_yolo_loss(data["image"], data["boxes"], data["labels"])
-        variables = self.trainable_variables
-        gradients = tape.gradient(loss, variables)
-        self.optimizer.apply_gradients(
-            [(g, v) for g, v in zip(gradients, variables) if g is not None])
+        loss = backend.minimize(
+            self, lambda: self.compute_yolo_loss(data["image"], data["boxes"], data["labels"]))
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result()}
 
