@@ -101,8 +101,10 @@ def value_and_gradient(function, inputs):
     """``(function(inputs), d function / d inputs)`` for a scalar-valued ``function``.
 
     ``inputs`` is one tensor or a list of tensors (then the gradient is a list too): a pure
-    function of its arguments, so JAX works too. Used by ``kerasnn.layers.recurrent`` (gradients
-    with respect to a perturbation of the recurrent state, to weight replicas).
+    function of its arguments, so JAX works too. An input the value does not depend on gets
+    ``None`` (TensorFlow, PyTorch) or zeros (JAX). Used by ``kerasnn.layers.recurrent``
+    (gradients with respect to a perturbation of the recurrent state, to weight replicas) and by
+    the layer-test harness (a model made a pure function of its weights by ``stateless_call``).
     """
     name = keras.backend.backend()
     if name == "tensorflow":
@@ -123,6 +125,6 @@ def value_and_gradient(function, inputs):
         leaves = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         leaves = [torch.as_tensor(x).detach().requires_grad_(True) for x in leaves]
         value = function(leaves if isinstance(inputs, (list, tuple)) else leaves[0])
-        gradients = list(torch.autograd.grad(value, leaves))
+        gradients = list(torch.autograd.grad(value, leaves, allow_unused=True))
         return value.detach(), gradients if isinstance(inputs, (list, tuple)) else gradients[0]
     raise NotImplementedError(f"No gradient helper for the {name!r} backend.")

@@ -1,4 +1,9 @@
-"""Shared test set-up: TensorFlow backend, quiet logs, offline, a temporary tfds data directory.
+"""Shared test set-up: the backend, quiet logs, offline, a temporary tfds data directory.
+
+The suite runs on TensorFlow unless ``KERAS_BACKEND`` says otherwise; the layer, ops and metrics
+tests also run on JAX and PyTorch (``.ci/run``). A test that needs TensorFlow itself
+(``tf.function`` signatures, ``tf.distribute``, ``tf.data``) carries
+``@pytest.mark.tensorflow_only("why")`` and is skipped on the other backends.
 
 Every test session builds the embedded tfds datasets into its own temporary directory, so tests
 never read or write the user's ``~/tensorflow_datasets``, and ``KERASNN_OFFLINE=1`` keeps them
@@ -15,6 +20,23 @@ os.environ["KERASNN_OFFLINE"] = "1"
 import gc  # noqa: E402
 
 import pytest  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "tensorflow_only(reason): the test needs TensorFlow itself; skipped elsewhere"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    backend = os.environ["KERAS_BACKEND"]
+    if backend == "tensorflow":
+        return
+    for item in items:
+        marker = item.get_closest_marker("tensorflow_only")
+        if marker is not None:
+            why = marker.args[0] if marker.args else "needs TensorFlow"
+            item.add_marker(pytest.mark.skip(reason=f"TensorFlow only ({why}); backend {backend}"))
 
 
 def pytest_collection_finish(session):

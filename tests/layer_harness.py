@@ -8,15 +8,16 @@ Every public layer of ``kerasnn.layers`` goes through the same battery of checks
    which, after ``set_weights``, gives the *same* outputs.
 2. **Symbolic vs eager** -- the layer called on ``keras.Input`` tensors (a functional model) gives
    the same outputs as the layer called eagerly on the arrays, both through ``model(x)`` and
-   ``model.predict(x)`` (a ``tf.function``). Symbolic output shapes agree with eager ones, with
-   ``compute_output_shape`` and with ``expected_output_shape`` when given.
+   ``model.predict(x)`` (the compiled predict function). Symbolic output shapes agree with eager
+   ones, with ``compute_output_shape`` and with ``expected_output_shape`` when given.
 3. **Saving** -- the functional model saved as ``.keras`` and loaded back gives identical outputs
    (``atol=rtol=1e-6``).
 4. **Training** -- gradients of a mean-squared-error loss reach every trainable weight (finite and
    not all zero) and every differentiable float input; one ``fit`` step then changes every
    trainable weight and leaves all weights finite.
 5. **XLA** -- ``jit_compile=True`` gives the same inference outputs (``atol=rtol=1e-5``) and, when
-   training is checked, one jit-compiled training step runs with a finite loss.
+   training is checked, one jit-compiled training step runs with a finite loss. (Not on PyTorch,
+   where ``jit_compile=True`` means ``torch.compile``: minutes per layer on a CPU, and not XLA.)
 6. **Mixed precision** -- under the ``mixed_float16`` policy a layer built from ``init_kwargs``
    keeps float32 variables, returns float outputs in float16 (``expected_mixed_precision_dtype``)
    and, given the float32 layer's weights, outputs close to float32:
@@ -24,6 +25,10 @@ Every public layer of ``kerasnn.layers`` goes through the same battery of checks
    ``atol = rtol = 1e-2``, i.e. about ten float16 ulps around 1.0 (float16 has an 11-bit
    significand, relative spacing 2**-10 ~ 1e-3). Loosen them for layers that accumulate over many
    terms (long reductions, softmax of large logits) and say why in the test.
+
+The harness is backend-agnostic: it runs under ``KERAS_BACKEND=tensorflow``, ``jax`` and
+``torch``. Gradients come from ``kerasnn.backend.value_and_gradient`` on the model made a pure
+function of its trainable weights and inputs by ``model.stateless_call``.
 
 Import it from any test module (``tests/`` is on ``sys.path`` because it holds ``conftest.py``)::
 
@@ -77,7 +82,8 @@ import tempfile
 
 import keras
 import numpy as np
-import tensorflow as tf  # GradientTape for the gradient check (tests run on the TF backend)
+
+from kerasnn import backend
 
 _CALL_STYLES = ("single", "args", "kwargs")
 
@@ -96,7 +102,7 @@ def _as_array(value):
 
 
 def _is_array(value):
-    return isinstance(value, np.ndarray) or tf.is_tensor(value)
+    return isinstance(value, np.ndarray) or keras.ops.is_tensor(value)
 
 
 def _is_float(dtype):
@@ -365,38 +371,44 @@ def _loss_outputs(outputs, non_differentiable_outputs):
 def _check_gradients(
     model, inputs, targets, loss_keys, skip_gradient_weights, check_input_gradients
 ):
-    flat = [tf.convert_to_tensor(value) for value in inputs.flat_arrays()]
+    flat = [keras.ops.convert_to_tensor(value) for value in inputs.flat_arrays()]
     differentiable = inputs.differentiable_positions() if check_input_gradients else []
-    trainable = model.trainable_weights
-    with tf.GradientTape() as tape:
-        for position in differentiable:
-            tape.watch(flat[position])
-        outputs = model(_model_input(flat), training=True)
+    trainable = model.trainable_variables
+    non_trainable = [variable.value for variable in model.non_trainable_variables]
+    count = len(trainable)
+    targets = [keras.ops.convert_to_tensor(target) for target in targets]
+
+    def loss_of(values):
+        """The MSE loss as a pure function of (trainable weights, differentiable inputs)."""
+        weights, x = values[:count], list(flat)
+        for position, value in zip(differentiable, values[count:]):
+            x[position] = value
+        outputs, _ = model.stateless_call(weights, non_trainable, _model_input(x), training=True)
         outputs = dict(_flatten_with_keys(outputs))
-        loss = tf.add_n(
-            [
-                tf.reduce_mean(tf.square(tf.cast(outputs[key], "float32") - target))
-                for key, target in zip(loss_keys, targets)
-            ]
-        )
-    assert np.isfinite(float(loss)), f"training loss is not finite: {float(loss)}"
-    weight_grads, input_grads = tape.gradient(
-        loss, (trainable, [flat[position] for position in differentiable])
-    )
-    for weight, grad in zip(trainable, weight_grads):
-        if any(part in weight.path for part in skip_gradient_weights):
-            continue
-        assert grad is not None, f"no gradient reaches trainable weight {weight.path}"
-        grad = keras.ops.convert_to_numpy(grad)
-        assert np.all(np.isfinite(grad)), f"gradient of {weight.path} is not finite"
-        assert np.any(grad != 0), f"gradient of {weight.path} is zero everywhere"
+        ops = keras.ops
+        losses = [
+            ops.mean(ops.square(ops.subtract(ops.cast(outputs[key], "float32"), target)))
+            for key, target in zip(loss_keys, targets)
+        ]
+        return sum(losses[1:], losses[0])
+
+    values = [variable.value for variable in trainable] + [flat[p] for p in differentiable]
+    loss, gradients = backend.value_and_gradient(loss_of, values)
+    loss = float(keras.ops.convert_to_numpy(loss))
+    assert np.isfinite(loss), f"training loss is not finite: {loss}"
+    weight_grads, input_grads = gradients[:count], gradients[count:]
     flat_keys = inputs.flat()
-    for position, grad in zip(differentiable, input_grads):
-        name = f"{flat_keys[position][0]} {flat_keys[position][1]!r}"
-        assert grad is not None, f"no gradient reaches {name}"
-        grad = keras.ops.convert_to_numpy(grad)
-        assert np.all(np.isfinite(grad)), f"gradient with respect to {name} is not finite"
-        assert np.any(grad != 0), f"gradient with respect to {name} is zero everywhere"
+    checked = [(f"trainable weight {w.path}", g) for w, g in zip(trainable, weight_grads)
+               if not any(part in w.path for part in skip_gradient_weights)]
+    checked += [(f"{flat_keys[p][0]} {flat_keys[p][1]!r}", g)
+                for p, g in zip(differentiable, input_grads)]
+    for name, grad in checked:
+        # An unconnected value's gradient is None on TensorFlow and PyTorch, zeros on JAX.
+        grad = None if grad is None else keras.ops.convert_to_numpy(grad)
+        assert grad is not None and np.any(grad != 0), (
+            f"no gradient reaches {name} (None or zero everywhere)"
+        )
+        assert np.all(np.isfinite(grad)), f"the gradient reaching {name} is not finite"
 
 
 def _check_training(
@@ -544,6 +556,8 @@ def run_layer_test(
         The eager outputs, as NumPy arrays in the layer's output structure.
     """
     init_kwargs = dict(init_kwargs or {})
+    # PyTorch's jit_compile=True is torch.compile, not XLA (see the module docstring).
+    run_jit = run_jit and keras.backend.backend() != "torch"
     inputs = _Inputs(input_data, call_kwargs, input_call_style, non_differentiable_inputs)
     flat = inputs.flat_arrays()
     batch_size = len(flat[0])
@@ -561,7 +575,7 @@ def run_layer_test(
     model, symbolic_outputs = _build_model(layer, inputs, static_batch_size)
     _check_output_shapes(layer, inputs, eager_tensors, symbolic_outputs, expected_output_shape)
     _assert_structures_close(
-        model(_model_input([tf.convert_to_tensor(v) for v in flat])),
+        model(_model_input([keras.ops.convert_to_tensor(v) for v in flat])),
         eager_outputs,
         atol,
         rtol,
@@ -569,7 +583,7 @@ def run_layer_test(
     )
     predicted = model.predict(_model_input(flat), batch_size=batch_size, verbose=0)
     _assert_structures_close(
-        predicted, eager_outputs, atol, rtol, "model.predict (tf.function) vs eager call"
+        predicted, eager_outputs, atol, rtol, "model.predict (compiled) vs eager call"
     )
 
     if run_saving:
