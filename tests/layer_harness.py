@@ -16,8 +16,10 @@ Every public layer of ``kerasnn.layers`` goes through the same battery of checks
    not all zero) and every differentiable float input; one ``fit`` step then changes every
    trainable weight and leaves all weights finite.
 5. **XLA** -- ``jit_compile=True`` gives the same inference outputs (``atol=rtol=1e-5``) and, when
-   training is checked, one jit-compiled training step runs with a finite loss. (Not on PyTorch,
-   where ``jit_compile=True`` means ``torch.compile``: minutes per layer on a CPU, and not XLA.)
+   training is checked, one jit-compiled training step runs with a finite loss. This check is
+   TensorFlow's: on JAX, ``predict`` (check 2) and ``fit`` (check 4) already run under
+   ``jax.jit``, so they are the XLA check; on PyTorch ``jit_compile=True`` means
+   ``torch.compile``, minutes per layer on a CPU, and not XLA.
 6. **Mixed precision** -- under the ``mixed_float16`` policy a layer built from ``init_kwargs``
    keeps float32 variables, returns float outputs in float16 (``expected_mixed_precision_dtype``)
    and, given the float32 layer's weights, outputs close to float32:
@@ -437,7 +439,8 @@ def _check_training(
     )
 
     train_model.compile(
-        optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mse", jit_compile=False
+        # The backend's default: a graph on TensorFlow's CPU, jax.jit on JAX, eager on PyTorch.
+        optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mse", jit_compile="auto"
     )
     before = [keras.ops.convert_to_numpy(w) for w in train_model.trainable_weights]
     history = train_model.fit(
@@ -556,8 +559,8 @@ def run_layer_test(
         The eager outputs, as NumPy arrays in the layer's output structure.
     """
     init_kwargs = dict(init_kwargs or {})
-    # PyTorch's jit_compile=True is torch.compile, not XLA (see the module docstring).
-    run_jit = run_jit and keras.backend.backend() != "torch"
+    # The XLA check is TensorFlow's; JAX passes it in predict and fit (see the module docstring).
+    run_jit = run_jit and keras.backend.backend() == "tensorflow"
     inputs = _Inputs(input_data, call_kwargs, input_call_style, non_differentiable_inputs)
     flat = inputs.flat_arrays()
     batch_size = len(flat[0])
