@@ -102,6 +102,11 @@ class NTMCell(keras.layers.Layer):
     The memory starts at a small constant (1e-6: a stabilizer known from NTM reimplementations;
     cosine similarity of an all-zero memory is undefined) and both heads start on row 0.
 
+    On JAX, Keras 3.15's masked ``keras.layers.RNN`` loop (``unroll=False``) takes a masked
+    step's output from the cell's first state (the controller's ``h``), not ``y_{t-1}``: wrong
+    outputs when ``controller_units == units``, an error otherwise. Build the RNN with
+    ``unroll=True`` there (or use another backend).
+
     Args:
         units: size of the output ``y_t``.
         memory_size: N, the number of memory rows.
