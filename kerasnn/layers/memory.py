@@ -26,8 +26,15 @@ from kerasnn.layers.recurrent import LSTMCell
 EPSILON = 1e-8
 
 
+def _tensors(*values):
+    """The arguments as backend tensors: NumPy arrays are accepted too, and on PyTorch
+    ``ndarray * Tensor`` raises a TypeError (the array's operator does not defer to the tensor)."""
+    return [ops.convert_to_tensor(value) for value in values]
+
+
 def content_addressing(memory, key, strength):
     """``softmax_i(beta * cos(k, M_i))``: memory ``(B, N, M)``, key ``(B, M)``, beta ``(B, 1)``."""
+    memory, key, strength = _tensors(memory, key, strength)
     dot = ops.einsum("bnm,bm->bn", memory, key)
     norms = ops.sqrt(ops.sum(memory**2, axis=-1) * ops.sum(key**2, axis=-1, keepdims=True))
     return ops.softmax(strength * dot / (norms + EPSILON), axis=-1)
@@ -35,6 +42,7 @@ def content_addressing(memory, key, strength):
 
 def interpolate(content_weights, previous_weights, gate):
     """``g * w^c + (1 - g) * w_{t-1}``, gate ``(B, 1)``."""
+    content_weights, previous_weights, gate = _tensors(content_weights, previous_weights, gate)
     return gate * content_weights + (1.0 - gate) * previous_weights
 
 
@@ -45,6 +53,7 @@ def circular_shift(weights, shift):
         weights: ``(B, N)``.
         shift: ``(B, 2S + 1)`` weights of the offsets ``-S, ..., S``.
     """
+    weights, shift = _tensors(weights, shift)
     size, span = weights.shape[-1], shift.shape[-1]
     radius = span // 2
     # rows[i, k] = index of the weight that offset k - S moves onto position i: (i - k + S) mod N
@@ -55,17 +64,20 @@ def circular_shift(weights, shift):
 
 def sharpen(weights, gamma):
     """``w^gamma / sum w^gamma``, gamma ``(B, 1)`` >= 1: undoes the shift's blurring."""
+    weights, gamma = _tensors(weights, gamma)
     powered = ops.power(weights + EPSILON, gamma)
     return powered / ops.sum(powered, axis=-1, keepdims=True)
 
 
 def read(memory, weights):
     """``r = sum_i w_i M_i``: ``(B, M)``."""
+    memory, weights = _tensors(memory, weights)
     return ops.einsum("bn,bnm->bm", weights, memory)
 
 
 def write(memory, weights, erase, add):
     """``M_i <- M_i * (1 - w_i e) + w_i a``: erase ``(B, M)`` in [0, 1], add ``(B, M)``."""
+    memory, weights, erase, add = _tensors(memory, weights, erase, add)
     erased = memory * (1.0 - weights[:, :, None] * erase[:, None, :])
     return erased + weights[:, :, None] * add[:, None, :]
 
@@ -89,6 +101,11 @@ class NTMCell(keras.layers.Layer):
 
     The memory starts at a small constant (1e-6: a stabilizer known from NTM reimplementations;
     cosine similarity of an all-zero memory is undefined) and both heads start on row 0.
+
+    On JAX, Keras 3.15's masked ``keras.layers.RNN`` loop (``unroll=False``) takes a masked
+    step's output from the cell's first state (the controller's ``h``), not ``y_{t-1}``: wrong
+    outputs when ``controller_units == units``, an error otherwise. Build the RNN with
+    ``unroll=True`` there (or use another backend).
 
     Args:
         units: size of the output ``y_t``.

@@ -300,6 +300,10 @@ class CourseRNNCell(keras.layers.Layer):
     kernels hold the two groups side by side, h first: ``kernel (input_dim, hidden_units +
     units)``, ``recurrent_kernel (units, hidden_units + units)``, ``bias (hidden_units + units,)``.
 
+    On JAX, Keras 3.15's masked ``keras.layers.RNN`` loop (``unroll=False``) takes a masked
+    step's output from the cell's first state, assuming they are equal; with ``hidden_units > 0``
+    they differ and it fails. Build the RNN with ``unroll=True`` there (or use another backend).
+
     Args:
         units: positive int B, size of the context group (the recurrent state).
         hidden_units: non-negative int J, size of the feed-forward group (0: Elman network).

@@ -14,6 +14,9 @@ from kerasnn.layers import (
     ScaledDotProductAttention,
 )
 
+# Tensors of any backend to NumPy (np.asarray fails on torch tensors that require grad).
+_to_numpy = keras.ops.convert_to_numpy
+
 RNG = np.random.default_rng(0)
 BATCH, TARGET, SOURCE = 2, 4, 5
 
@@ -68,9 +71,9 @@ def test_scaled_dot_product_attention_matches_numpy(use_causal_mask):
         use_causal_mask=use_causal_mask,
         return_attention_weights=True,
     )
-    np.testing.assert_allclose(np.asarray(weights), expected_weights, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(output), expected, atol=1e-5)
-    np.testing.assert_array_equal(np.asarray(weights)[0, 2], 0.0)
+    np.testing.assert_allclose(_to_numpy(weights), expected_weights, atol=1e-6)
+    np.testing.assert_allclose(_to_numpy(output), expected, atol=1e-5)
+    np.testing.assert_array_equal(_to_numpy(weights)[0, 2], 0.0)
 
 
 def test_scaled_dot_product_attention_hand_computed():
@@ -81,7 +84,7 @@ def test_scaled_dot_product_attention_hand_computed():
     second = 1.0 / (1.0 + np.exp(-np.sqrt(2.0)))
     output = ScaledDotProductAttention()(query, key, value)
     np.testing.assert_allclose(
-        np.asarray(output), [[[10.0 * (1 - second) + 20.0 * second]]], rtol=1e-6
+        _to_numpy(output), [[[10.0 * (1 - second) + 20.0 * second]]], rtol=1e-6
     )
 
 
@@ -133,7 +136,8 @@ def _paired_mha(query, value, key=None, **kwargs):
     """Our MHA with the weights of a built-in one (random biases so that order mistakes show)."""
     builtin = keras.layers.MultiHeadAttention(**kwargs)
     ours = MultiHeadAttention(**kwargs)
-    builtin(query, value, key)
+    # Built through the scores path: the fused one fails on JAX when value_dim != key_dim.
+    builtin(query, value, key, return_attention_scores=True)
     ours(query, value, key)
     rng = np.random.default_rng(5)
     builtin.set_weights([rng.normal(scale=0.5, size=w.shape) for w in builtin.get_weights()])
@@ -157,11 +161,35 @@ MHA_CASES = {
     ),
 }
 MASK_CASES = ["none", "padding", "causal", "padding_and_causal"]
+# Keras 3.15 bug: on JAX the built-in's fused path (no scores, no dropout) calls
+# jax.nn.dot_product_attention, which needs value heads of key_dim; with value_dim != key_dim it
+# raises "value shape should be [2, 5, 3, 2]: but got (2, 5, 3, 4)" (then a reshape error).
+_KERAS_JAX_FUSED_VALUE_DIM_BUG = pytest.mark.skipif(
+    keras.backend.backend() == "jax",
+    reason="Keras 3.15 bug: on JAX the built-in MultiHeadAttention's fused path (called without "
+    "scores) fails when value_dim != key_dim: jax.nn.dot_product_attention needs value heads "
+    "of key_dim ('value shape should be [2, 5, 3, 2]: but got (2, 5, 3, 4)')",
+)
 
 
-@pytest.mark.parametrize("mask_case", MASK_CASES)
-@pytest.mark.parametrize("case", sorted(MHA_CASES))
-def test_multi_head_attention_matches_keras(case, mask_case):
+def _mha_parity_cases():
+    """(case, mask case, path): the built-in computes with explicit scores when asked for them
+    and through its fused kernel (``ops.dot_product_attention``) otherwise."""
+    for case in sorted(MHA_CASES):
+        for mask_case in MASK_CASES:
+            for path in ("scores", "fused"):
+                broken = case == "cross" and path == "fused"  # value_dim=4, key_dim=2
+                yield pytest.param(
+                    case,
+                    mask_case,
+                    path,
+                    id=f"{case}-{mask_case}-{path}",
+                    marks=_KERAS_JAX_FUSED_VALUE_DIM_BUG if broken else (),
+                )
+
+
+@pytest.mark.parametrize("case, mask_case, path", list(_mha_parity_cases()))
+def test_multi_head_attention_matches_keras(case, mask_case, path):
     spec = MHA_CASES[case]
     query = _normal(BATCH, TARGET, 6)
     value = (
@@ -180,18 +208,20 @@ def test_multi_head_attention_matches_keras(case, mask_case):
         )
     if "causal" in mask_case:
         call_kwargs["use_causal_mask"] = True
-    expected, expected_scores = builtin(
-        query, value, key, return_attention_scores=True, **call_kwargs
-    )
-    got, scores = ours(query, value, key, return_attention_scores=True, **call_kwargs)
-    np.testing.assert_allclose(np.asarray(scores), np.asarray(expected_scores), atol=1e-6)
-    np.testing.assert_allclose(np.asarray(got), np.asarray(expected), atol=1e-5)
-    # Without scores the built-in takes its fused-kernel path: still equal.
-    np.testing.assert_allclose(
-        np.asarray(ours(query, value, key, **call_kwargs)),
-        np.asarray(builtin(query, value, key, **call_kwargs)),
-        atol=1e-5,
-    )
+    if path == "scores":
+        expected, expected_scores = builtin(
+            query, value, key, return_attention_scores=True, **call_kwargs
+        )
+        got, scores = ours(query, value, key, return_attention_scores=True, **call_kwargs)
+        np.testing.assert_allclose(_to_numpy(scores), _to_numpy(expected_scores), atol=1e-6)
+        np.testing.assert_allclose(_to_numpy(got), _to_numpy(expected), atol=1e-5)
+    else:
+        # Without scores the built-in takes its fused-kernel path: still equal.
+        np.testing.assert_allclose(
+            _to_numpy(ours(query, value, key, **call_kwargs)),
+            _to_numpy(builtin(query, value, key, **call_kwargs)),
+            atol=1e-5,
+        )
 
 
 def test_multi_head_attention_keras_masks_match_keras():
@@ -203,11 +233,11 @@ def test_multi_head_attention_keras_masks_match_keras():
         embedding(tokens), embedding(tokens), return_attention_scores=True
     )
     got, scores = ours(embedding(tokens), embedding(tokens), return_attention_scores=True)
-    np.testing.assert_allclose(np.asarray(scores), np.asarray(expected_scores), atol=1e-6)
-    np.testing.assert_allclose(np.asarray(got), np.asarray(expected), atol=1e-5)
-    assert np.all(np.asarray(scores)[1, :, :, 2:] == 0.0)  # padded keys get no weight
+    np.testing.assert_allclose(_to_numpy(scores), _to_numpy(expected_scores), atol=1e-6)
+    np.testing.assert_allclose(_to_numpy(got), _to_numpy(expected), atol=1e-5)
+    assert np.all(_to_numpy(scores)[1, :, :, 2:] == 0.0)  # padded keys get no weight
     # The query's padding mask propagates to the output.
-    np.testing.assert_array_equal(np.asarray(got._keras_mask), tokens != 0)
+    np.testing.assert_array_equal(_to_numpy(got._keras_mask), tokens != 0)
 
 
 @pytest.mark.parametrize(
@@ -350,12 +380,12 @@ def test_multi_head_attention_high_rank_gate_and_output_shape(query_shape, value
     expected, expected_scores = builtin(
         query, value, attention_mask=mask, return_attention_scores=True
     )
-    np.testing.assert_allclose(np.asarray(got), np.asarray(expected), atol=1e-5)
-    np.testing.assert_allclose(np.asarray(scores), np.asarray(expected_scores), atol=1e-6)
+    np.testing.assert_allclose(_to_numpy(got), _to_numpy(expected), atol=1e-5)
+    np.testing.assert_allclose(_to_numpy(scores), _to_numpy(expected_scores), atol=1e-6)
     output_shape = kwargs.get("output_shape", (6,))
     assert got.shape == query_shape[:-1] + output_shape
     # NumPy: heads over the flattened attention axes, joint softmax, optional sigmoid gate.
-    weights = [np.asarray(w) for w in ours.get_weights()]
+    weights = [_to_numpy(w) for w in ours.get_weights()]
     if len(output_shape) > 1:
         weights[-2] = weights[-2].reshape(2, 4, -1)
         weights[-1] = weights[-1].reshape(-1)
@@ -363,9 +393,9 @@ def test_multi_head_attention_high_rank_gate_and_output_shape(query_shape, value
     reference, reference_scores = _numpy_multi_head_attention(
         query, value, weights, axes, flat_mask, gate=kwargs.get("use_gate", False)
     )
-    np.testing.assert_allclose(np.asarray(got).reshape(reference.shape), reference, atol=1e-5)
+    np.testing.assert_allclose(_to_numpy(got).reshape(reference.shape), reference, atol=1e-5)
     np.testing.assert_allclose(
-        np.asarray(scores).reshape(reference_scores.shape), reference_scores, atol=1e-6
+        _to_numpy(scores).reshape(reference_scores.shape), reference_scores, atol=1e-6
     )
 
 
@@ -375,17 +405,17 @@ def test_multi_head_attention_sliding_window_and_per_head_masks():
     _, scores = layer(x, x, use_causal_mask=True, return_attention_scores=True)
     rows, columns = np.indices((6, 6))
     band = (columns <= rows) & (rows - columns < 3)
-    assert np.all(np.asarray(scores)[..., ~band] == 0) and np.all(np.asarray(scores)[..., band] > 0)
+    assert np.all(_to_numpy(scores)[..., ~band] == 0) and np.all(_to_numpy(scores)[..., band] > 0)
     _, scores = layer(x, x, return_attention_scores=True)
-    assert np.all((np.asarray(scores) > 0) == (np.abs(rows - columns) < 3))
+    assert np.all((_to_numpy(scores) > 0) == (np.abs(rows - columns) < 3))
     # A per-head mask (batch, heads, T, S) reaches each head separately.
     per_head = np.ones((BATCH, 2, 6, 6), bool)
     per_head[:, 1] = np.eye(6, dtype=bool)
     _, scores = MultiHeadAttention(num_heads=2, key_dim=4)(
         x, x, attention_mask=per_head, return_attention_scores=True
     )
-    np.testing.assert_allclose(np.asarray(scores)[:, 1], np.broadcast_to(np.eye(6), (BATCH, 6, 6)))
-    assert np.all(np.asarray(scores)[:, 0] > 0)
+    np.testing.assert_allclose(_to_numpy(scores)[:, 1], np.broadcast_to(np.eye(6), (BATCH, 6, 6)))
+    assert np.all(_to_numpy(scores)[:, 0] > 0)
     config = layer.get_config()
     assert MultiHeadAttention.from_config(config).get_config() == config
 
@@ -401,7 +431,7 @@ def test_multi_head_attention_kernels_get_their_own_draws_and_constraints():
     )
     layer.build((2, 3, 4), (2, 3, 4))
     kernels = [layer.query_kernel, layer.key_kernel, layer.gate_kernel, layer.value_kernel]
-    values = [np.asarray(k) for k in kernels]
+    values = [_to_numpy(k) for k in kernels]
     assert all(not np.allclose(values[0], v) for v in values[1:])
     for weight in layer.trainable_weights:
         assert isinstance(weight.constraint, keras.constraints.NonNeg)
@@ -460,11 +490,11 @@ def test_seq2seq_attention_matches_numpy(kind, single_step):
         expected_context, expected_weights = expected_context[:, 0], expected_weights[:, 0]
 
     context, weights = layer(call_query, value, value_mask=mask, return_attention_weights=True)
-    np.testing.assert_allclose(np.asarray(weights), expected_weights, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(context), expected_context, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(weights).sum(-1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(_to_numpy(weights), expected_weights, atol=1e-6)
+    np.testing.assert_allclose(_to_numpy(context), expected_context, atol=1e-5)
+    np.testing.assert_allclose(_to_numpy(weights).sum(-1), 1.0, atol=1e-6)
     # batch item 1 has one real source position: all the weight goes there
-    np.testing.assert_array_equal(np.asarray(weights).reshape(BATCH, -1, SOURCE)[1, :, 0], 1.0)
+    np.testing.assert_array_equal(_to_numpy(weights).reshape(BATCH, -1, SOURCE)[1, :, 0], 1.0)
 
 
 def test_course_names_are_the_seq2seq_layers_not_keras_builtins():
@@ -481,7 +511,7 @@ def test_seq2seq_attention_takes_the_keras_mask_of_the_source():
     tokens = np.array([[1, 2, 3, 0, 0], [4, 0, 0, 0, 0]])
     encoder_states = keras.layers.Embedding(10, 7, mask_zero=True)(tokens)
     _, weights = LuongAttention()(_normal(BATCH, 6), encoder_states, return_attention_weights=True)
-    np.testing.assert_array_equal(np.asarray(weights) > 0, tokens != 0)
+    np.testing.assert_array_equal(_to_numpy(weights) > 0, tokens != 0)
 
 
 def test_seq2seq_attention_bad_inputs():

@@ -8,6 +8,9 @@ from layer_harness import run_layer_test
 from kerasnn.layers import memory
 from kerasnn.layers.memory import NTMCell
 
+# Tensors of any backend to NumPy (np.asarray fails on torch tensors that require grad).
+_to_numpy = keras.ops.convert_to_numpy
+
 RNG = np.random.default_rng(0)
 
 
@@ -54,7 +57,7 @@ def test_each_addressing_stage_against_numpy():
     # A pure shift by +1 moves a one-hot weighting one row down, circularly.
     one_hot = np.eye(n, dtype="float32")[[n - 1]]
     moved = memory.circular_shift(one_hot, np.array([[0.0, 0.0, 1.0]], "float32"))
-    np.testing.assert_allclose(moved, np.eye(n)[[0]], atol=1e-7)
+    np.testing.assert_allclose(_to_numpy(moved), np.eye(n)[[0]], atol=1e-7)
 
 
 def test_read_and_write_against_numpy_and_the_notes_convex_write():
@@ -62,13 +65,15 @@ def test_read_and_write_against_numpy_and_the_notes_convex_write():
     w = _softmax(RNG.normal(size=(2, 5))).astype("float32")
     erase = _sigmoid(RNG.normal(size=(2, 3))).astype("float32")
     add = RNG.normal(size=(2, 3)).astype("float32")
-    np.testing.assert_allclose(memory.read(mem, w), np.einsum("bn,bnm->bm", w, mem), rtol=1e-5)
+    np.testing.assert_allclose(_to_numpy(memory.read(mem, w)), np.einsum("bn,bnm->bm", w, mem),
+                               rtol=1e-5)
     expected = mem * (1 - w[:, :, None] * erase[:, None, :]) + w[:, :, None] * add[:, None, :]
-    np.testing.assert_allclose(memory.write(mem, w, erase, add), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(_to_numpy(memory.write(mem, w, erase, add)), expected, rtol=1e-5,
+                               atol=1e-6)
     # e = 1: each row becomes the convex combination (1 - w_i) M_i + w_i a of the notes.
     convex = (1 - w[:, :, None]) * mem + w[:, :, None] * add[:, None, :]
-    np.testing.assert_allclose(memory.write(mem, w, np.ones((2, 3), "float32"), add), convex,
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(_to_numpy(memory.write(mem, w, np.ones((2, 3), "float32"), add)),
+                               convex, rtol=1e-5, atol=1e-6)
 
 
 def test_cell_step_against_numpy():
@@ -101,10 +106,11 @@ def test_cell_step_against_numpy():
     read_w, _ = head("read", states[4])
     r = np.einsum("bn,bnm->bm", read_w, mem)
     kernel, bias = cell.output_layer.get_weights()
-    np.testing.assert_allclose(output, np.concatenate([h, r], -1) @ kernel + bias, rtol=1e-4,
+    np.testing.assert_allclose(_to_numpy(output), np.concatenate([h, r], -1) @ kernel + bias,
+                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(_to_numpy(new_states[2]), mem.reshape(2, -1), rtol=1e-4,
                                atol=1e-5)
-    np.testing.assert_allclose(new_states[2], mem.reshape(2, -1), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(new_states[4], read_w, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(_to_numpy(new_states[4]), read_w, rtol=1e-4, atol=1e-6)
 
 
 @keras.saving.register_keras_serializable(package="kerasnn_tests")

@@ -7,6 +7,9 @@ from layer_harness import run_layer_test
 
 from kerasnn.layers import LSTM, LSTMCell
 
+# Tensors of any backend to NumPy (np.asarray fails on torch tensors that require grad).
+_to_numpy = keras.ops.convert_to_numpy
+
 BATCH, TIME, FEATURES, UNITS = 3, 5, 4, 6
 
 
@@ -67,7 +70,7 @@ def test_rnn_of_our_cell_matches_keras_lstm(masked):
     expected = builtin(x, mask=mask)
     got = ours(x, mask=mask)
     for name, a, b in zip(("sequences", "h", "c"), got, expected):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(_to_numpy(a), _to_numpy(b), atol=1e-6, err_msg=name)
 
 
 def test_bidirectional_and_stacked_match_keras():
@@ -80,7 +83,7 @@ def test_bidirectional_and_stacked_match_keras():
     builtin.set_weights(_random_weights(builtin))
     ours.set_weights(builtin.get_weights())
     np.testing.assert_allclose(
-        np.asarray(ours(x, mask=mask)), np.asarray(builtin(x, mask=mask)), atol=1e-6
+        _to_numpy(ours(x, mask=mask)), _to_numpy(builtin(x, mask=mask)), atol=1e-6
     )
 
     # A stack of cells in one RNN equals two stacked keras LSTM layers.
@@ -93,7 +96,7 @@ def test_bidirectional_and_stacked_match_keras():
     stacked_builtin.set_weights(_random_weights(stacked_builtin))
     stacked_ours.set_weights(stacked_builtin.get_weights())
     np.testing.assert_allclose(
-        np.asarray(stacked_ours(x)), np.asarray(stacked_builtin(x)), atol=1e-6
+        _to_numpy(stacked_ours(x)), _to_numpy(stacked_builtin(x)), atol=1e-6
     )
 
 
@@ -106,7 +109,7 @@ def test_gate_activations_follow_the_course_equations():
     rnn.set_weights(_random_weights(rnn))
     kernel, recurrent_kernel, bias = rnn.get_weights()
     expected = _numpy_lstm(x, kernel, recurrent_kernel, bias, mask)
-    gates = {key: np.asarray(value) for key, value in cell.gate_activations(x, mask=mask).items()}
+    gates = {key: _to_numpy(value) for key, value in cell.gate_activations(x, mask=mask).items()}
     names = {
         "i": "input_gate",
         "f": "forget_gate",
@@ -120,14 +123,14 @@ def test_gate_activations_follow_the_course_equations():
         np.testing.assert_allclose(gates[name], expected[short], atol=1e-5, err_msg=name)
     # The recorded states are those the RNN layer carries.
     _, h_final, c_final = rnn(x, mask=mask)
-    np.testing.assert_allclose(gates["hidden"][:, -1], np.asarray(h_final), atol=1e-6)
-    np.testing.assert_allclose(gates["memory"][:, -1], np.asarray(c_final), atol=1e-6)
+    np.testing.assert_allclose(gates["hidden"][:, -1], _to_numpy(h_final), atol=1e-6)
+    np.testing.assert_allclose(gates["memory"][:, -1], _to_numpy(c_final), atol=1e-6)
 
 
 def test_unit_forget_bias_and_dropout():
     cell = LSTMCell(2)
     keras.layers.RNN(cell)(np.zeros((1, 2, 3), "float32"))
-    np.testing.assert_array_equal(np.asarray(cell.bias), [0, 0, 1, 1, 0, 0, 0, 0])
+    np.testing.assert_array_equal(_to_numpy(cell.bias), [0, 0, 1, 1, 0, 0, 0, 0])
 
     x = _sequences()
     plain = keras.layers.RNN(LSTMCell(UNITS), return_sequences=True)
@@ -138,8 +141,8 @@ def test_unit_forget_bias_and_dropout():
     dropped(x)
     dropped.set_weights(plain.get_weights())
     # Dropout is off at inference and on in training.
-    np.testing.assert_allclose(np.asarray(dropped(x)), np.asarray(plain(x)), atol=1e-6)
-    assert np.abs(np.asarray(dropped(x, training=True)) - np.asarray(plain(x))).max() > 1e-3
+    np.testing.assert_allclose(_to_numpy(dropped(x)), _to_numpy(plain(x)), atol=1e-6)
+    assert np.abs(_to_numpy(dropped(x, training=True)) - _to_numpy(plain(x))).max() > 1e-3
 
 
 @pytest.mark.parametrize(
@@ -193,10 +196,10 @@ def test_lstm_layer_is_a_drop_in_for_keras_lstm(go_backwards):
     expected = builtin(x, mask=mask, initial_state=initial_state)
     got = ours(x, mask=mask, initial_state=initial_state)
     for name, a, b in zip(("sequences", "h", "c"), got, expected):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(_to_numpy(a), _to_numpy(b), atol=1e-6, err_msg=name)
     # The course's equations in NumPy (zero initial state) give the same last h.
     reference = _numpy_lstm(x[:, ::-1] if go_backwards else x, *ours.get_weights(), mask=None)
-    np.testing.assert_allclose(np.asarray(ours(x)[1]), reference["h"][:, -1], atol=1e-5)
+    np.testing.assert_allclose(_to_numpy(ours(x)[1]), reference["h"][:, -1], atol=1e-5)
     # Same configuration keys as Keras' (plus use_cudnn), and a Keras config builds ours.
     assert set(ours.get_config()) - set(builtin.get_config()) == {"use_cudnn"}
     clone = LSTM.from_config(builtin.get_config())

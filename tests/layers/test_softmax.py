@@ -76,7 +76,10 @@ def test_two_words_equal_the_full_softmax():
     second = 1 - first
     layer.set_weights([output_vectors[:, [first]] - output_vectors[:, [second]],
                        output_bias[[first]] - output_bias[[second]]])
-    np.testing.assert_allclose(layer(inputs), full(inputs), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer(inputs)), keras.ops.convert_to_numpy(full(inputs)),
+        rtol=1e-5, atol=1e-6,
+    )
 
 
 def test_bad_arguments_raise_value_errors():

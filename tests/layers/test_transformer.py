@@ -12,6 +12,9 @@ from kerasnn.layers import (
     TransformerEncoderBlock,
 )
 
+# Tensors of any backend to NumPy (np.asarray fails on torch tensors that require grad).
+_to_numpy = keras.ops.convert_to_numpy
+
 BATCH, TARGET, SOURCE, MODEL_DIM, HEADS, HIDDEN = 2, 5, 6, 8, 2, 12
 
 
@@ -61,10 +64,10 @@ def _numpy_paper_encoding(length, depth):
 def test_positional_encoding_matches_numpy(layout, depth, reference):
     x = _normal(BATCH, 9, depth)
     layer = SinusoidalPositionalEncoding(max_length=20, layout=layout)
-    np.testing.assert_allclose(np.asarray(layer(x)), x + reference(9, depth)[None], atol=1e-5)
+    np.testing.assert_allclose(_to_numpy(layer(x)), x + reference(9, depth)[None], atol=1e-5)
     # A shorter sequence gets the first rows of the same table.
     np.testing.assert_allclose(
-        np.asarray(layer(x[:, :3])), x[:, :3] + reference(3, depth)[None], atol=1e-5
+        _to_numpy(layer(x[:, :3])), x[:, :3] + reference(3, depth)[None], atol=1e-5
     )
 
 
@@ -72,7 +75,7 @@ def test_positional_encoding_keeps_the_keras_mask():
     tokens = np.array([[3, 4, 0], [5, 0, 0]])
     embedded = keras.layers.Embedding(10, 4, mask_zero=True)(tokens)
     encoded = SinusoidalPositionalEncoding(max_length=3)(embedded)
-    np.testing.assert_array_equal(np.asarray(encoded._keras_mask), tokens != 0)
+    np.testing.assert_array_equal(_to_numpy(encoded._keras_mask), tokens != 0)
 
 
 def test_positional_encoding_bad_inputs():
@@ -121,7 +124,7 @@ def test_feed_forward_matches_numpy_and_passes_the_harness():
     layer.set_weights(_random_weights(layer))
     w1, b1, w2, b2 = layer.get_weights()
     expected = np.maximum(0.0, x @ w1 + b1) @ w2 + b2  # FFN(x) = max(0, xW1 + b1)W2 + b2
-    np.testing.assert_allclose(np.asarray(layer(x)), expected, atol=1e-5)
+    np.testing.assert_allclose(_to_numpy(layer(x)), expected, atol=1e-5)
 
     run_layer_test(
         PositionwiseFeedForward,
@@ -173,15 +176,16 @@ def test_encoder_block_equals_a_stack_of_builtin_layers():
     _builtin_sublayer_weights(block, [attention, norm_1, dense_1, dense_2, norm_2])
 
     attention_mask = padding[:, :, None] & padding[:, None, :]
+    x = keras.ops.convert_to_tensor(x)  # NumPy + a torch tensor that requires grad fails
     hidden = norm_1(x + attention(x, x, attention_mask=attention_mask))
     expected = _builtin_feed_forward(hidden, dense_1, dense_2, norm_2)
     got = block(x, mask=padding)
     # Compared at the real positions: a padded query attends to nothing, which the built-in's fused
     # kernel turns into a uniform average and we into zero weights (either value is never used).
-    np.testing.assert_allclose(np.asarray(got)[padding], np.asarray(expected)[padding], atol=1e-5)
+    np.testing.assert_allclose(_to_numpy(got)[padding], _to_numpy(expected)[padding], atol=1e-5)
     np.testing.assert_allclose(
-        np.asarray(block(x)),
-        np.asarray(_builtin_feed_forward(norm_1(x + attention(x, x)), dense_1, dense_2, norm_2)),
+        _to_numpy(block(x)),
+        _to_numpy(_builtin_feed_forward(norm_1(x + attention(x, x)), dense_1, dense_2, norm_2)),
         atol=1e-5,
     )
 
@@ -195,17 +199,17 @@ def test_encoder_block_ignores_padding_and_propagates_the_mask():
     model = keras.Model(inputs, [encoded, pooled])
     assert model.outputs[0]._keras_mask is not None
 
-    sequences, means = (np.asarray(t) for t in model(tokens))
+    sequences, means = (_to_numpy(t) for t in model(tokens))
     # The padding mask reached the pooling: the mean is over the real positions only.
     np.testing.assert_allclose(means[1], sequences[1, :2].mean(0), atol=1e-5)
     # Changing padded *values* (not ids) leaves the real positions unchanged.
     embedding_model = keras.Model(inputs, embedded)
     block = model.layers[2]
-    values = np.asarray(embedding_model(tokens))
+    values = _to_numpy(embedding_model(tokens))
     perturbed = values.copy()
     perturbed[tokens == 0] += 3.0
     mask = tokens != 0
-    a, b = np.asarray(block(values, mask=mask)), np.asarray(block(perturbed, mask=mask))
+    a, b = _to_numpy(block(values, mask=mask)), _to_numpy(block(perturbed, mask=mask))
     np.testing.assert_allclose(a[mask], b[mask], atol=1e-5)
 
 
@@ -230,12 +234,13 @@ def test_decoder_block_equals_a_stack_of_builtin_layers():
     _builtin_sublayer_weights(
         block, [self_attention, norms[0], cross_attention, norms[1], dense_1, dense_2, norms[2]]
     )
+    x = keras.ops.convert_to_tensor(x)  # NumPy + a torch tensor that requires grad fails
     hidden = norms[0](x + self_attention(x, x, use_causal_mask=True))
     cross_mask = np.broadcast_to(source_padding[:, None, :], (BATCH, TARGET, SOURCE))
     hidden = norms[1](hidden + cross_attention(hidden, encoded, attention_mask=cross_mask))
     expected = _builtin_feed_forward(hidden, dense_1, dense_2, norms[2])
     got = block(x, encoded, encoder_sequence_mask=source_padding)
-    np.testing.assert_allclose(np.asarray(got), np.asarray(expected), atol=1e-5)
+    np.testing.assert_allclose(_to_numpy(got), _to_numpy(expected), atol=1e-5)
 
 
 def test_decoder_block_is_causal_and_ignores_source_padding():
@@ -243,18 +248,18 @@ def test_decoder_block_is_causal_and_ignores_source_padding():
     source_padding = np.ones((BATCH, SOURCE), bool)
     source_padding[:, 4:] = False
     block = TransformerDecoderBlock(num_heads=HEADS, intermediate_dim=HIDDEN)
-    reference = np.asarray(block(x, encoded, encoder_sequence_mask=source_padding))
+    reference = _to_numpy(block(x, encoded, encoder_sequence_mask=source_padding))
     for t in range(TARGET - 1):
         changed = x.copy()
         changed[:, t + 1 :] = _normal(BATCH, TARGET - t - 1, MODEL_DIM, seed=10 + t)
-        output = np.asarray(block(changed, encoded, encoder_sequence_mask=source_padding))
+        output = _to_numpy(block(changed, encoded, encoder_sequence_mask=source_padding))
         # steps <= t see nothing that changed; the later ones do
         np.testing.assert_allclose(output[:, : t + 1], reference[:, : t + 1], atol=1e-5)
         assert np.abs(output[:, t + 1 :] - reference[:, t + 1 :]).max() > 1e-3
     changed_source = encoded.copy()
     changed_source[:, 4:] += 5.0
     np.testing.assert_allclose(
-        np.asarray(block(x, changed_source, encoder_sequence_mask=source_padding)),
+        _to_numpy(block(x, changed_source, encoder_sequence_mask=source_padding)),
         reference,
         atol=1e-5,
     )
