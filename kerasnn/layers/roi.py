@@ -68,11 +68,14 @@ def _round_half_away_from_zero(x):
 def _check_finite_boxes(boxes):
     """Raise ``ValueError`` for NaN/infinite coordinates when the boxes' values are known (NumPy
     or eager tensors); inside a compiled graph they are not, and such boxes give zeros."""
-    if isinstance(boxes, np.ndarray):
-        values = boxes
-    elif callable(getattr(boxes, "numpy", None)):  # an eager tensor; symbolic ones have none
-        values = boxes.numpy()
-    else:
+    if isinstance(boxes, keras.KerasTensor):
+        return
+    try:
+        # NumPy or an eager tensor of any backend (JAX arrays have no `.numpy()`).
+        values = np.asarray(ops.convert_to_numpy(boxes))
+    except (TypeError, NotImplementedError):
+        # Symbolic: a TensorFlow graph tensor (NotImplementedError) or a JAX tracer
+        # (TracerArrayConversionError, a TypeError) has no values to check.
         return
     bad = np.argwhere(~np.all(np.isfinite(values), axis=-1))
     if len(bad):

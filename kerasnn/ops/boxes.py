@@ -362,7 +362,8 @@ def non_max_suppression(
         suppressed = ops.logical_and(ops.logical_and(kept_i, overlaps), later)
         return ops.logical_and(keep, ops.logical_not(suppressed))
 
-    keep = ops.fori_loop(0, candidates, suppress_step, keep)
+    if candidates > 0:  # on JAX, ops.fori_loop(0, 0, ...) still traces its body (fails on N = 0)
+        keep = ops.fori_loop(0, candidates, suppress_step, keep)
     rank = ops.cumsum(ops.cast(keep, "int32"), axis=-1)
     keep = ops.logical_and(keep, rank <= max_detections_per_class)
 

@@ -9,6 +9,11 @@ from kerasnn.layers.detection import ProposalLayer, RPNHead, propose
 from kerasnn.ops import boxes
 
 
+def _np(value):
+    """NumPy array of a tensor (PyTorch outputs that require grad included) or an array."""
+    return keras.ops.convert_to_numpy(value)
+
+
 def test_rpn_head_passes_the_harness_and_equals_keras_convolutions():
     features = np.random.default_rng(0).normal(size=(2, 4, 5, 6)).astype("float32")
     logits, deltas = run_layer_test(
@@ -26,10 +31,10 @@ def test_rpn_head_passes_the_harness_and_equals_keras_convolutions():
     conv.set_weights(head.conv.get_weights())
     cls.set_weights(head.objectness.get_weights())
     reg.set_weights(head.box_deltas.get_weights())
-    logits, deltas = (np.asarray(x) for x in head(features))
+    logits, deltas = (_np(x) for x in head(features))
     hidden = conv(features)
-    expected_cls = np.asarray(cls(hidden))  # (2, 4, 5, 3): anchor a of cell (i, j)
-    expected_reg = np.asarray(reg(hidden)).reshape(2, 4, 5, 3, 4)
+    expected_cls = _np(cls(hidden))  # (2, 4, 5, 3): anchor a of cell (i, j)
+    expected_reg = _np(reg(hidden)).reshape(2, 4, 5, 3, 4)
     np.testing.assert_allclose(logits.reshape(2, 4, 5, 3), expected_cls, atol=1e-6)
     np.testing.assert_allclose(deltas.reshape(2, 4, 5, 3, 4), expected_reg, atol=1e-6)
     with pytest.raises(ValueError, match=r"Argument `num_anchors` must be a positive integer"):

@@ -8,6 +8,11 @@ from layer_harness import run_layer_test
 from kerasnn.layers import MaskHead
 
 
+def _np(value):
+    """NumPy array of a tensor (PyTorch outputs that require grad included) or an array."""
+    return keras.ops.convert_to_numpy(value)
+
+
 def test_mask_head_passes_the_harness_and_equals_keras_layers_on_each_roi():
     features = np.random.default_rng(0).normal(size=(2, 3, 4, 4, 5)).astype("float32")
     outputs = run_layer_test(MaskHead, {"num_classes": 2, "filters": 4, "num_convs": 1},
@@ -21,7 +26,7 @@ def test_mask_head_passes_the_harness_and_equals_keras_layers_on_each_roi():
     reference(features[0])
     reference.set_weights(head.get_weights())
     for image in range(2):  # each RoI of each image is an independent small FCN input
-        np.testing.assert_allclose(head(features)[image], reference(features[image]),
+        np.testing.assert_allclose(_np(head(features)[image]), _np(reference(features[image])),
                                    rtol=1e-5, atol=1e-6)
     assert outputs.shape == (2, 3, 8, 8, 2)
 

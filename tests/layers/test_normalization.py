@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from layer_harness import run_layer_test
 
+from kerasnn import backend
 from kerasnn.layers.normalization import (
     BatchNormalization,
     GhostBatchNormalization,
@@ -26,6 +27,15 @@ def _random_bn_weights(channels, statistics_shape=None, seed=1):
     moving_mean = rng.standard_normal(statistics_shape).astype("float32")
     moving_variance = rng.uniform(0.5, 2.0, statistics_shape).astype("float32")
     return [gamma, beta, moving_mean, moving_variance]
+
+
+def _np(value):
+    """NumPy array of a tensor, variable or array (PyTorch outputs that require grad included)."""
+    return np.asarray(keras.ops.convert_to_numpy(value))
+
+
+def assert_close(actual, desired, **kwargs):
+    np.testing.assert_allclose(_np(actual), _np(desired), **kwargs)
 
 
 def _numpy_batch_norm(x, mean, variance, gamma, beta, epsilon):
@@ -58,10 +68,10 @@ def test_batch_normalization_matches_keras_after_set_weights(shape, init_kwargs)
     theirs.set_weights(weights)
     ours.set_weights(theirs.get_weights())
     for _ in range(2):  # two training steps: the moving statistics must follow the same rule
-        np.testing.assert_allclose(ours(x, training=True), theirs(x, training=True), atol=1e-5)
+        assert_close(ours(x, training=True), theirs(x, training=True), atol=1e-5)
         for a, b in zip(ours.get_weights(), theirs.get_weights()):
-            np.testing.assert_allclose(a, b, atol=1e-6)
-    np.testing.assert_allclose(ours(x, training=False), theirs(x, training=False), atol=1e-5)
+            assert_close(a, b, atol=1e-6)
+    assert_close(ours(x, training=False), theirs(x, training=False), atol=1e-5)
 
 
 def test_batch_normalization_against_numpy_algorithm_and_update_rule():
@@ -72,18 +82,18 @@ def test_batch_normalization_against_numpy_algorithm_and_update_rule():
     layer.set_weights([gamma, beta, moving_mean, moving_variance])
     y = layer(x, training=True)
     mean, variance = x.mean(axis=0), x.var(axis=0)  # biased variance, as the course's sigma^2_B
-    np.testing.assert_allclose(
+    assert_close(
         y, _numpy_batch_norm(x, mean, variance, gamma, beta, 1e-3), atol=1e-5
     )
-    np.testing.assert_allclose(layer.moving_mean, 0.9 * moving_mean + 0.1 * mean, atol=1e-6)
-    np.testing.assert_allclose(
+    assert_close(layer.moving_mean, 0.9 * moving_mean + 0.1 * mean, atol=1e-6)
+    assert_close(
         layer.moving_variance, 0.9 * moving_variance + 0.1 * variance, atol=1e-6
     )
     # Inference uses the moving statistics.
-    np.testing.assert_allclose(
+    assert_close(
         layer(x, training=False),
         _numpy_batch_norm(
-            x, layer.moving_mean.numpy(), layer.moving_variance.numpy(), gamma, beta, 1e-3
+            x, _np(layer.moving_mean), _np(layer.moving_variance), gamma, beta, 1e-3
         ),
         atol=1e-5,
     )
@@ -100,8 +110,8 @@ def test_frozen_batch_normalization_runs_in_inference_mode_like_keras():
         layer.build(x.shape)
         layer.set_weights(weights)
     y = ours(x, training=True)
-    np.testing.assert_allclose(y, ours(x, training=False), atol=1e-6)
-    np.testing.assert_allclose(y, theirs(x, training=True), atol=1e-5)
+    assert_close(y, ours(x, training=False), atol=1e-6)
+    assert_close(y, theirs(x, training=True), atol=1e-5)
     for a, b in zip(ours.get_weights(), weights):
         np.testing.assert_array_equal(a, b)  # no statistics update either
 
@@ -121,7 +131,7 @@ def test_frozen_layer_inside_fit_keeps_its_statistics_and_matches_keras():
     (ours, ours_bn), (theirs, theirs_bn) = models
     for a, b in zip(ours_bn.get_weights(), weights):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5)
+    assert_close(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5)
 
 
 def test_batch_normalization_masked_statistics_match_keras():
@@ -131,13 +141,13 @@ def test_batch_normalization_masked_statistics_match_keras():
     ours, theirs = BatchNormalization(momentum=0.5), keras.layers.BatchNormalization(momentum=0.5)
     for layer in (ours, theirs):
         layer.build(x.shape)
-    np.testing.assert_allclose(
+    assert_close(
         ours(x, training=True, mask=mask), theirs(x, training=True, mask=mask), atol=1e-4
     )
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
-        np.testing.assert_allclose(a, b, atol=1e-5)
+        assert_close(a, b, atol=1e-5)
     # NumPy: statistics over the unmasked entries only.
-    np.testing.assert_allclose(ours.moving_mean, 0.5 * 0 + 0.5 * x[mask].mean(axis=0), atol=1e-5)
+    assert_close(ours.moving_mean, 0.5 * 0 + 0.5 * x[mask].mean(axis=0), atol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -157,15 +167,15 @@ def test_batch_normalization_follows_keras_mask_convention_for_any_axis(shape, a
     )
     for layer in (ours, theirs):
         layer.build(x.shape)
-    np.testing.assert_allclose(
+    assert_close(
         ours(x, training=True, mask=mask), theirs(x, training=True, mask=mask), atol=1e-4
     )
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
-        np.testing.assert_allclose(a, b, atol=1e-5)
+        assert_close(a, b, atol=1e-5)
     # NumPy: the mask (expanded on the last axis) selects the entries each statistic counts.
     full = np.broadcast_to(mask[..., None], shape)
     expected = [np.take(x, c, axis)[np.take(full, c, axis)].mean() for c in range(shape[axis])]
-    np.testing.assert_allclose(ours.moving_mean, 0.5 * np.array(expected), atol=1e-5)
+    assert_close(ours.moving_mean, 0.5 * np.array(expected), atol=1e-5)
 
 
 def test_batch_normalization_fully_masked_batch_has_zero_statistics_like_keras():
@@ -176,10 +186,10 @@ def test_batch_normalization_fully_masked_batch_has_zero_statistics_like_keras()
     )
     y = ours(x, training=True, mask=mask)
     # No entry counts: mu_B = sigma2_B = 0, so y = x / sqrt(epsilon), and no NaN anywhere.
-    np.testing.assert_allclose(y, x / np.sqrt(1e-3), rtol=1e-5)
-    np.testing.assert_allclose(y, theirs(x, training=True, mask=mask), rtol=1e-5)
-    np.testing.assert_allclose(ours.moving_mean, np.zeros(5))
-    np.testing.assert_allclose(ours.moving_variance, np.full(5, 0.5))
+    assert_close(y, x / np.sqrt(1e-3), rtol=1e-5)
+    assert_close(y, theirs(x, training=True, mask=mask), rtol=1e-5)
+    assert_close(ours.moving_mean, np.zeros(5))
+    assert_close(ours.moving_variance, np.full(5, 0.5))
 
 
 def _numpy_renorm_step(x, weights, epsilon, momentum, renorm_momentum, clipping):
@@ -216,33 +226,38 @@ def test_batch_renormalization_matches_numpy_and_keras():
     theirs.set_weights(weights)
     ours.set_weights(weights)
     expected, expected_weights = _numpy_renorm_step(x, weights, 1e-3, 0.7, 0.8, clipping)
-    np.testing.assert_allclose(ours(x, training=True), expected, atol=1e-5)
+    assert_close(ours(x, training=True), expected, atol=1e-5)
     for a, b in zip(ours.get_weights(), expected_weights):
-        np.testing.assert_allclose(a, b, atol=1e-5)
+        assert_close(a, b, atol=1e-5)
     theirs(x, training=True)
     for _ in range(2):  # later steps and inference agree with Keras
-        np.testing.assert_allclose(ours(x, training=True), theirs(x, training=True), atol=1e-5)
-    np.testing.assert_allclose(ours(x), theirs(x), atol=1e-5)
+        assert_close(ours(x, training=True), theirs(x, training=True), atol=1e-5)
+    assert_close(ours(x), theirs(x), atol=1e-5)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
-        np.testing.assert_allclose(a, b, atol=1e-5)
+        assert_close(a, b, atol=1e-5)
 
 
 def test_batch_renormalization_gradients_match_keras():
     # r and d carry no gradient (stop_gradient): the gradients are Keras' ones.
-    import tensorflow as tf  # the gradient tape (TensorFlow is the test backend)
-
-    x = tf.constant(_data(8, 3))
-    weights = tf.constant(np.arange(24, dtype="float32").reshape(8, 3) / 24.0)
+    x = _data(8, 3)
+    weights = keras.ops.convert_to_tensor(np.arange(24, dtype="float32").reshape(8, 3) / 24.0)
     kwargs = {"renorm": True, "renorm_clipping": {"rmax": 1.1, "dmax": 0.1}}
     grads = []
     for layer in (BatchNormalization(**kwargs), keras.layers.BatchNormalization(**kwargs)):
         layer.build(x.shape)
         layer.set_weights([np.full(w.shape, 0.7, "float32") for w in layer.weights])
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            loss = keras.ops.sum(layer(x, training=True) * weights)
-        grads.append(tape.gradient(loss, [x, layer.gamma, layer.beta]))
+        assert [v.name for v in layer.trainable_variables] == ["gamma", "beta"]
+        non_trainable = [v.value for v in layer.non_trainable_variables]
+
+        def loss(inputs, layer=layer, non_trainable=non_trainable):
+            # The layer made a pure function of (x, gamma, beta) for every backend's autodiff.
+            outputs, _ = layer.stateless_call(inputs[1:], non_trainable, inputs[0], training=True)
+            return keras.ops.sum(outputs * weights)
+
+        inputs = [keras.ops.convert_to_tensor(x), *(v.value for v in layer.trainable_variables)]
+        grads.append(backend.value_and_gradient(loss, inputs)[1])
     for ours, theirs in zip(*grads):
+        ours, theirs = _np(ours), _np(theirs)
         assert np.all(np.isfinite(ours)) and np.abs(ours).max() > 0
         np.testing.assert_allclose(ours, theirs, atol=1e-5)
 
@@ -269,6 +284,7 @@ print(np.asarray(layer.moving_mean).tolist(), np.asarray(layer.moving_variance).
 """
 
 
+@pytest.mark.tensorflow_only("tf.distribute.MirroredStrategy in a TensorFlow subprocess")
 def test_synchronized_batch_normalization_uses_global_batch_statistics(tmp_path):
     # Two logical CPUs must be configured before TensorFlow starts: a fresh interpreter.
     import os
@@ -292,14 +308,28 @@ def test_synchronized_batch_normalization_uses_global_batch_statistics(tmp_path)
 
 
 def test_keras_batch_normalization_config_builds_ours():
+    # synchronized=True exists on TensorFlow only, in Keras and in ours: elsewhere both refuse it.
+    synchronized = keras.backend.backend() == "tensorflow"
     keras_layer = keras.layers.BatchNormalization(
-        axis=1, renorm=True, renorm_clipping={"rmax": 3.0}, renorm_momentum=0.9, synchronized=True
+        axis=1,
+        renorm=True,
+        renorm_clipping={"rmax": 3.0},
+        renorm_momentum=0.9,
+        synchronized=synchronized,
     )
     config = keras_layer.get_config()
     ours = BatchNormalization.from_config(config)
     assert ours.get_config() == config
     x = _data(4, 3, 2)
-    np.testing.assert_allclose(ours(x), keras_layer(x), atol=1e-6)  # synchronized: no strategy
+    assert_close(ours(x), keras_layer(x), atol=1e-6)  # synchronized: no strategy
+    if not synchronized:
+        with pytest.raises(ValueError, match=r"only supported with the TensorFlow backend"):
+            keras.layers.BatchNormalization(synchronized=True)
+        with pytest.raises(
+            ValueError,
+            match=rf"`synchronized` must be False on the {keras.backend.backend()} backend",
+        ):
+            BatchNormalization(synchronized=True)
 
 
 @pytest.mark.parametrize(
@@ -419,10 +449,10 @@ def test_ghost_batch_normalization_equals_batch_normalization_on_the_whole_batch
     for layer in (ghost, plain):
         layer.build(x.shape)
         layer.set_weights(weights)
-    np.testing.assert_allclose(ghost(x, training=True), plain(x, training=True), atol=1e-6)
+    assert_close(ghost(x, training=True), plain(x, training=True), atol=1e-6)
     for a, b in zip(ghost.get_weights(), plain.get_weights()):
-        np.testing.assert_allclose(a, b, atol=1e-6)
-    np.testing.assert_allclose(ghost(x, training=False), plain(x, training=False), atol=1e-6)
+        assert_close(a, b, atol=1e-6)
+    assert_close(ghost(x, training=False), plain(x, training=False), atol=1e-6)
 
 
 def test_ghost_batch_normalization_against_numpy_virtual_batches():
@@ -435,11 +465,11 @@ def test_ghost_batch_normalization_against_numpy_virtual_batches():
     groups = x.reshape(3, 4, 4)
     means, variances = groups.mean(axis=1, keepdims=True), groups.var(axis=1, keepdims=True)
     expected = _numpy_batch_norm(groups, means, variances, gamma, beta, 1e-3).reshape(12, 4)
-    np.testing.assert_allclose(y, expected, atol=1e-5)
-    np.testing.assert_allclose(
+    assert_close(y, expected, atol=1e-5)
+    assert_close(
         layer.moving_mean, 0.9 * moving_mean + 0.1 * means.mean(axis=0)[0], atol=1e-6
     )
-    np.testing.assert_allclose(
+    assert_close(
         layer.moving_variance, 0.9 * moving_variance + 0.1 * variances.mean(axis=0)[0], atol=1e-6
     )
     # Each virtual batch on its own is standardized: it differs from whole-batch normalization.
@@ -489,13 +519,13 @@ def test_time_step_batch_normalization_equals_keras_batch_norm_per_time_step():
             reference = keras.layers.BatchNormalization(momentum=0.6)
             reference.build((6, 3))
             reference.set_weights([gamma, beta, moving_mean[t], moving_variance[t]])
-            np.testing.assert_allclose(y[:, t], reference(x[:, t], training=training), atol=1e-5)
+            assert_close(y[:, t], reference(x[:, t], training=training), atol=1e-5)
             if training:
-                np.testing.assert_allclose(layer.moving_mean[t], reference.moving_mean, atol=1e-6)
-                np.testing.assert_allclose(
+                assert_close(layer.moving_mean[t], reference.moving_mean, atol=1e-6)
+                assert_close(
                     layer.moving_variance[t], reference.moving_variance, atol=1e-6
                 )
-        moving_mean, moving_variance = layer.moving_mean.numpy(), layer.moving_variance.numpy()
+        moving_mean, moving_variance = _np(layer.moving_mean), _np(layer.moving_variance)
 
 
 def test_time_step_batch_normalization_masks_padded_steps():
@@ -517,11 +547,11 @@ def test_time_step_batch_normalization_masks_padded_steps():
         else:
             mean, variance = moving_mean[t], moving_variance[t]
         expected = _numpy_batch_norm(x[mask[:, t], t], mean, variance, gamma, beta, 1e-3)
-        np.testing.assert_allclose(y[mask[:, t], t], expected, atol=1e-4)
-        np.testing.assert_allclose(
+        assert_close(y[mask[:, t], t], expected, atol=1e-4)
+        assert_close(
             layer.moving_mean[t], 0.5 * moving_mean[t] + 0.5 * mean, atol=1e-5
         )
-        np.testing.assert_allclose(
+        assert_close(
             layer.moving_variance[t], 0.5 * moving_variance[t] + 0.5 * variance, atol=1e-5
         )
     # The mask reaches the next layer.

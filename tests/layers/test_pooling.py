@@ -13,6 +13,11 @@ from kerasnn.layers.pooling import (
 )
 
 
+def _np(value):
+    """NumPy array of a tensor (PyTorch outputs that require grad included) or an array."""
+    return keras.ops.convert_to_numpy(value)
+
+
 def _data(*shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape).astype("float32")
 
@@ -77,7 +82,7 @@ def test_cam_scores_equal_gap_then_dense_with_the_same_weights():
     cam.build(features.shape)
     assert [w.shape for w in cam.weights] == [w.shape for w in dense.weights]
     cam.set_weights(dense.get_weights())
-    np.testing.assert_allclose(cam(features), reference, atol=1e-6)
+    np.testing.assert_allclose(_np(cam(features)), _np(reference), atol=1e-6)
 
 
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
@@ -107,7 +112,7 @@ def test_cam_upsampled_maps_match_resizing_the_raw_maps():
     raw = np.einsum("bxyk,kc->bxyc", features, cam.get_weights()[0])
     expected = keras.ops.image.resize(raw, (16, 12), interpolation="bilinear")
     assert tuple(maps.shape) == (2, 16, 12, 3)
-    np.testing.assert_allclose(maps, expected, atol=1e-5)
+    np.testing.assert_allclose(_np(maps), _np(expected), atol=1e-5)
 
 
 def test_cam_passes_harness_with_maps():

@@ -5,7 +5,6 @@ import math
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf  # tf.function(jit_compile=True) for the XLA check
 
 from kerasnn.ops import boxes as box_ops
 
@@ -316,20 +315,50 @@ def test_nms_matches_numpy_reference_on_random_boxes(class_specific, max_candida
         np.testing.assert_array_equal(np_(out["classes"])[image, count:], -1)
 
 
+class _NonMaxSuppression(keras.layers.Layer):
+    """non_max_suppression as a layer, to run it in a compiled functional model."""
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.kwargs = kwargs
+
+    def call(self, boxes, scores):
+        return box_ops.non_max_suppression(boxes, scores, **self.kwargs)
+
+
+def _jit_compiled_nms(boxes, scores, **kwargs):
+    """The outputs of a functional model compiled with ``jit_compile=True`` (XLA)."""
+    boxes_in = keras.Input(boxes.shape[1:], batch_size=boxes.shape[0])
+    scores_in = keras.Input(scores.shape[1:], batch_size=scores.shape[0])
+    model = keras.Model([boxes_in, scores_in], _NonMaxSuppression(**kwargs)(boxes_in, scores_in))
+    model.compile(jit_compile=True)
+    return model.predict([boxes, scores], batch_size=boxes.shape[0], verbose=0)
+
+
+# jit_compile=True is torch.compile on PyTorch (not XLA, minutes on a CPU): as the layer harness.
+skip_jit_on_torch = pytest.mark.skipif(
+    keras.backend.backend() == "torch", reason="jit_compile=True is torch.compile, not XLA"
+)
+
+
+@skip_jit_on_torch
 def test_nms_runs_under_jit_compile():
     rng = np.random.default_rng(3)
     corners = rng.uniform(0, 40, size=(2, 16, 2))
     boxes = np.concatenate([corners, corners + 10], -1).astype("float32")
     scores = rng.uniform(size=(2, 16, 2)).astype("float32")
-
-    @tf.function(jit_compile=True)
-    def jitted(b, s):
-        return box_ops.non_max_suppression(b, s, 4, 8, iou_threshold=0.4)
-
     eager = box_ops.non_max_suppression(boxes, scores, 4, 8, iou_threshold=0.4)
-    compiled = jitted(boxes, scores)
+    compiled = _jit_compiled_nms(
+        boxes, scores, max_detections_per_class=4, max_detections=8, iou_threshold=0.4
+    )
     for key in ("boxes", "scores", "classes", "num_detections"):
         np.testing.assert_allclose(np_(compiled[key]), np_(eager[key]))
+
+
+def _assert_empty_detections(out):
+    assert np_(out["boxes"]).shape == (2, 4, 4)
+    np.testing.assert_array_equal(np_(out["num_detections"]), [0, 0])
+    np.testing.assert_array_equal(np_(out["classes"]), -np.ones((2, 4)))
 
 
 def test_nms_drops_nan_and_handles_zero_boxes():
@@ -338,10 +367,17 @@ def test_nms_drops_nan_and_handles_zero_boxes():
     out = box_ops.non_max_suppression(boxes, scores, max_detections=3)
     np.testing.assert_array_equal(np_(out["num_detections"]), [1])
     np.testing.assert_allclose(np_(out["boxes"])[0, 0], [0, 0, 1, 1])
-    empty = box_ops.non_max_suppression(np.zeros((2, 0, 4)), np.zeros((2, 0, 3)), max_detections=4)
-    assert np_(empty["boxes"]).shape == (2, 4, 4)
-    np.testing.assert_array_equal(np_(empty["num_detections"]), [0, 0])
-    np.testing.assert_array_equal(np_(empty["classes"]), -np.ones((2, 4)))
+    # Zero boxes, on every backend (on JAX the suppression loop used to be traced for N = 0).
+    empty_boxes, empty_scores = np.zeros((2, 0, 4), "float32"), np.zeros((2, 0, 3), "float32")
+    _assert_empty_detections(
+        box_ops.non_max_suppression(empty_boxes, empty_scores, max_detections=4)
+    )
+
+
+@skip_jit_on_torch
+def test_nms_handles_zero_boxes_under_jit_compile():
+    empty_boxes, empty_scores = np.zeros((2, 0, 4), "float32"), np.zeros((2, 0, 3), "float32")
+    _assert_empty_detections(_jit_compiled_nms(empty_boxes, empty_scores, max_detections=4))
 
 
 def test_nms_bad_input_raises():

@@ -3,9 +3,8 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from kerasnn import models
+from kerasnn import backend, models
 from kerasnn.ops import geometry
 
 
@@ -45,6 +44,30 @@ def _random_layer(rng):
     )
 
 
+def _computed_size(stack, size):
+    """(height, width) of the output the backend computes for the layers on a (1, *size, 1) input.
+
+    The layers really run on TensorFlow and PyTorch. On JAX, where each new shape of an eager call
+    compiles (30 s for the 150 configurations below), ``jax.eval_shape`` traces the same calls
+    through the same ``lax`` convolution and window reductions and returns their output shape,
+    computed by JAX's own shape rules, without compiling them.
+    """
+
+    def run(x):
+        for layer in stack:
+            x = layer(x)
+        return x
+
+    x = np.zeros((1, *size, 1), "float32")
+    if keras.backend.backend() == "jax":
+        import jax
+
+        # Built outside the trace: their weights are created eagerly, as in the other backends.
+        run(keras.KerasTensor(x.shape))
+        return tuple(jax.eval_shape(run, jax.ShapeDtypeStruct(x.shape, x.dtype)).shape[1:3])
+    return tuple(run(x).shape[1:3])
+
+
 def test_conv_output_size_matches_keras_on_random_configurations():
     rng = np.random.default_rng(0)
     checked = 0
@@ -73,10 +96,8 @@ def test_conv_output_size_matches_keras_on_random_configurations():
                 padding="valid" if kind == "padded_conv" else options["padding"],
                 dilation_rate=options["dilation_rate"],
             )
-        x = tf.zeros((1, *size, 1))
-        if pad:
-            x = keras.layers.ZeroPadding2D(pad)(x)
-        assert tuple(layer(x).shape[1:3]) == expected, (kind, options, size, pad)
+        stack = [keras.layers.ZeroPadding2D(pad), layer] if pad else [layer]
+        assert _computed_size(stack, size) == expected, (kind, options, size, pad)
         checked += 1
 
 
@@ -95,12 +116,18 @@ def test_conv_output_size_rejects_windows_larger_than_the_input_and_bad_argument
 
 def _measured_receptive_field(model, input_size):
     """Extent of the input pixels that the centre output unit depends on (non-zero gradient)."""
-    x = tf.Variable(tf.ones((1, *input_size, 1)))
-    with tf.GradientTape() as tape:
+
+    def centre(x):
         y = model(x)
-        centre = y[0, y.shape[1] // 2, y.shape[2] // 2, 0]
-    gradient = tape.gradient(centre, x)[0, :, :, 0].numpy()
-    rows, cols = np.nonzero(gradient)
+        return y[0, y.shape[1] // 2, y.shape[2] // 2, 0]
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        # One compiled forward (and backward) per stack instead of one compilation per eager op.
+        centre = jax.jit(centre)
+    _, gradient = backend.value_and_gradient(centre, keras.ops.ones((1, *input_size, 1)))
+    rows, cols = np.nonzero(keras.ops.convert_to_numpy(gradient)[0, :, :, 0])
     return (int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1))
 
 

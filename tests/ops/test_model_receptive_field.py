@@ -2,19 +2,20 @@
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from kerasnn import models
+from kerasnn import backend, models
 from kerasnn.ops import geometry
 
 
 def _measured(model, input_size):
     """Extent of the input pixels the centre output unit depends on (non-zero gradient)."""
-    x = tf.Variable(tf.ones((1, *input_size, 1)))
-    with tf.GradientTape() as tape:
+
+    def centre(x):
         y = model(x)
-        centre = y[0, y.shape[1] // 2, y.shape[2] // 2, 0]
-    rows, cols = np.nonzero(tape.gradient(centre, x)[0, :, :, 0].numpy())
+        return y[0, y.shape[1] // 2, y.shape[2] // 2, 0]
+
+    _, gradient = backend.value_and_gradient(centre, keras.ops.ones((1, *input_size, 1)))
+    rows, cols = np.nonzero(keras.ops.convert_to_numpy(gradient)[0, :, :, 0])
     return (int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1))
 
 
