@@ -121,11 +121,6 @@ def _measured_receptive_field(model, input_size):
         y = model(x)
         return y[0, y.shape[1] // 2, y.shape[2] // 2, 0]
 
-    if keras.backend.backend() == "jax":
-        import jax
-
-        # One compiled forward (and backward) per stack instead of one compilation per eager op.
-        centre = jax.jit(centre)
     _, gradient = backend.value_and_gradient(centre, keras.ops.ones((1, *input_size, 1)))
     rows, cols = np.nonzero(keras.ops.convert_to_numpy(gradient)[0, :, :, 0])
     return (int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1))
