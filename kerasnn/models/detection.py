@@ -71,8 +71,10 @@ class _Detector(keras.Model):
     loss_names = ()
 
     def __init__(self, num_classes, image_shape, max_detections, score_threshold, seed,
-                 **kwargs):
+                 extra_loss_names=(), **kwargs):
         super().__init__(**kwargs)
+        # A subclass's own losses (the mask branches') are logged beside the class's.
+        self.loss_names = type(self).loss_names + tuple(extra_loss_names)
         self.num_classes = arguments.positive_int("num_classes", num_classes)
         self.image_shape = arguments.image_shape("image_shape", image_shape, rank=2)
         self.max_detections = arguments.positive_int("max_detections", max_detections)
@@ -102,7 +104,10 @@ class _Detector(keras.Model):
 
     def call(self, inputs, training=False):
         """Padded, per-class NMS detections ("At test time")."""
-        boxes, scores = self._decode(*self._score(inputs, training))
+        return self._detections(*self._score(inputs, training))
+
+    def _detections(self, scores, box_deltas, proposals):
+        boxes, scores = self._decode(scores, box_deltas, proposals)
         return box_ops.non_max_suppression(
             boxes, scores, max_detections_per_class=self.max_detections,
             max_detections=self.max_detections, iou_threshold=0.5,
@@ -228,9 +233,12 @@ class FastRCNN(_Detector):
         scores = ops.softmax(class_logits, axis=-1)[..., 1:]  # background dropped
         return scores, box_deltas, proposals
 
-    def _head_losses(self, features, proposals, gt_boxes, gt_labels, training):
-        rois = targets.sample_rois(proposals, gt_boxes, gt_labels, self.rois_per_image,
+    def _sample_rois(self, proposals, gt_boxes, gt_labels):
+        return targets.sample_rois(proposals, gt_boxes, gt_labels, self.rois_per_image,
                                    variances=HEAD_VARIANCES, seed=self.seed_generator)
+
+    def _head_losses(self, features, rois, training):
+        """The two second-stage losses on ``rois`` from :meth:`_sample_rois`."""
         class_logits, box_deltas = self._second_stage(features, ops.stop_gradient(rois["rois"]),
                                                       training)
         return {
@@ -247,8 +255,9 @@ class FastRCNN(_Detector):
 
     def _detector_losses(self, data, training):
         features = self.backbone(data["image"], training=training)
-        return self._head_losses(features, ops.cast(data["proposals"], "float32"),
-                                 data["boxes"], data["labels"], training)
+        rois = self._sample_rois(ops.cast(data["proposals"], "float32"), data["boxes"],
+                                 data["labels"])
+        return self._head_losses(features, rois, training)
 
     def example_inputs(self, batch=1):
         """Zero inputs of ``batch`` images in the layout ``call`` takes (to build the model)."""
@@ -314,7 +323,10 @@ class FasterRCNN(FastRCNN):
         return layer(logits, deltas, self.anchors)
 
     def _score(self, images, training=False):
-        features = self.backbone(images, training=training)
+        return self._feature_scores(self.backbone(images, training=training), training)
+
+    def _feature_scores(self, features, training):
+        """``(scores, box_deltas, proposals)`` from the backbone's features: RPN, head."""
         logits, deltas = self.rpn_head(features)
         proposals, _, _ = self.test_proposal_layer(logits, deltas, self.anchors)
         return self._head_scores(features, proposals, training)
@@ -322,18 +334,23 @@ class FasterRCNN(FastRCNN):
     def compute_losses(self, images, gt_boxes, gt_labels, training=True):
         """The four losses (course notes, "Faster R-CNN": "Training now involves 4 losses")."""
         features = self.backbone(images, training=training)
+        return self._feature_losses(features, gt_boxes, gt_labels, training)[0]
+
+    def _feature_losses(self, features, gt_boxes, gt_labels, training):
+        """The four losses from the backbone's features, and the RoIs the head trained on."""
         logits, deltas = self.rpn_head(features)
         rpn = targets.anchor_targets(self.anchors, gt_boxes, gt_labels, self.rpn_samples,
                                      image_shape=self.image_shape, seed=self.seed_generator)
         proposals, _, _ = self.train_proposal_layer(logits, deltas, self.anchors)
+        rois = self._sample_rois(proposals, gt_boxes, gt_labels)
         values = {
             "rpn_objectness_loss": ops.mean(
                 losses.rpn_objectness_loss(rpn["objectness"], logits)),
             "rpn_box_loss": ops.mean(
                 losses.rpn_box_loss(rpn["objectness"], rpn["box_deltas"], deltas)),
         }
-        values.update(self._head_losses(features, proposals, gt_boxes, gt_labels, training))
-        return values
+        values.update(self._head_losses(features, rois, training))
+        return values, rois
 
     def _detector_losses(self, data, training):
         return self.compute_losses(data["image"], data["boxes"], data["labels"], training)

@@ -10,17 +10,17 @@ pooling of the positive RoIs (``RoIAlign`` or, to show why RoIAlign exists, ``Ro
 ``kerasnn.losses.mask_loss`` on targets cropped from the instance masks
 (``kerasnn.ops.masks.mask_targets``); at test time the mask of each detection's class is pasted
 into the image (``kerasnn.ops.masks.paste_masks``). Training is approximate joint training of
-the four detection losses and the mask losses, summed.
+the four detection losses and the mask losses, summed. ``MaskRCNN`` is a ``FasterRCNN``: the
+backbone, RPN, proposals and box head, their losses and NMS are that class's.
 """
 
 import keras
 from keras import ops
 
-from kerasnn import arguments, backend, losses
-from kerasnn.layers.detection import MaskHead, ProposalLayer, RPNHead
+from kerasnn import arguments, losses
+from kerasnn.layers.detection import MaskHead
 from kerasnn.layers.roi import RoIAlign, RoIPooling
-from kerasnn.models.detection import HEAD_VARIANCES, LOSS_NAMES
-from kerasnn.ops import boxes as box_ops
+from kerasnn.models.detection import FasterRCNN
 from kerasnn.ops import masks as mask_ops
 from kerasnn.ops import targets
 
@@ -34,7 +34,7 @@ def _mask_pooling(kind, size, spatial_scale):
 
 
 @keras.saving.register_keras_serializable(package="kerasnn")
-class MaskRCNN(keras.Model):
+class MaskRCNN(FasterRCNN):
     """Faster R-CNN with mask branches; see :func:`mask_rcnn`.
 
     ``call(images)`` returns the padded detections of ``kerasnn.ops.boxes.non_max_suppression``
@@ -50,68 +50,28 @@ class MaskRCNN(keras.Model):
                  mask_filters=64, mask_convs=2, rpn_filters=64, roi_size=5, head_units=128,
                  rois_per_image=32, rpn_samples=128, pre_nms_top_k=300, train_proposals=64,
                  test_proposals=50, max_detections=10, score_threshold=0.05, seed=0, **kwargs):
-        super().__init__(**kwargs)
-        self.backbone = backbone
-        self.num_classes = arguments.positive_int("num_classes", num_classes)
-        self.image_shape = arguments.image_shape("image_shape", backbone.input.shape[1:3], rank=2)
-        self.stride = arguments.positive_number("stride", stride)
-        self.mask_poolings = tuple(mask_poolings)
-        if not self.mask_poolings:
+        mask_poolings = tuple(mask_poolings)
+        if not mask_poolings:
             arguments.fail("mask_poolings", f"a non-empty sequence of {MASK_POOLINGS}",
                            mask_poolings)
-        for kind in self.mask_poolings:
+        for kind in mask_poolings:
             arguments.one_of("mask_poolings", kind, MASK_POOLINGS)
-        self.settings = dict(
-            anchor_scales=tuple(anchor_scales), aspect_ratios=tuple(aspect_ratios),
-            mask_roi_size=mask_roi_size, mask_filters=mask_filters, mask_convs=mask_convs,
-            rpn_filters=rpn_filters, roi_size=roi_size, head_units=head_units,
+        super().__init__(
+            backbone, num_classes, tuple(backbone.input.shape[1:3]), stride, anchor_scales,
+            aspect_ratios, rpn_filters=rpn_filters, roi_size=roi_size, head_units=head_units,
             rois_per_image=rois_per_image, rpn_samples=rpn_samples, pre_nms_top_k=pre_nms_top_k,
             train_proposals=train_proposals, test_proposals=test_proposals,
-            max_detections=max_detections, score_threshold=score_threshold, seed=seed)
-        feature_shape = tuple(backbone.output.shape[1:3])
-        self.anchors = box_ops.generate_anchors(feature_shape, stride, anchor_scales,
-                                                aspect_ratios)
-        self.rpn_head = RPNHead(len(anchor_scales) * len(aspect_ratios), filters=rpn_filters)
-        self.train_proposal_layer = ProposalLayer(self.image_shape, pre_nms_top_k,
-                                                  train_proposals)
-        self.test_proposal_layer = ProposalLayer(self.image_shape, pre_nms_top_k, test_proposals)
-        self.box_pooling = RoIAlign(roi_size, 1.0 / stride, sampling_ratio=2, aligned=True)
-        self.box_head = keras.Sequential([
-            keras.layers.Flatten(),
-            keras.layers.Dense(head_units, activation="relu"),
-            keras.layers.Dense(head_units, activation="relu"),
-        ], name="box_head")
-        self.class_logits = keras.layers.Dense(self.num_classes + 1, name="class_logits")
-        self.box_deltas = keras.layers.Dense(
-            4 * self.num_classes, kernel_initializer=keras.initializers.RandomNormal(stddev=0.001),
-            name="box_deltas")
-        self.mask_size = 2 * arguments.positive_int("mask_roi_size", mask_roi_size)
+            max_detections=max_detections, score_threshold=score_threshold, seed=seed,
+            extra_loss_names=tuple(f"mask_loss_{kind}" for kind in mask_poolings), **kwargs)
+        self.mask_poolings = mask_poolings
+        self.mask_roi_size = arguments.positive_int("mask_roi_size", mask_roi_size)
+        self.mask_filters = mask_filters
+        self.mask_convs = mask_convs
+        self.mask_size = 2 * self.mask_roi_size
         self.mask_branches = {
             kind: (_mask_pooling(kind, mask_roi_size, 1.0 / stride),
                    MaskHead(self.num_classes, mask_filters, mask_convs, name=f"mask_head_{kind}"))
             for kind in self.mask_poolings}
-        self.rois_per_image = arguments.positive_int("rois_per_image", rois_per_image)
-        self.rpn_samples = arguments.positive_int("rpn_samples", rpn_samples)
-        self.max_detections = arguments.positive_int("max_detections", max_detections)
-        self.score_threshold = score_threshold
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.loss_names = LOSS_NAMES + tuple(f"mask_loss_{kind}" for kind in self.mask_poolings)
-        self.trackers = {name: keras.metrics.Mean(name=name)
-                         for name in self.loss_names + ("loss",)}
-
-    @property
-    def metrics(self):
-        """The losses' and the total loss's running means (reset by Keras each epoch)."""
-        return list(self.trackers.values())
-
-    def _box_branch(self, features, rois, training):
-        batch, count = ops.shape(rois)[0], rois.shape[1]
-        pooled = self.box_pooling(features, rois)
-        pooled = ops.reshape(pooled, (batch * count,) + tuple(pooled.shape[2:]))
-        hidden = self.box_head(pooled, training=training)
-        logits = ops.reshape(self.class_logits(hidden), (batch, count, self.num_classes + 1))
-        deltas = ops.reshape(self.box_deltas(hidden), (batch, count, self.num_classes, 4))
-        return logits, deltas
 
     def mask_logits(self, features, rois, kind):
         """``(batch, R, m, m, num_classes)`` mask logits of one branch for pixel RoIs."""
@@ -120,16 +80,7 @@ class MaskRCNN(keras.Model):
 
     def call(self, images, training=False):
         features = self.backbone(images, training=training)
-        logits, deltas = self.rpn_head(features)
-        proposals, _, _ = self.test_proposal_layer(logits, deltas, self.anchors)
-        class_logits, box_deltas = self._box_branch(features, proposals, training)
-        scores = ops.softmax(class_logits, axis=-1)[..., 1:]
-        boxes = box_ops.decode_deltas(box_deltas, proposals[:, :, None, :], HEAD_VARIANCES)
-        boxes = box_ops.clip_to_image(boxes, self.image_shape)
-        detections = box_ops.non_max_suppression(
-            boxes, scores, max_detections_per_class=self.max_detections,
-            max_detections=self.max_detections, iou_threshold=0.5,
-            score_threshold=self.score_threshold)
+        detections = self._detections(*self._feature_scores(features, training))
         channel = ops.one_hot(ops.maximum(detections["classes"], 0), self.num_classes)
         for kind in self.mask_poolings:
             mask_logits = self.mask_logits(features, detections["boxes"], kind)
@@ -140,67 +91,29 @@ class MaskRCNN(keras.Model):
         return detections
 
     def compute_losses(self, images, gt_boxes, gt_labels, gt_masks, training=True):
-        """The four Faster R-CNN losses and one mask loss per branch (unreduced means)."""
+        """The four Faster R-CNN losses and one mask loss per branch (means)."""
         features = self.backbone(images, training=training)
-        logits, deltas = self.rpn_head(features)
-        rpn = targets.anchor_targets(self.anchors, gt_boxes, gt_labels, self.rpn_samples,
-                                     image_shape=self.image_shape, seed=self.seed_generator)
-        proposals, _, _ = self.train_proposal_layer(logits, deltas, self.anchors)
-        rois = targets.sample_rois(proposals, gt_boxes, gt_labels, self.rois_per_image,
-                                   variances=HEAD_VARIANCES, seed=self.seed_generator)
+        values, rois = self._feature_losses(features, gt_boxes, gt_labels, training)
         sampled = ops.stop_gradient(rois["rois"])
-        class_logits, box_deltas = self._box_branch(features, sampled, training)
-        values = {
-            "rpn_objectness_loss": losses.rpn_objectness_loss(rpn["objectness"], logits),
-            "rpn_box_loss": losses.rpn_box_loss(rpn["objectness"], rpn["box_deltas"], deltas),
-            "detection_class_loss": losses.detection_class_loss(rois["classes"], class_logits),
-            "detection_box_loss": losses.detection_box_loss(rois["classes"], rois["box_deltas"],
-                                                            box_deltas),
-        }
         # each RoI's instance: the true box of highest IoU (the one sample_rois labelled it by)
-        boxes, labels, valid = targets._prepare_truth(gt_boxes, gt_labels)
+        boxes, _, valid = targets._prepare_truth(gt_boxes, gt_labels)
         _, _, matched = targets._match(sampled, boxes, valid)
         mask_targets = mask_ops.mask_targets(gt_masks, sampled, matched, self.mask_size)
         for kind in self.mask_poolings:
-            values[f"mask_loss_{kind}"] = losses.mask_loss(
-                rois["classes"], mask_targets, self.mask_logits(features, sampled, kind))
-        return {name: ops.mean(value) for name, value in values.items()}
+            values[f"mask_loss_{kind}"] = ops.mean(losses.mask_loss(
+                rois["classes"], mask_targets, self.mask_logits(features, sampled, kind)))
+        return values
 
-    def _losses_of(self, data, training):
+    def _detector_losses(self, data, training):
         return self.compute_losses(data["image"], data["boxes"], data["labels"], data["masks"],
                                    training=training)
 
-    def _track(self, values):
-        values["loss"] = sum(values[name] for name in self.loss_names)
-        for name, value in values.items():
-            self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
-
-    def train_step(self, data):
-        values = {}
-
-        def total_loss():  # the separate losses are kept for the logs
-            values.update(self._losses_of(data, training=True))
-            return sum(values.values())
-
-        backend.minimize(self, total_loss)
-        return self._track(values)
-
-    def test_step(self, data):
-        return self._track(self._losses_of(data, training=False))
-
     def get_config(self):
-        return {"backbone": keras.saving.serialize_keras_object(self.backbone),
-                "num_classes": self.num_classes, "stride": self.stride,
-                "mask_poolings": list(self.mask_poolings), "name": self.name,
-                **{key: list(value) if isinstance(value, tuple) else value
-                   for key, value in self.settings.items()}}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return cls(**config)
+        config = super().get_config()
+        del config["image_shape"]  # the backbone's input size
+        return {**config, "mask_poolings": list(self.mask_poolings),
+                "mask_roi_size": self.mask_roi_size, "mask_filters": self.mask_filters,
+                "mask_convs": self.mask_convs}
 
 
 def mask_rcnn(backbone, num_classes, stride, **kwargs):
