@@ -89,6 +89,10 @@ from kerasnn import backend
 
 _CALL_STYLES = ("single", "args", "kwargs")
 
+# Whether ``jit_compile=True`` means XLA: on TensorFlow and JAX; on PyTorch it is ``torch.compile``
+# (minutes per layer on a CPU, and not XLA), so compiled checks in any test leave it out there.
+XLA_JIT = keras.backend.backend() != "torch"
+
 
 # --------------------------------------------------------------------------------------------------
 # Small structure helpers

@@ -5,7 +5,7 @@ import json
 import keras
 import numpy as np
 import pytest
-from layer_harness import run_layer_test
+from layer_harness import XLA_JIT, run_layer_test
 
 from kerasnn import backend
 from kerasnn.layers import RoIAlign, RoIPooling
@@ -118,8 +118,7 @@ def compiled_outputs(layer, features, boxes, jit_compile):
     return model.predict([features, boxes], batch_size=features.shape[0], verbose=0)
 
 
-# jit_compile=True means torch.compile on PyTorch (not XLA, and minutes on a CPU): as the harness.
-JIT_MODES = (False,) if keras.backend.backend() == "torch" else (False, True)
+JIT_MODES = (False, True) if XLA_JIT else (False,)
 
 
 def random_boxes(rng, batch, num_boxes, low, high):

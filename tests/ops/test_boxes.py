@@ -5,6 +5,7 @@ import math
 import keras
 import numpy as np
 import pytest
+from layer_harness import XLA_JIT
 
 from kerasnn.ops import boxes as box_ops
 
@@ -335,9 +336,8 @@ def _jit_compiled_nms(boxes, scores, **kwargs):
     return model.predict([boxes, scores], batch_size=boxes.shape[0], verbose=0)
 
 
-# jit_compile=True is torch.compile on PyTorch (not XLA, minutes on a CPU): as the layer harness.
 skip_jit_on_torch = pytest.mark.skipif(
-    keras.backend.backend() == "torch", reason="jit_compile=True is torch.compile, not XLA"
+    not XLA_JIT, reason="jit_compile=True is torch.compile, not XLA"
 )
 
 
